@@ -1,0 +1,1 @@
+"""Store adapters. Nothing here imports `photosync`: the app depends on us, not the reverse."""

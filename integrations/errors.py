@@ -1,0 +1,43 @@
+"""Errors every adapter raises, classified by what the caller should do about them."""
+
+from __future__ import annotations
+
+
+class IntegrationError(Exception):
+    """Base class. `message` is safe to show a merchant (no secrets, no raw bodies)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Retryable(IntegrationError):
+    """Try again later; nothing is wrong with the request itself."""
+
+    retry_after: float | None = None
+
+
+class Throttled(Retryable):
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(Retryable):
+    """Network error, timeout or 5xx from the store."""
+
+
+class Terminal(IntegrationError):
+    """Retrying will not help; record it and show the merchant."""
+
+
+class AuthRevoked(Terminal):
+    """The store no longer accepts our credentials; the merchant must reconnect."""
+
+
+class NotFound(Terminal):
+    """The product, image or store is gone."""
+
+
+class Invalid(Terminal):
+    """The store refused the request as malformed or not allowed."""

@@ -1,0 +1,1 @@
+"""PhotoSync: the Django project and its one app."""

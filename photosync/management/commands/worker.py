@@ -1,0 +1,43 @@
+import os
+import shutil
+import sys
+
+from django.core.management.base import BaseCommand, CommandError
+
+from photosync.queueing import Queues
+
+
+class Command(BaseCommand):
+    help = (
+        "Run Dramatiq workers against REDIS_URL (production). CPU workers take the default "
+        "queues; a GPU worker takes --queues generate-gpu --processes 1 --threads 1."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--queues", default=",".join(Queues.CPU))
+        parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
+        parser.add_argument("--threads", type=int, default=2)
+        parser.add_argument("--prefetch", type=int, default=0, help="messages held per thread")
+
+    def handle(self, *args, queues, processes, threads, prefetch, **options):
+        from django.conf import settings
+
+        if not settings.REDIS_URL:
+            raise CommandError(
+                "REDIS_URL is not set: separate workers need the Redis broker. "
+                "On one machine, `manage.py serve` runs worker threads itself."
+            )
+        unknown = set(queues.split(",")) - set(Queues.ALL)
+        if unknown:
+            raise CommandError(f"Unknown queues {sorted(unknown)}; known: {list(Queues.ALL)}")
+        if prefetch:
+            os.environ["dramatiq_queue_prefetch"] = str(prefetch)
+        dramatiq_bin = shutil.which("dramatiq") or os.path.join(
+            os.path.dirname(sys.executable), "dramatiq"
+        )
+        argv = [
+            dramatiq_bin, "photosync.worker_boot",
+            "--processes", str(processes), "--threads", str(threads),
+            "--queues", *queues.split(","),
+        ]
+        os.execv(dramatiq_bin, argv)

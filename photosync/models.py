@@ -1,0 +1,246 @@
+"""The system of record.
+
+Rows are written only through `photosync.services`; reads go through `photosync.selectors`.
+The merchant's originals (SourceImage) are never deleted by processing, and every push keeps
+what is needed to roll it back.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Platform(models.TextChoices):
+    LOCAL = "local", "Local folder"
+    SHOPIFY = "shopify", "Shopify"
+    WOOCOMMERCE = "woocommerce", "WooCommerce"
+
+
+class Store(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active"
+        NEEDS_REAUTH = "needs_reauth"
+        UNINSTALLED = "uninstalled"
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    # myshopify domain, WooCommerce site URL, or the local folder's absolute path.
+    domain = models.CharField(max_length=500)
+    name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    # Fernet token of a JSON object; read and written only by services.store_credentials_*.
+    credentials_encrypted = models.BinaryField(default=b"", editable=False)
+    settings = models.JSONField(default=dict, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    monthly_generation_limit = models.PositiveIntegerField(default=1000)
+    # Reconciliation watermark: the newest remote updated_at fully processed.
+    watermark = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "domain"], name="store_platform_domain")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.platform}:{self.domain}"
+
+
+class Product(models.Model):
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="products")
+    # Kept as text: Shopify ids may exceed 2**53 and local ids are folder names.
+    remote_id = models.CharField(max_length=255)
+    title = models.CharField(max_length=500, blank=True)
+    product_type = models.CharField(max_length=255, blank=True)
+    # Hash of the inputs that matter (merchant images, title, type); generation runs only
+    # when it changes, which is also what makes our own pushes' echoes harmless.
+    input_hash = models.CharField(max_length=64, blank=True)
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["store", "remote_id"], name="product_store_remote")
+        ]
+        indexes = [models.Index(fields=["store", "-updated_at"])]
+
+    def __str__(self) -> str:
+        return self.title or self.remote_id
+
+
+class SourceImage(models.Model):
+    """A merchant's original image, copied into our storage and never discarded."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        OK = "ok"
+        FAILED = "failed"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sources")
+    remote_id = models.CharField(max_length=255)
+    version = models.CharField(max_length=255, blank=True)
+    src = models.TextField(blank=True)
+    alt = models.TextField(blank=True)
+    position = models.PositiveIntegerField(default=0)
+    file = models.FileField(upload_to="sources/", max_length=500, blank=True)
+    content_hash = models.CharField(max_length=64, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "remote_id", "version"], name="source_product_remote_version"
+            )
+        ]
+        ordering = ["position", "id"]
+
+
+class GenerationJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        PARTIAL = "partial"  # some source images failed; the rest produced outputs
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+        HELD = "held"
+
+    class Reason(models.TextChoices):
+        NEW = "new"
+        UPDATE = "update"
+        REGENERATE = "regenerate"
+        BACKFILL = "backfill"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="jobs")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="jobs")
+    input_hash = models.CharField(max_length=64)
+    # Unique per (product, input hash) for automatic work; regenerations get a fresh key.
+    dedupe_key = models.CharField(max_length=200, unique=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices, default=Reason.NEW)
+    priority = models.SmallIntegerField(default=5)
+    queue = models.CharField(max_length=40, default="generate-cpu")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    config = models.JSONField(default=dict, blank=True)
+    timings = models.JSONField(default=dict, blank=True)
+    notes = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)  # written for the merchant to read
+    attempts = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "priority", "created_at"])]
+
+
+class GeneratedImage(models.Model):
+    class Kind(models.TextChoices):
+        FRAMED = "framed"
+        SCENE = "scene"
+
+    class Status(models.TextChoices):
+        READY = "ready"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        PUSHED = "pushed"
+        FAILED = "failed"
+
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="images")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="generated")
+    source = models.ForeignKey(SourceImage, on_delete=models.CASCADE, related_name="generated")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    preset = models.CharField(max_length=100)
+    generator = models.CharField(max_length=300, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    file = models.FileField(upload_to="generated/", max_length=500)
+    content_type = models.CharField(max_length=50, default="image/png")
+    content_hash = models.CharField(max_length=64)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    metrics = models.JSONField(default=dict, blank=True)
+    flags = models.JSONField(default=list, blank=True)  # reasons it needs a human look
+    alt_text = models.TextField(blank=True)
+    featured = models.BooleanField(default=False)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["product", "status"])]
+        ordering = ["id"]
+
+
+class Push(models.Model):
+    """Outbox row: one approved image on its way to the store, keyed by its content."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        UPLOADING = "uploading"
+        PROCESSING = "processing"  # the store accepted it and is still processing the media
+        LIVE = "live"
+        FAILED = "failed"
+        ROLLED_BACK = "rolled_back"
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="pushes")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="pushes")
+    image = models.ForeignKey(GeneratedImage, on_delete=models.CASCADE, related_name="pushes")
+    content_hash = models.CharField(max_length=64)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    remote_id = models.CharField(max_length=255, blank=True)
+    # Gallery as it was before this push (ids, order, featured, alt), for rollback.
+    previous_state = models.JSONField(default=dict, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["store", "product", "content_hash"], name="push_store_product_content"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "updated_at"])]
+
+
+class WebhookEvent(models.Model):
+    class Status(models.TextChoices):
+        RECEIVED = "received"
+        PROCESSED = "processed"
+        IGNORED = "ignored"
+        FAILED = "failed"
+
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    # The platform's identity of one delivery (Shopify X-Shopify-Webhook-Id; WooCommerce
+    # webhook id + product id + date_modified_gmt).
+    delivery_id = models.CharField(max_length=255)
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events"
+    )
+    topic = models.CharField(max_length=100)
+    shop_domain = models.CharField(max_length=500, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    triggered_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["platform", "delivery_id"], name="webhook_delivery")
+        ]
+        indexes = [models.Index(fields=["status", "received_at"])]

@@ -1,0 +1,112 @@
+"""The broker, built from settings, and the one way to enqueue work.
+
+Production: `REDIS_URL` → Dramatiq's Redis broker shared by web, workers and syncd.
+Embedded default: Dramatiq's stub broker, consumed by worker threads that `manage.py serve`
+starts in the same process.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dramatiq
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import (
+    AgeLimit,
+    Callbacks,
+    CurrentMessage,
+    Middleware,
+    Pipelines,
+    Retries,
+    ShutdownNotifications,
+    TimeLimit,
+)
+
+log = logging.getLogger(__name__)
+
+
+class Queues:
+    WEBHOOKS = "webhooks"  # webhook events and product refreshes
+    GENERATE_CPU = "generate-cpu"
+    GENERATE_GPU = "generate-gpu"
+    PUSH = "push"
+    SYNC = "sync"  # reconciliation pages and sweeps
+
+    ALL = (WEBHOOKS, GENERATE_CPU, GENERATE_GPU, PUSH, SYNC)
+    CPU = (WEBHOOKS, GENERATE_CPU, PUSH, SYNC)
+
+
+class DjangoConnections(Middleware):
+    """Give each message a fresh, healthy database connection, as a web request gets."""
+
+    def before_process_message(self, broker: Any, message: Any) -> None:
+        close_old_connections()
+
+    def after_process_message(self, broker: Any, message: Any, *, result=None, exception=None):
+        close_old_connections()
+
+    after_skip_message = after_process_message
+
+
+def build_broker() -> dramatiq.Broker:
+    middleware = [
+        AgeLimit(),
+        TimeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(max_retries=3),
+        CurrentMessage(),
+        DjangoConnections(),
+    ]
+    if settings.REDIS_URL:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker: dramatiq.Broker = RedisBroker(
+            url=settings.REDIS_URL,
+            namespace=settings.PHOTOSYNC_QUEUE_NAMESPACE,
+            middleware=middleware,
+        )
+    else:
+        broker = StubBroker(middleware=middleware)
+    for queue in Queues.ALL:
+        broker.declare_queue(queue)
+    return broker
+
+
+_broker: dramatiq.Broker | None = None
+
+
+def get_broker() -> dramatiq.Broker:
+    """The process's broker, built once and installed as Dramatiq's global broker."""
+    global _broker
+    if _broker is None:
+        _broker = build_broker()
+        dramatiq.set_broker(_broker)
+    return _broker
+
+
+def enqueue(actor: dramatiq.Actor, *args: Any, delay_ms: int | None = None) -> None:
+    """Send `actor(*args)` once the current transaction commits (at once outside one).
+
+    A failed send is logged, not raised: the row that describes the work is already
+    committed, and the sync daemon re-enqueues work that never started.
+    """
+
+    def send() -> None:
+        try:
+            actor.send_with_options(args=args, delay=delay_ms)
+        except Exception:  # broker down: the daemon picks the work up later
+            log.exception("enqueue of %s%r failed; it will be retried by syncd", actor, args)
+
+    transaction.on_commit(send)
+
+
+def broker_ping() -> None:
+    """Raise if the broker cannot be reached."""
+    broker = get_broker()
+    if settings.REDIS_URL:
+        broker.client.ping()  # type: ignore[attr-defined]

@@ -1,0 +1,55 @@
+"""Selectors: reads for pages, the API and commands, with their query counts bounded."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
+
+from photosync.models import GeneratedImage, Product, SourceImage, Store
+
+
+def stores_for_user(*, user) -> QuerySet[Store]:
+    """Operators (staff users) see every store; others none until store auth lands."""
+    if getattr(user, "is_staff", False):
+        return Store.objects.all().order_by("pk")
+    return Store.objects.none()
+
+
+def review_queue(*, stores: QuerySet[Store], status: str = "waiting") -> QuerySet[Product]:
+    """Products with generated images, newest activity first, with per-status counts."""
+    counts = {
+        "n_ready": Count("generated", filter=Q(generated__status=GeneratedImage.Status.READY)),
+        "n_approved": Count(
+            "generated", filter=Q(generated__status=GeneratedImage.Status.APPROVED)
+        ),
+        "n_pushed": Count("generated", filter=Q(generated__status=GeneratedImage.Status.PUSHED)),
+        "n_failed_sources": Count(
+            "sources", filter=Q(sources__status=SourceImage.Status.FAILED), distinct=True
+        ),
+        "last_generated": Max("generated__created_at"),
+    }
+    qs = Product.objects.filter(store__in=stores).annotate(**counts).select_related("store")
+    if status == "waiting":
+        qs = qs.filter(n_ready__gt=0)
+    elif status == "pushed":
+        qs = qs.filter(n_pushed__gt=0)
+    elif status == "failed":
+        qs = qs.filter(n_failed_sources__gt=0)
+    return qs.order_by("-last_generated", "-pk")
+
+
+def product_detail(*, stores: QuerySet[Store], product_id: int) -> Product:
+    """One product with its originals, outputs and jobs; raises DoesNotExist outside `stores`."""
+    return (
+        Product.objects.filter(store__in=stores)
+        .select_related("store")
+        .prefetch_related(
+            "sources",
+            Prefetch("generated", queryset=GeneratedImage.objects.order_by("source_id", "id")),
+            "jobs",
+        )
+        .get(pk=product_id)
+    )
+
+
+def generated_for_stores(*, stores: QuerySet[Store]) -> QuerySet[GeneratedImage]:
+    return GeneratedImage.objects.filter(product__store__in=stores).select_related("product")

@@ -1,0 +1,187 @@
+"""Generation: run the image pipeline for one job and keep every output.
+
+The merchant's originals are copied into our storage before anything else happens. A bad
+source image (corrupt, empty, not an image) gets its own readable error; the product's other
+images are still processed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.db import transaction
+from django.utils import timezone
+
+from integrations.errors import IntegrationError, Retryable
+from photosync.models import GeneratedImage, GenerationJob, SourceImage
+from photosync.services.generation_config import pipeline_config
+from photosync.services.media import content_hash, media_delete, media_save
+from photosync.services.stores import store_adapter
+
+log = logging.getLogger(__name__)
+
+_FINISHED = {
+    GenerationJob.Status.SUCCEEDED,
+    GenerationJob.Status.PARTIAL,
+    GenerationJob.Status.FAILED,
+    GenerationJob.Status.CANCELLED,
+}
+
+
+def job_start(*, job_id: int) -> GenerationJob | None:
+    """Claim a queued job; None when it is gone, finished or cancelled (a redelivery)."""
+    with transaction.atomic():
+        job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
+        if job is None or job.status in _FINISHED:
+            return None
+        job.status = GenerationJob.Status.RUNNING
+        job.started_at = timezone.now()
+        job.attempts += 1
+        job.save(update_fields=["status", "started_at", "attempts"])
+    return job
+
+
+def job_run(*, job_id: int) -> GenerationJob | None:
+    """Process every source image of the job; return the finished job."""
+    from pipeline import InputError, process_image
+
+    job = job_start(job_id=job_id)
+    if job is None:
+        return None
+    # A redelivered job starts clean: drop outputs of an attempt that died half-way.
+    _discard_outputs(job)
+    store = job.store
+    adapter = store_adapter(store=store)
+    config = pipeline_config(job.config)
+    sources = list(SourceImage.objects.filter(pk__in=job.config.get("source_ids", [])))
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    failures: list[str] = []
+    produced = 0
+    for source in sources:
+        started = time.perf_counter()
+        try:
+            data = _source_bytes(adapter, source)
+            result = process_image(data, config)
+        except InputError as exc:
+            _source_failed(source, exc.message)
+            failures.append(f"{source.remote_id}: {exc.message}")
+            continue
+        except Retryable:
+            raise
+        except IntegrationError as exc:
+            _source_failed(source, exc.message)
+            failures.append(f"{source.remote_id}: {exc.message}")
+            continue
+        produced += _outputs_save(job, source, result)
+        for stage, seconds in result.timings.items():
+            timings[stage] = round(timings.get(stage, 0.0) + seconds, 4)
+        notes.extend(n for n in result.notes if n not in notes)
+        timings["total"] = round(timings.get("total", 0.0) + time.perf_counter() - started, 4)
+    job.timings = timings
+    job.notes = notes
+    job.finished_at = timezone.now()
+    if failures and produced:
+        job.status = GenerationJob.Status.PARTIAL
+    elif failures or not produced:
+        job.status = GenerationJob.Status.FAILED
+    else:
+        job.status = GenerationJob.Status.SUCCEEDED
+    job.error = _failure_text(failures, len(sources))
+    job.save(update_fields=["timings", "notes", "finished_at", "status", "error"])
+    return job
+
+
+def job_fail(*, job_id: int, message: str) -> None:
+    """Record a failure the job boundary caught, in words a merchant can read."""
+    GenerationJob.objects.filter(pk=job_id).exclude(status__in=_FINISHED).update(
+        status=GenerationJob.Status.FAILED, error=message, finished_at=timezone.now()
+    )
+
+
+def _source_bytes(adapter, source: SourceImage) -> bytes:
+    """The original's bytes: from our copy when we have it, else from the store (then kept)."""
+    if source.file:
+        with source.file.open("rb") as fh:
+            return fh.read()
+    from integrations.base import RemoteImage
+
+    data = adapter.fetch_image(
+        RemoteImage(remote_id=source.remote_id, src=source.src, version=source.version)
+    )
+    if not data:
+        return data  # the pipeline names an empty file; nothing worth keeping
+    name = media_save(
+        folder=f"sources/{source.product.store_id}/{source.product_id}",
+        data=data,
+        extension=_extension_of(source.remote_id),
+    )
+    source.file.name = name
+    source.content_hash = content_hash(data)
+    source.save(update_fields=["file", "content_hash"])
+    return data
+
+
+def _extension_of(name: str) -> str:
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return "." + suffix if suffix.isalnum() and len(suffix) <= 5 else ".bin"
+
+
+def _source_failed(source: SourceImage, message: str) -> None:
+    source.status = SourceImage.Status.FAILED
+    source.error = message
+    source.save(update_fields=["status", "error"])
+
+
+def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
+    names = []
+    try:
+        rows = []
+        for out in result.outputs:
+            name = media_save(
+                folder=f"generated/{job.store_id}", data=out.data, extension=out.extension
+            )
+            names.append(name)
+            rows.append(
+                GeneratedImage(
+                    job=job,
+                    product_id=job.product_id,
+                    source=source,
+                    kind=out.kind,
+                    preset=out.preset,
+                    generator=out.generator,
+                    seed=out.seed,
+                    file=name,
+                    content_type=out.content_type,
+                    content_hash=content_hash(out.data),
+                    width=out.width,
+                    height=out.height,
+                    metrics=out.metrics,
+                    flags=list(out.flags),
+                    alt_text=source.alt or job.product.title,
+                )
+            )
+        with transaction.atomic():
+            GeneratedImage.objects.bulk_create(rows)
+            source.status = SourceImage.Status.OK
+            source.error = ""
+            source.save(update_fields=["status", "error"])
+    except BaseException:
+        media_delete(names)
+        raise
+    return len(rows)
+
+
+def _discard_outputs(job: GenerationJob) -> None:
+    stale = list(job.images.values_list("file", flat=True))
+    if stale:
+        job.images.all().delete()
+        media_delete(stale)
+
+
+def _failure_text(failures: list[str], total: int) -> str:
+    if not failures:
+        return ""
+    head = f"{len(failures)} of {total} images could not be processed"
+    return head + ": " + "; ".join(failures)

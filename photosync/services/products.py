@@ -1,0 +1,145 @@
+"""Products: turning what a store says about a product into generation work, once.
+
+Webhooks, reconciliation and folder scans all land in `product_ingest`; the input hash
+makes it idempotent, and our own pushed images are left out of the hash, so the echo of a
+push never triggers generation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from django.db import IntegrityError, transaction
+
+from integrations.base import RemoteProduct
+from photosync.models import GenerationJob, Product, Push, SourceImage, Store
+from photosync.services.generation_config import job_config_for_store
+
+
+def product_input_hash(*, remote: RemoteProduct, own_image_ids: set[str]) -> str:
+    """Hash the inputs that matter: the merchant's own images, the title and the type."""
+    images = sorted(
+        (img.remote_id, img.version or img.src)
+        for img in remote.images
+        if img.remote_id not in own_image_ids
+    )
+    doc = {"title": remote.title, "type": remote.product_type, "images": images}
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def _own_image_ids(product: Product) -> set[str]:
+    pushes = Push.objects.filter(product=product).exclude(remote_id="")
+    return set(pushes.values_list("remote_id", flat=True))
+
+
+def product_ingest(
+    *,
+    store: Store,
+    remote: RemoteProduct,
+    reason: str = GenerationJob.Reason.NEW,
+) -> GenerationJob | None:
+    """Record the product and queue generation when its inputs are new.
+
+    Returns the job created, or None when nothing new needs generating (an echo, a repeat,
+    or a product without images of the merchant's own).
+    """
+    with transaction.atomic():
+        product, created = Product.objects.get_or_create(
+            store=store,
+            remote_id=remote.remote_id,
+            defaults={"title": remote.title, "product_type": remote.product_type},
+        )
+        if not created:
+            # Lock the row so that concurrent deliveries of one product serialize here.
+            product = Product.objects.select_for_update().get(pk=product.pk)
+        own = _own_image_ids(product)
+        merchant_images = [img for img in remote.images if img.remote_id not in own]
+        input_hash = product_input_hash(remote=remote, own_image_ids=own)
+        product.title = remote.title
+        product.product_type = remote.product_type
+        product.remote_updated_at = remote.updated_at
+        unchanged = product.input_hash == input_hash
+        product.input_hash = input_hash
+        product.save()
+        if unchanged or not merchant_images:
+            return None
+        if not created and reason == GenerationJob.Reason.NEW:
+            reason = GenerationJob.Reason.UPDATE
+        sources = []
+        for img in merchant_images:
+            source, _ = SourceImage.objects.update_or_create(
+                product=product,
+                remote_id=img.remote_id,
+                version=img.version,
+                defaults={"src": img.src, "alt": img.alt, "position": img.position},
+            )
+            sources.append(source.pk)
+        return _job_create(
+            store=store,
+            product=product,
+            input_hash=input_hash,
+            dedupe_key=f"{product.pk}:{input_hash}",
+            reason=reason,
+            source_ids=sources,
+        )
+
+
+def product_regenerate(*, product: Product, overrides: dict | None = None) -> GenerationJob:
+    """A merchant asked for new images of the same inputs (perhaps another preset)."""
+    sources = list(
+        product.sources.exclude(status=SourceImage.Status.FAILED).values_list("pk", flat=True)
+    )
+    with transaction.atomic():
+        job = _job_create(
+            store=product.store,
+            product=product,
+            input_hash=product.input_hash,
+            dedupe_key=f"{product.pk}:{product.input_hash}:regen:{uuid.uuid4().hex}",
+            reason=GenerationJob.Reason.REGENERATE,
+            source_ids=sources,
+            overrides=overrides,
+        )
+    assert job is not None
+    return job
+
+
+def _job_create(
+    *,
+    store: Store,
+    product: Product,
+    input_hash: str,
+    dedupe_key: str,
+    reason: str,
+    source_ids: list[int],
+    overrides: dict | None = None,
+) -> GenerationJob | None:
+    from photosync.jobs import GENERATION_ACTORS
+    from photosync.queueing import enqueue
+
+    config = job_config_for_store(store=store, overrides=overrides)
+    try:
+        with transaction.atomic():
+            job = GenerationJob.objects.create(
+                store=store,
+                product=product,
+                input_hash=input_hash,
+                dedupe_key=dedupe_key,
+                reason=reason,
+                priority=_PRIORITY[reason],
+                queue=config.pop("queue"),
+                config={**config, "source_ids": source_ids},
+            )
+    except IntegrityError:  # the same inputs are already queued or done
+        return None
+    enqueue(GENERATION_ACTORS[job.queue], job.pk)
+    return job
+
+
+_PRIORITY = {
+    GenerationJob.Reason.REGENERATE: 0,
+    GenerationJob.Reason.NEW: 5,
+    GenerationJob.Reason.UPDATE: 5,
+    GenerationJob.Reason.BACKFILL: 9,
+}

@@ -1,0 +1,62 @@
+"""The merchant's decisions on generated images."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from photosync.models import GeneratedImage, Push
+
+
+class ReviewError(Exception):
+    """The decision cannot be applied; the message says why, for the merchant."""
+
+
+@transaction.atomic
+def image_approve(
+    *,
+    image: GeneratedImage,
+    user=None,
+    alt_text: str | None = None,
+    featured: bool = False,
+) -> Push:
+    """Approve an image and put it in the push outbox (once per content hash)."""
+    from photosync.jobs import push_run
+    from photosync.queueing import enqueue
+
+    image = GeneratedImage.objects.select_for_update().select_related("product").get(pk=image.pk)
+    if image.status in (GeneratedImage.Status.REJECTED, GeneratedImage.Status.FAILED):
+        raise ReviewError(f"This image is {image.status}; regenerate to get a new one.")
+    if alt_text is not None:
+        image.alt_text = alt_text.strip()[:512]
+    image.featured = featured
+    if image.status == GeneratedImage.Status.READY:
+        image.status = GeneratedImage.Status.APPROVED
+        image.decided_by = user if getattr(user, "is_authenticated", False) else None
+        image.decided_at = timezone.now()
+    image.save()
+    push, created = Push.objects.get_or_create(
+        store_id=image.product.store_id,
+        product=image.product,
+        content_hash=image.content_hash,
+        defaults={"image": image, "requested_by": image.decided_by},
+    )
+    if created or push.status == Push.Status.FAILED:
+        if not created:
+            push.status = Push.Status.QUEUED
+            push.error = ""
+            push.save(update_fields=["status", "error", "updated_at"])
+        enqueue(push_run, push.pk)
+    return push
+
+
+@transaction.atomic
+def image_reject(*, image: GeneratedImage, user=None) -> GeneratedImage:
+    image = GeneratedImage.objects.select_for_update().get(pk=image.pk)
+    if image.status != GeneratedImage.Status.READY:
+        raise ReviewError(f"This image is already {image.status}.")
+    image.status = GeneratedImage.Status.REJECTED
+    image.decided_by = user if getattr(user, "is_authenticated", False) else None
+    image.decided_at = timezone.now()
+    image.save(update_fields=["status", "decided_by", "decided_at"])
+    return image

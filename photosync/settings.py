@@ -1,0 +1,171 @@
+"""PhotoSync settings: one 12-factor module.
+
+Every value comes from the environment (or a `.env` file beside manage.py, which the
+README's first command writes for you). Without `DATABASE_URL` and `REDIS_URL` PhotoSync
+runs on its embedded defaults: a SQLite file and an in-process Dramatiq broker.
+A missing required value stops the process at start-up with a message naming it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = Path(os.environ.get("PHOTOSYNC_ENV_FILE", BASE_DIR / ".env"))
+if _env_file.is_file():
+    environ.Env.read_env(str(_env_file), overwrite=False)
+
+
+def required(name: str) -> str:
+    """Return the variable's value or stop start-up naming it."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(
+            f"Missing required setting {name}: set the environment variable {name} "
+            f"(see .env.example and the README's settings table)."
+        )
+    return value
+
+
+# --- core ---------------------------------------------------------------------------
+SECRET_KEY = required("SECRET_KEY")
+DEBUG = env.bool("DEBUG", default=False)
+PHOTOSYNC_PUBLIC_URL = required("PHOTOSYNC_PUBLIC_URL").rstrip("/")
+_public = urlsplit(PHOTOSYNC_PUBLIC_URL)
+if _public.scheme not in ("http", "https") or not _public.hostname:
+    raise ImproperlyConfigured(
+        "PHOTOSYNC_PUBLIC_URL must be an absolute http(s) origin such as https://photos.example.com"
+    )
+# Fernet keys for store credentials at rest; comma-separated, newest first (rotation).
+PHOTOSYNC_ENCRYPTION_KEYS = [k.strip() for k in required("PHOTOSYNC_ENCRYPTION_KEY").split(",")]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public.hostname, "127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PHOTOSYNC_PUBLIC_URL])
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "photosync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "photosync.urls"
+WSGI_APPLICATION = "photosync.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+# --- database -----------------------------------------------------------------------
+DATA_DIR = Path(env.str("PHOTOSYNC_DATA_DIR", default=str(BASE_DIR / "var")))
+if "DATABASE_URL" in os.environ:
+    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+else:
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "photosync.sqlite3",
+            # Web, worker threads and the sync loop share this file in one-machine mode.
+            "OPTIONS": {
+                "timeout": 30,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- broker -------------------------------------------------------------------------
+# Unset: Dramatiq's stub broker, consumed by worker threads inside `manage.py serve`.
+REDIS_URL = env.str("REDIS_URL", default="")
+PHOTOSYNC_QUEUE_NAMESPACE = env.str("PHOTOSYNC_QUEUE_NAMESPACE", default="photosync")
+PHOTOSYNC_WORKER_THREADS = env.int("PHOTOSYNC_WORKER_THREADS", default=2)
+
+# --- media --------------------------------------------------------------------------
+MEDIA_ROOT = Path(env.str("PHOTOSYNC_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_URL = "/media/"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_URL = "/static/"
+# Only for `collectstatic` (container images); WhiteNoise serves from the apps otherwise.
+STATIC_ROOT = env.str("PHOTOSYNC_STATIC_ROOT", default=None)
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = False
+
+# --- image pipeline -----------------------------------------------------------------
+PHOTOSYNC_MAX_IMAGE_BYTES = env.int("PHOTOSYNC_MAX_IMAGE_BYTES", default=40 * 1024 * 1024)
+PHOTOSYNC_MAX_IMAGE_PIXELS = env.int("PHOTOSYNC_MAX_IMAGE_PIXELS", default=50_000_000)
+PHOTOSYNC_SEGMENTER = env.str("PHOTOSYNC_SEGMENTER", default="classical")
+PHOTOSYNC_SCENE_GENERATOR = env.str("PHOTOSYNC_SCENE_GENERATOR", default="procedural")
+
+# --- sync loop ----------------------------------------------------------------------
+PHOTOSYNC_SYNC_INTERVAL = env.float("PHOTOSYNC_SYNC_INTERVAL", default=10.0)
+
+# --- auth, sessions, security -------------------------------------------------------
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = _public.scheme == "https"
+CSRF_COOKIE_SECURE = _public.scheme == "https"
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 50,
+}
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

@@ -1,0 +1,43 @@
+"""Media URLs.
+
+Generated images live under unguessable names and are public, because stores download
+them (WooCommerce sideloads from a URL). Merchants' originals are served only to an
+operator who may see the store.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+
+from photosync.models import SourceImage
+from photosync.selectors import stores_for_user
+
+
+def generated_media(request, path: str):
+    if not path.startswith("generated/") or ".." in path.split("/"):
+        raise Http404
+    if not default_storage.exists(path):
+        raise Http404
+    content_type = mimetypes.guess_type(path)[0] or "application/octet-stream"
+    response = FileResponse(default_storage.open(path, "rb"), content_type=content_type)
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@login_required
+def source_media(request, source_id: int):
+    source = get_object_or_404(
+        SourceImage, pk=source_id, product__store__in=stores_for_user(user=request.user)
+    )
+    if not source.file:
+        raise Http404
+    content_type = mimetypes.guess_type(source.file.name)[0] or "application/octet-stream"
+    response = FileResponse(source.file.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
