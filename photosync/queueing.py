@@ -12,7 +12,7 @@ from typing import Any
 
 import dramatiq
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connections, transaction
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -49,6 +49,9 @@ class DjangoConnections(Middleware):
         close_old_connections()
 
     after_skip_message = after_process_message
+
+    def before_worker_thread_shutdown(self, broker: Any, thread: Any) -> None:
+        connections.close_all()  # this thread's connections; nobody else will close them
 
 
 def build_broker() -> dramatiq.Broker:

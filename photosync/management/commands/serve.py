@@ -23,10 +23,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("addrport", nargs="?", default="127.0.0.1:8000")
         parser.add_argument("--demo", action="store_true", help="seed and connect the demo store")
+        parser.add_argument("--demo-products", type=int, default=None, metavar="N",
+                            help="seed only the first N demo products")
         parser.add_argument("--no-migrate", action="store_true")
         parser.add_argument("--web-threads", type=int, default=8)
 
-    def handle(self, *args, addrport: str, demo: bool, no_migrate: bool, web_threads: int, **kw):
+    def handle(self, *args, addrport: str, demo: bool, no_migrate: bool, web_threads: int,
+               demo_products: int | None, **kw):
         host, _, port = addrport.rpartition(":")
         if not port.isdigit():
             raise CommandError(f"Expected ADDR:PORT or PORT, got {addrport!r}")
@@ -36,7 +39,7 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
         operator = self._ensure_operator()
         if demo:
-            self._seed_demo()
+            self._seed_demo(limit=demo_products)
 
         from dramatiq import Worker
         from waitress import create_server
@@ -97,10 +100,10 @@ class Command(BaseCommand):
     def _demo_dir(self):
         return settings.DATA_DIR / "demo-store"
 
-    def _seed_demo(self) -> None:
+    def _seed_demo(self, *, limit: int | None) -> None:
         from photosync.demo import demo_store_build
         from photosync.services.stores import store_connect_local
 
-        products = demo_store_build(self._demo_dir())
+        products = demo_store_build(self._demo_dir(), limit=limit)
         store_connect_local(path=self._demo_dir(), name="Demo store")
         self.stdout.write(f"Demo store ready with {len(products)} products")
