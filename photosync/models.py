@@ -35,6 +35,9 @@ class Store(models.Model):
     monthly_generation_limit = models.PositiveIntegerField(default=1000)
     # Reconciliation watermark: the newest remote updated_at fully processed.
     watermark = models.DateTimeField(null=True, blank=True)
+    last_swept_at = models.DateTimeField(null=True, blank=True)
+    # The dispatcher serves the store that waited longest, so no store starves another.
+    last_dispatched_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -103,7 +106,8 @@ class SourceImage(models.Model):
 
 class GenerationJob(models.Model):
     class Status(models.TextChoices):
-        QUEUED = "queued"
+        QUEUED = "queued"  # waiting for the dispatcher (fair across stores, by priority)
+        DISPATCHED = "dispatched"  # sent to the broker
         RUNNING = "running"
         SUCCEEDED = "succeeded"
         PARTIAL = "partial"  # some source images failed; the rest produced outputs
@@ -130,8 +134,11 @@ class GenerationJob(models.Model):
     timings = models.JSONField(default=dict, blank=True)
     notes = models.JSONField(default=list, blank=True)
     error = models.TextField(blank=True)  # written for the merchant to read
+    # Why a job is held (e.g. the monthly limit, no GPU alive): shown to the merchant.
+    hold_reason = models.CharField(max_length=40, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -244,3 +251,21 @@ class WebhookEvent(models.Model):
             models.UniqueConstraint(fields=["platform", "delivery_id"], name="webhook_delivery")
         ]
         indexes = [models.Index(fields=["status", "received_at"])]
+
+
+class Lease(models.Model):
+    """A named, expiring lock held by one process (syncd ticks, per-store reconciles)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    holder = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField()
+
+
+class WorkerHeartbeat(models.Model):
+    """Workers report in; the dispatcher routes GPU work only while a GPU worker is alive."""
+
+    name = models.CharField(max_length=200, unique=True)  # host:pid
+    kind = models.CharField(max_length=10, default="cpu")  # cpu | gpu
+    queues = models.JSONField(default=list)
+    started_at = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()
