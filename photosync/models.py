@@ -136,6 +136,7 @@ class GenerationJob(models.Model):
     error = models.TextField(blank=True)  # written for the merchant to read
     # Why a job is held (e.g. the monthly limit, no GPU alive): shown to the merchant.
     hold_reason = models.CharField(max_length=40, blank=True)
+    worker = models.CharField(max_length=200, blank=True)  # heartbeat name of the runner
     attempts = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
