@@ -30,12 +30,23 @@ def _retry_later(exc: Retryable) -> dramatiq.Retry:
 
 
 def _generation(job_id: int) -> None:
-    from photosync.services.generation import job_fail, job_run
+    from photosync.services.generation import (
+        GpuStageFailed,
+        job_fail,
+        job_release,
+        job_requeue_after_gpu_failure,
+        job_run,
+    )
+    from photosync.services.scheduling import jobs_dispatch
 
     try:
         job_run(job_id=job_id)
     except Retryable as exc:
+        job_release(job_id=job_id)
         raise _retry_later(exc) from exc
+    except GpuStageFailed as exc:
+        log.warning("GPU stage of job %s failed: %s", job_id, exc)
+        job_requeue_after_gpu_failure(job_id=job_id, message=str(exc))
     except Exception:
         log.exception("generation job %s failed", job_id)
         job_fail(
@@ -43,6 +54,7 @@ def _generation(job_id: int) -> None:
             message="Image generation failed unexpectedly; the operator has the details. "
             "Use Regenerate to try again.",
         )
+    jobs_dispatch()  # a slot is free: hand the broker the next job in fair order
 
 
 @dramatiq.actor(

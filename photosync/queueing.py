@@ -8,6 +8,9 @@ starts in the same process.
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 from typing import Any
 
 import dramatiq
@@ -26,6 +29,9 @@ from dramatiq.middleware import (
 )
 
 log = logging.getLogger(__name__)
+
+# This process's name in worker heartbeats and on the jobs it runs.
+WORKER_NAME = f"{socket.gethostname()}:{os.getpid()}"
 
 
 class Queues:
@@ -54,6 +60,45 @@ class DjangoConnections(Middleware):
         connections.close_all()  # this thread's connections; nobody else will close them
 
 
+class Heartbeat(Middleware):
+    """Report this worker process as alive, and whether it serves the GPU queue."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+
+    def after_worker_boot(self, broker: Any, worker: Any) -> None:
+        queues = sorted(worker.queues or broker.get_declared_queues())
+        kind = "gpu" if Queues.GENERATE_GPU in queues else "cpu"
+        self._stop.clear()
+        thread = threading.Thread(
+            target=self._beat, args=(kind, queues), name="heartbeat", daemon=True
+        )
+        thread.start()
+
+    def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        self._stop.set()
+        from photosync.services.workers import worker_gone
+
+        try:
+            worker_gone(name=WORKER_NAME)
+        except Exception:
+            log.warning("could not remove the heartbeat of %s", WORKER_NAME)
+        connections.close_all()
+
+    def _beat(self, kind: str, queues: list[str]) -> None:
+        from photosync.services.workers import worker_beat
+
+        while not self._stop.is_set():
+            try:
+                worker_beat(name=WORKER_NAME, kind=kind, queues=queues)
+            except Exception:  # the database may be briefly away; keep trying
+                log.warning("heartbeat of %s failed", WORKER_NAME, exc_info=True)
+            finally:
+                close_old_connections()
+            self._stop.wait(settings.PHOTOSYNC_HEARTBEAT_INTERVAL)
+        connections.close_all()
+
+
 def build_broker() -> dramatiq.Broker:
     middleware = [
         AgeLimit(),
@@ -64,6 +109,7 @@ def build_broker() -> dramatiq.Broker:
         Retries(max_retries=3),
         CurrentMessage(),
         DjangoConnections(),
+        Heartbeat(),
     ]
     if settings.REDIS_URL:
         from dramatiq.brokers.redis import RedisBroker
@@ -72,6 +118,8 @@ def build_broker() -> dramatiq.Broker:
             url=settings.REDIS_URL,
             namespace=settings.PHOTOSYNC_QUEUE_NAMESPACE,
             middleware=middleware,
+            heartbeat_timeout=settings.PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT,
+            maintenance_chance=settings.PHOTOSYNC_BROKER_MAINTENANCE_CHANCE,
         )
     else:
         broker = StubBroker(middleware=middleware)

@@ -133,8 +133,31 @@ PHOTOSYNC_MAX_IMAGE_PIXELS = env.int("PHOTOSYNC_MAX_IMAGE_PIXELS", default=50_00
 PHOTOSYNC_SEGMENTER = env.str("PHOTOSYNC_SEGMENTER", default="classical")
 PHOTOSYNC_SCENE_GENERATOR = env.str("PHOTOSYNC_SCENE_GENERATOR", default="procedural")
 
-# --- sync loop ----------------------------------------------------------------------
+# --- sync loop and scheduling -------------------------------------------------------
 PHOTOSYNC_SYNC_INTERVAL = env.float("PHOTOSYNC_SYNC_INTERVAL", default=10.0)
+# Full catalog sweep cadence (seconds); the watermark pass runs every interval.
+PHOTOSYNC_SWEEP_INTERVAL = env.float("PHOTOSYNC_SWEEP_INTERVAL", default=6 * 3600.0)
+# Catalogs with more products than this on first sync are queued as off-peak backfill.
+PHOTOSYNC_BACKFILL_THRESHOLD = env.int("PHOTOSYNC_BACKFILL_THRESHOLD", default=200)
+# Generation jobs handed to the broker at once, per queue; the rest wait in the database
+# where the dispatcher orders them fairly across stores.
+PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT = env.int("PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT", default=4)
+PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT = env.int("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT", default=2)
+# Work sent to the broker that has not started (or finished) by then is sent again.
+PHOTOSYNC_REDISPATCH_AFTER = env.float("PHOTOSYNC_REDISPATCH_AFTER", default=600.0)
+# Workers report every PHOTOSYNC_HEARTBEAT_INTERVAL s; silent for PHOTOSYNC_WORKER_DEAD_AFTER
+# s means dead. With no GPU heartbeat for PHOTOSYNC_GPU_DEAD_AFTER s, GPU work goes to the
+# CPU path ("cpu") or waits ("hold").
+PHOTOSYNC_HEARTBEAT_INTERVAL = env.float("PHOTOSYNC_HEARTBEAT_INTERVAL", default=10.0)
+PHOTOSYNC_WORKER_DEAD_AFTER = env.float("PHOTOSYNC_WORKER_DEAD_AFTER", default=60.0)
+PHOTOSYNC_GPU_DEAD_AFTER = env.float("PHOTOSYNC_GPU_DEAD_AFTER", default=120.0)
+PHOTOSYNC_GPU_FALLBACK = env.str("PHOTOSYNC_GPU_FALLBACK", default="cpu")
+if PHOTOSYNC_GPU_FALLBACK not in ("cpu", "hold"):
+    raise ImproperlyConfigured("PHOTOSYNC_GPU_FALLBACK must be 'cpu' or 'hold'")
+# Redis broker: how long before a silent worker's unacked messages are redelivered (ms).
+PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT = env.int("PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT", default=60000)
+# One fetch in N also requeues dead workers' messages (Dramatiq's maintenance_chance).
+PHOTOSYNC_BROKER_MAINTENANCE_CHANCE = env.int("PHOTOSYNC_BROKER_MAINTENANCE_CHANCE", default=1000)
 
 # --- auth, sessions, security -------------------------------------------------------
 LOGIN_URL = "/login/"

@@ -7,6 +7,8 @@ import threading
 
 from django.db import close_old_connections
 
+from photosync.services.recovery import work_recover
+from photosync.services.scheduling import jobs_dispatch
 from photosync.services.sync import stores_reconcile
 
 log = logging.getLogger(__name__)
@@ -16,7 +18,10 @@ def tick() -> dict:
     """One bounded pass of the daemon's work."""
     close_old_connections()
     try:
-        return {"reconciled": stores_reconcile()}
+        reconciled = stores_reconcile()
+        recovered = work_recover()
+        dispatched = jobs_dispatch()
+        return {"reconciled": reconciled, "recovered": recovered, "dispatched": dispatched}
     finally:
         close_old_connections()
 

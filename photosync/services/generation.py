@@ -15,11 +15,16 @@ from django.utils import timezone
 
 from integrations.errors import IntegrationError, Retryable
 from photosync.models import GeneratedImage, GenerationJob, SourceImage
+from photosync.queueing import Queues
 from photosync.services.generation_config import pipeline_config
 from photosync.services.media import content_hash, media_delete, media_save
 from photosync.services.stores import store_adapter
 
 log = logging.getLogger(__name__)
+
+
+class GpuStageFailed(Exception):
+    """A model stage of a GPU job failed permanently (device, model or memory)."""
 
 _FINISHED = {
     GenerationJob.Status.SUCCEEDED,
@@ -30,21 +35,34 @@ _FINISHED = {
 
 
 def job_start(*, job_id: int) -> GenerationJob | None:
-    """Claim a queued job; None when it is gone, finished or cancelled (a redelivery)."""
+    """Claim a job for this worker; None when another live worker has it or it is done.
+
+    A message may arrive twice (a redelivery after a worker died, or syncd re-sending work
+    it presumed lost). A running job is taken over only when its worker has stopped beating.
+    """
+    from photosync.queueing import WORKER_NAME
+    from photosync.services.workers import worker_alive
+
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
-        if job is None or job.status in _FINISHED:
+        if job is None or job.status in _FINISHED or job.status == GenerationJob.Status.HELD:
+            return None
+        if job.status == GenerationJob.Status.RUNNING and job.worker and (
+            job.worker == WORKER_NAME or worker_alive(name=job.worker)
+        ):
+            log.info("job %s is already running on %s; dropping the duplicate", job_id, job.worker)
             return None
         job.status = GenerationJob.Status.RUNNING
         job.started_at = timezone.now()
+        job.worker = WORKER_NAME
         job.attempts += 1
-        job.save(update_fields=["status", "started_at", "attempts"])
+        job.save(update_fields=["status", "started_at", "worker", "attempts"])
     return job
 
 
 def job_run(*, job_id: int) -> GenerationJob | None:
     """Process every source image of the job; return the finished job."""
-    from pipeline import InputError, process_image
+    from pipeline import InputError, PipelineError, process_image
 
     job = job_start(job_id=job_id)
     if job is None:
@@ -70,6 +88,12 @@ def job_run(*, job_id: int) -> GenerationJob | None:
             continue
         except Retryable:
             raise
+        except PipelineError as exc:
+            if job.queue == Queues.GENERATE_GPU:
+                raise GpuStageFailed(str(exc)) from exc
+            _source_failed(source, str(exc))
+            failures.append(f"{source.remote_id}: {exc}")
+            continue
         except IntegrationError as exc:
             _source_failed(source, exc.message)
             failures.append(f"{source.remote_id}: {exc.message}")
@@ -91,6 +115,33 @@ def job_run(*, job_id: int) -> GenerationJob | None:
     job.error = _failure_text(failures, len(sources))
     job.save(update_fields=["timings", "notes", "finished_at", "status", "error"])
     return job
+
+
+def job_requeue_after_gpu_failure(*, job_id: int, message: str) -> None:
+    """A GPU stage failed for good: take the CPU path or hold, per PHOTOSYNC_GPU_FALLBACK."""
+    from django.conf import settings
+
+    from photosync.services.scheduling import HOLD_GPU, job_route_to_cpu
+
+    job = GenerationJob.objects.get(pk=job_id)
+    _discard_outputs(job)
+    if settings.PHOTOSYNC_GPU_FALLBACK == "cpu":
+        job_route_to_cpu(
+            job=job,
+            reason=f"The GPU stage failed ({message}); generated on the CPU path instead.",
+        )
+    else:
+        job.status = GenerationJob.Status.HELD
+        job.hold_reason = HOLD_GPU
+        job.error = f"The GPU stage failed ({message}); waiting for a working GPU worker."
+        job.save(update_fields=["status", "hold_reason", "error"])
+
+
+def job_release(*, job_id: int) -> None:
+    """Give a claimed job back (a retryable store error): the retry may run anywhere."""
+    GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.RUNNING).update(
+        status=GenerationJob.Status.DISPATCHED, worker=""
+    )
 
 
 def job_fail(*, job_id: int, message: str) -> None:

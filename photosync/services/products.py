@@ -115,8 +115,7 @@ def _job_create(
     source_ids: list[int],
     overrides: dict | None = None,
 ) -> GenerationJob | None:
-    from photosync.jobs import GENERATION_ACTORS
-    from photosync.queueing import enqueue
+    from photosync.services.scheduling import jobs_dispatch
 
     config = job_config_for_store(store=store, overrides=overrides)
     try:
@@ -133,7 +132,8 @@ def _job_create(
             )
     except IntegrityError:  # the same inputs are already queued or done
         return None
-    enqueue(GENERATION_ACTORS[job.queue], job.pk)
+    # The dispatcher decides when it runs (priority, fairness, limits); ask it right away.
+    transaction.on_commit(jobs_dispatch)
     return job
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from integrations.errors import IntegrationError, NotFound, Retryable
@@ -16,6 +17,8 @@ log = logging.getLogger(__name__)
 
 # Re-read a little before the watermark: remote clocks and commit order are not exact.
 OVERLAP = timedelta(minutes=5)
+# A reconcile pass must finish within this; a crashed holder's lease lapses after it.
+LEASE_SECONDS = 600
 
 
 def product_refresh(*, store_id: int, remote_id: str) -> GenerationJob | None:
@@ -30,34 +33,69 @@ def product_refresh(*, store_id: int, remote_id: str) -> GenerationJob | None:
     return product_ingest(store=store, remote=remote)
 
 
-def store_reconcile(*, store: Store) -> int:
-    """Feed every product changed since the watermark to processing; return how many."""
-    since = store.watermark - OVERLAP if store.watermark else None
+def store_reconcile(*, store: Store, sweep: bool = False) -> int:
+    """Feed every product changed since the watermark to processing; return how many.
+
+    `sweep` reads the whole catalog instead (webhooks and watermarks both miss things). A
+    store's first pass over a catalog larger than PHOTOSYNC_BACKFILL_THRESHOLD is queued as
+    backfill: lowest priority, inside the store's off-peak window.
+    """
+    first = store.watermark is None and not store.products.exists()
+    since = store.watermark - OVERLAP if store.watermark and not sweep else None
     started = timezone.now()
     newest = store.watermark
     seen = 0
     adapter = store_adapter(store=store)
-    for remote in adapter.iter_products(updated_since=since):
+    products = adapter.iter_products(updated_since=since)
+    reason = GenerationJob.Reason.NEW
+    if first:
+        products = list(products)
+        if len(products) > settings.PHOTOSYNC_BACKFILL_THRESHOLD:
+            reason = GenerationJob.Reason.BACKFILL
+    for remote in products:
         seen += 1
-        product_ingest(store=store, remote=remote)
+        product_ingest(store=store, remote=remote, reason=reason)
         if remote.updated_at and (newest is None or remote.updated_at > newest):
             newest = remote.updated_at
     new_watermark = min(newest, started) if newest else None
-    if new_watermark != store.watermark:
-        Store.objects.filter(pk=store.pk).update(watermark=new_watermark)
-        store.watermark = new_watermark
+    fields = {"watermark": new_watermark}
+    if sweep:
+        fields["last_swept_at"] = started
+    Store.objects.filter(pk=store.pk).update(**fields)
+    store.watermark = new_watermark
     return seen
 
 
-def stores_reconcile() -> dict[int, int | str]:
-    """One pass over every active store; a failing store never stops the others."""
+def stores_reconcile(*, holder: str = "") -> dict[int, int | str]:
+    """One pass over every active store; a failing store never stops the others.
+
+    Each store is reconciled under a lease, so several daemons share the stores between
+    them instead of each doing all of them.
+    """
+    from photosync.services.leases import lease_acquire, lease_release
+
+    holder = holder or _default_holder()
     results: dict[int, int | str] = {}
+    sweep_before = timezone.now() - timedelta(seconds=settings.PHOTOSYNC_SWEEP_INTERVAL)
     for store in Store.objects.filter(status=Store.Status.ACTIVE).order_by("pk"):
+        lease = f"reconcile:{store.pk}"
+        if not lease_acquire(name=lease, holder=holder, seconds=LEASE_SECONDS):
+            results[store.pk] = "busy: another syncd has it"
+            continue
+        sweep = store.last_swept_at is None or store.last_swept_at < sweep_before
         try:
-            results[store.pk] = store_reconcile(store=store)
+            results[store.pk] = store_reconcile(store=store, sweep=sweep)
         except Retryable as exc:
             results[store.pk] = f"retry later: {exc.message}"
         except IntegrationError as exc:
             log.warning("reconcile of store %s failed: %s", store.pk, exc.message)
             results[store.pk] = f"failed: {exc.message}"
+        finally:
+            lease_release(name=lease, holder=holder)
     return results
+
+
+def _default_holder() -> str:
+    from photosync.queueing import WORKER_NAME
+
+    return WORKER_NAME

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from photosync import syncd
-from photosync.queueing import get_broker
+from photosync.queueing import Queues, get_broker
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,13 @@ class Command(BaseCommand):
 
         from photosync.wsgi import application
 
-        worker = Worker(get_broker(), worker_threads=settings.PHOTOSYNC_WORKER_THREADS)
+        # The GPU queue is served here only when the operator chose a model generator.
+        queues = set(Queues.CPU)
+        if settings.PHOTOSYNC_SCENE_GENERATOR.startswith("diffusers:"):
+            queues.add(Queues.GENERATE_GPU)
+        worker = Worker(
+            get_broker(), queues=queues, worker_threads=settings.PHOTOSYNC_WORKER_THREADS
+        )
         worker.start()
         stop = threading.Event()
         loop = threading.Thread(

@@ -1,0 +1,32 @@
+"""Named, expiring leases in the database: several daemons, no work done twice."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from photosync.models import Lease
+
+
+def lease_acquire(*, name: str, holder: str, seconds: float) -> bool:
+    """Take or renew the lease; False while another holder's lease is unexpired."""
+    now = timezone.now()
+    expires = now + timedelta(seconds=seconds)
+    taken = Lease.objects.filter(
+        Q(name=name) & (Q(expires_at__lte=now) | Q(holder=holder))
+    ).update(holder=holder, expires_at=expires)
+    if taken:
+        return True
+    try:
+        with transaction.atomic():
+            Lease.objects.create(name=name, holder=holder, expires_at=expires)
+        return True
+    except IntegrityError:  # it exists and someone else holds it
+        return False
+
+
+def lease_release(*, name: str, holder: str) -> None:
+    Lease.objects.filter(name=name, holder=holder).update(expires_at=timezone.now())

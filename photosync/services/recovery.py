@@ -1,0 +1,59 @@
+"""Recovery: work that was sent to the broker but evidently lost is sent again.
+
+Messages are lost when Redis restarts without persistence, when an enqueue failed during a
+broker outage, or when a worker died holding them. Every actor is idempotent on its row's
+state, so sending twice is safe; sending never is not.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from photosync.models import GenerationJob, Push, WorkerHeartbeat
+
+log = logging.getLogger(__name__)
+
+
+def work_recover() -> dict[str, int]:
+    from photosync.jobs import GENERATION_ACTORS, push_run
+    from photosync.queueing import enqueue
+
+    now = timezone.now()
+    stale = now - timedelta(seconds=settings.PHOTOSYNC_REDISPATCH_AFTER)
+    dead_before = now - timedelta(seconds=settings.PHOTOSYNC_WORKER_DEAD_AFTER)
+    alive = set(
+        WorkerHeartbeat.objects.filter(last_seen__gte=dead_before).values_list("name", flat=True)
+    )
+    counts = {"jobs": 0, "pushes": 0}
+    with transaction.atomic():
+        lost = list(
+            GenerationJob.objects.select_for_update()
+            .filter(status=GenerationJob.Status.DISPATCHED, dispatched_at__lt=stale)
+        )
+        orphaned = [
+            job
+            for job in GenerationJob.objects.select_for_update().filter(
+                status=GenerationJob.Status.RUNNING
+            )
+            if job.worker not in alive and (job.started_at or now) < dead_before
+        ]
+        for job in lost + orphaned:
+            log.warning("re-sending generation job %s (%s, worker %r)", job.pk, job.status,
+                        job.worker)
+            job.status = GenerationJob.Status.DISPATCHED
+            job.dispatched_at = now
+            job.save(update_fields=["status", "dispatched_at"])
+            enqueue(GENERATION_ACTORS[job.queue], job.pk)
+            counts["jobs"] += 1
+        for push in Push.objects.select_for_update().filter(
+            status__in=(Push.Status.QUEUED, Push.Status.UPLOADING), updated_at__lt=stale
+        ):
+            push.save(update_fields=["updated_at"])  # restart the clock
+            enqueue(push_run, push.pk)
+            counts["pushes"] += 1
+    return counts
