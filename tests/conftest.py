@@ -94,3 +94,10 @@ def _queue_empty(broker, queue: str) -> bool:
     if settings.REDIS_URL:
         return all(broker.client.llen(f"{broker.namespace}:{n}") == 0 for n in names)
     return all(broker.queues[n].empty() for n in names)
+
+
+def queue_size(broker, queue: str) -> int:
+    """Messages waiting on `queue` (not counting delayed ones), for either broker."""
+    if settings.REDIS_URL:
+        return broker.client.llen(f"{broker.namespace}:{queue}")
+    return broker.queues[queue].qsize()

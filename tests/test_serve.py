@@ -68,7 +68,8 @@ def test_serve_demo_generates_and_pushes_approved_images(tmp_path):
 
         def pushed():
             body = s.get(f"{base}/api/v1/products/{products[0]['id']}/").json()
-            return [g for g in body["generated"] if g["id"] == framed["id"]][0]["status"] == "pushed"
+            mine = [g for g in body["generated"] if g["id"] == framed["id"]]
+            return mine[0]["status"] == "pushed"
 
         _wait(pushed, 30, "the approved image to be pushed")
         approved = tmp_path / "demo-store" / detail["remote_id"] / "approved"
