@@ -68,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "photosync.middleware.DatabaseUnavailable",
 ]
 
 ROOT_URLCONF = "photosync.urls"
@@ -121,6 +122,30 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# --- media on S3-compatible object storage (optional; `pip install -e '.[s3]'`) ------------
+# One private bucket for originals and generated images. Nothing in it is public: signed URLs
+# (querystring auth) for anything the storage API hands out, and generated images reach stores
+# through the app's own /media/ URL, which reads them through the storage API (put a CDN in
+# front of PHOTOSYNC_PUBLIC_URL/media/). Credentials come from boto3's usual chain
+# (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an instance role, IRSA), never from settings.
+# See docs/operations.md, "Media storage".
+PHOTOSYNC_S3_BUCKET = env.str("PHOTOSYNC_S3_BUCKET", default="")
+if PHOTOSYNC_S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": PHOTOSYNC_S3_BUCKET,
+            "endpoint_url": env.str("PHOTOSYNC_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("PHOTOSYNC_S3_REGION", default="") or None,
+            "location": env.str("PHOTOSYNC_S3_PREFIX", default=""),
+            "addressing_style": env.str("PHOTOSYNC_S3_ADDRESSING_STYLE", default="") or None,
+            "default_acl": None,  # objects inherit the (private) bucket policy
+            "querystring_auth": True,
+            "querystring_expire": 3600,
+            "file_overwrite": False,  # an original is never replaced in place
+        },
+    }
+# --- end of S3 media -------------------------------------------------------------------
 STATIC_URL = "/static/"
 # Only for `collectstatic` (container images); WhiteNoise serves from the apps otherwise.
 STATIC_ROOT = env.str("PHOTOSYNC_STATIC_ROOT", default=None)
@@ -158,6 +183,19 @@ if PHOTOSYNC_GPU_FALLBACK not in ("cpu", "hold"):
 PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT = env.int("PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT", default=60000)
 # One fetch in N also requeues dead workers' messages (Dramatiq's maintenance_chance).
 PHOTOSYNC_BROKER_MAINTENANCE_CHANCE = env.int("PHOTOSYNC_BROKER_MAINTENANCE_CHANCE", default=1000)
+
+# --- Shopify app (optional) ----------------------------------------------------------
+# Unset API key/secret: PhotoSync still starts; the Shopify endpoints answer 503 saying so.
+SHOPIFY_API_KEY = env.str("SHOPIFY_API_KEY", default="")
+SHOPIFY_API_SECRET = env.str("SHOPIFY_API_SECRET", default="")
+# The secret being rotated out: webhooks and ID tokens signed with it are still accepted.
+SHOPIFY_PREVIOUS_API_SECRET = env.str("SHOPIFY_PREVIOUS_API_SECRET", default="")
+SHOPIFY_SCOPES = env.str("SHOPIFY_SCOPES", default="read_products,write_products,write_files")
+SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2026-10")
+# Unset in production. Tests point it at the Shopify Admin emulator (an http://host:port origin
+# that then stands in for https://{shop} and for Shopify's CDN).
+SHOPIFY_API_ORIGIN = env.str("SHOPIFY_API_ORIGIN", default="").rstrip("/")
+# --- end of Shopify app ----------------------------------------------------------------
 
 # --- auth, sessions, security -------------------------------------------------------
 LOGIN_URL = "/login/"

@@ -17,7 +17,8 @@ from integrations.errors import IntegrationError, Retryable
 from photosync.models import GeneratedImage, GenerationJob, SourceImage
 from photosync.queueing import Queues
 from photosync.services.generation_config import pipeline_config
-from photosync.services.media import content_hash, media_delete, media_save
+from photosync.services.media import content_hash, media_delete, media_save, media_save_original
+from photosync.services.originals import original_extension
 from photosync.services.stores import store_adapter
 
 log = logging.getLogger(__name__)
@@ -163,20 +164,13 @@ def _source_bytes(adapter, source: SourceImage) -> bytes:
     )
     if not data:
         return data  # the pipeline names an empty file; nothing worth keeping
-    name = media_save(
-        folder=f"sources/{source.product.store_id}/{source.product_id}",
-        data=data,
-        extension=_extension_of(source.remote_id),
+    name, digest = media_save_original(
+        store_id=source.product.store_id, data=data, extension=original_extension(source.remote_id)
     )
     source.file.name = name
-    source.content_hash = content_hash(data)
+    source.content_hash = digest
     source.save(update_fields=["file", "content_hash"])
     return data
-
-
-def _extension_of(name: str) -> str:
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return "." + suffix if suffix.isalnum() and len(suffix) <= 5 else ".bin"
 
 
 def _source_failed(source: SourceImage, message: str) -> None:

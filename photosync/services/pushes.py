@@ -11,6 +11,7 @@ from integrations.base import NewImage
 from integrations.errors import Retryable, Terminal
 from photosync.models import GeneratedImage, Push
 from photosync.services.media import media_public_url
+from photosync.services.originals import product_originals_backup
 from photosync.services.stores import store_adapter
 
 _DONE = {Push.Status.LIVE, Push.Status.ROLLED_BACK}
@@ -40,6 +41,7 @@ def push_run(*, push_id: int) -> Push | None:
     )
     adapter = store_adapter(store=push.store)
     try:
+        product_originals_backup(product=push.product, adapter=adapter)
         result = adapter.push_image(push.product.remote_id, new)
     except Retryable as exc:
         _set(push, status=Push.Status.QUEUED, error=exc.message)

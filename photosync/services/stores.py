@@ -45,3 +45,73 @@ def store_connect_local(*, path: str | Path, name: str = "", settings: dict | No
         store.status = Store.Status.ACTIVE
         store.save(update_fields=["status", "updated_at"])
     return store
+
+
+def store_staff_username(*, store: Store, remote_user_id: str) -> str:
+    """The Django username of a store's staff member who signed in through the platform.
+
+    The prefix ties the account to its store, so that erasing the store erases it too.
+    """
+    return f"store{store.pk}:{remote_user_id}"[:150]
+
+
+def store_uninstall(*, store: Store, reason: str = "The app was uninstalled.") -> None:
+    """The merchant removed the app: mark the store uninstalled, drop its credentials and
+    cancel its queued work. The platform has already revoked every token: nothing remote is
+    called. Outputs and history stay until the platform asks for erasure (shop/redact).
+    """
+    from django.utils import timezone
+
+    from photosync.models import GenerationJob, Push
+
+    with transaction.atomic():
+        Store.objects.filter(pk=store.pk).update(
+            status=Store.Status.UNINSTALLED, credentials_encrypted=b"", updated_at=timezone.now()
+        )
+        GenerationJob.objects.filter(
+            store=store, status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.HELD]
+        ).update(status=GenerationJob.Status.CANCELLED, error=reason, finished_at=timezone.now())
+        Push.objects.filter(
+            store=store, status__in=[Push.Status.QUEUED, Push.Status.UPLOADING]
+        ).update(status=Push.Status.FAILED, error=reason, updated_at=timezone.now())
+    store.status = Store.Status.UNINSTALLED
+    store.credentials_encrypted = b""
+
+
+def store_redact(*, store: Store) -> dict[str, int]:
+    """Erase everything held for a store: its rows (cascading from the store), its staff
+    accounts, its webhook records, and its files, which go once the rows are gone for good.
+
+    Returns counts by kind, for the audit log line.
+    """
+    from django.contrib.auth import get_user_model
+
+    from photosync.models import GeneratedImage, SourceImage, WebhookEvent
+    from photosync.services.media import media_delete, media_delete_tree
+
+    with transaction.atomic():
+        store = Store.objects.select_for_update().get(pk=store.pk)
+        names = list(
+            SourceImage.objects.filter(product__store=store)
+            .exclude(file="")
+            .values_list("file", flat=True)
+        )
+        names += list(
+            GeneratedImage.objects.filter(product__store=store).values_list("file", flat=True)
+        )
+        staff = get_user_model().objects.filter(username__startswith=f"store{store.pk}:")
+        counts = {"files": len(names), "staff": staff.count()}
+        staff.delete()
+        WebhookEvent.objects.filter(platform=store.platform, shop_domain=store.domain).delete()
+        store_pk = store.pk
+        _, deleted = store.delete()
+        counts["rows"] = sum(deleted.values())
+
+        def delete_files() -> None:
+            media_delete(names)
+            # Also anything orphaned under the store's folders (an interrupted job's output).
+            for folder in (f"sources/{store_pk}", f"generated/{store_pk}"):
+                media_delete_tree(folder)
+
+        transaction.on_commit(delete_files)
+    return counts

@@ -1,0 +1,174 @@
+"""Shopify webhooks: record a verified delivery once, then process it on a worker.
+
+The request only records and enqueues (`shopify_webhook_record`); everything that may call
+the store happens in `shopify_webhook_process`, on the webhooks queue. A delivery's identity is
+its `X-Shopify-Webhook-Id`: the unique constraint on WebhookEvent makes a retried or
+concurrently repeated delivery a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from integrations.shopify.webhooks import Delivery, parse_timestamp
+from photosync.models import Platform, Product, Store, WebhookEvent
+
+log = logging.getLogger(__name__)
+
+# What we keep of each topic's payload. The payload is only a hint (the product is re-read),
+# and customer topics carry personal data that PhotoSync has no business holding.
+_KEPT_FIELDS = {
+    "products/create": ("id", "admin_graphql_api_id", "updated_at"),
+    "products/update": ("id", "admin_graphql_api_id", "updated_at"),
+    "bulk_operations/finish": (
+        "admin_graphql_api_id", "status", "error_code", "type", "completed_at",
+    ),
+    "shop/redact": ("shop_id", "shop_domain"),
+}
+
+
+def shopify_store(*, shop_domain: str) -> Store | None:
+    return Store.objects.filter(platform=Platform.SHOPIFY, domain=shop_domain).first()
+
+
+def shopify_webhook_record(*, delivery: Delivery, payload: dict) -> WebhookEvent | None:
+    """Record a verified delivery and queue its processing; None when it is a repeat."""
+    from photosync.jobs import shopify_webhook_process
+    from photosync.queueing import enqueue
+
+    kept = {k: payload[k] for k in _KEPT_FIELDS.get(delivery.topic, ()) if k in payload}
+    if "id" in kept:
+        kept["id"] = str(kept["id"])  # may exceed 2**53: keep it exact as text
+    try:
+        with transaction.atomic():
+            event = WebhookEvent.objects.create(
+                platform=Platform.SHOPIFY,
+                delivery_id=delivery.webhook_id,
+                store=shopify_store(shop_domain=delivery.shop_domain),
+                topic=delivery.topic,
+                shop_domain=delivery.shop_domain,
+                payload=kept,
+                triggered_at=delivery.triggered_at,
+            )
+            enqueue(shopify_webhook_process, event.pk)
+    except IntegrityError:
+        return None
+    return event
+
+
+def shopify_webhook_process(*, event_id: int) -> str | None:
+    """Act on one recorded delivery; return the status it ended in (None: gone/done).
+
+    Retryable errors propagate (the actor retries); the event stays "received" meanwhile.
+    """
+    event = WebhookEvent.objects.filter(pk=event_id).first()
+    if event is None or event.status != WebhookEvent.Status.RECEIVED:
+        return None
+    handler = _HANDLERS.get(event.topic, _ignore)
+    status, note = handler(event)
+    WebhookEvent.objects.filter(pk=event.pk).update(
+        status=status, error=note, processed_at=timezone.now()
+    )
+    return status
+
+
+def _active_store(event: WebhookEvent) -> Store | None:
+    store = shopify_store(shop_domain=event.shop_domain)
+    if store is None or store.status != Store.Status.ACTIVE:
+        return None
+    return store
+
+
+def _product(event: WebhookEvent) -> tuple[str, str]:
+    from photosync.services.sync import product_refresh
+
+    store = _active_store(event)
+    if store is None:
+        return WebhookEvent.Status.IGNORED, "the shop is not connected"
+    remote_id = str(event.payload.get("admin_graphql_api_id") or "")
+    if not remote_id and event.payload.get("id"):
+        remote_id = f"gid://shopify/Product/{event.payload['id']}"
+    if not remote_id.startswith("gid://shopify/Product/"):
+        return WebhookEvent.Status.IGNORED, "the payload names no product"
+    if _stale(store, remote_id, event):
+        return WebhookEvent.Status.IGNORED, "stale: a newer state of the product is processed"
+    product_refresh(store_id=store.pk, remote_id=remote_id)
+    return WebhookEvent.Status.PROCESSED, ""
+
+
+def _stale(store: Store, remote_id: str, event: WebhookEvent) -> bool:
+    """A retried delivery carries the original payload: drop it when we already hold newer."""
+    known = (
+        Product.objects.filter(store=store, remote_id=remote_id)
+        .values_list("remote_updated_at", flat=True)
+        .first()
+    )
+    if known is None:
+        return False
+    seen: datetime | None = parse_timestamp(str(event.payload.get("updated_at") or ""))
+    seen = seen or event.triggered_at
+    return seen is not None and seen < known
+
+
+def _uninstalled(event: WebhookEvent) -> tuple[str, str]:
+    from photosync.services.stores import store_uninstall
+
+    store = shopify_store(shop_domain=event.shop_domain)
+    if store is None:
+        return WebhookEvent.Status.IGNORED, "the shop is not connected"
+    store_uninstall(store=store)
+    log.info("shopify store %s uninstalled the app; queued work cancelled", store.pk)
+    return WebhookEvent.Status.PROCESSED, ""
+
+
+def _shop_redact(event: WebhookEvent) -> tuple[str, str]:
+    from photosync.services.stores import store_redact
+
+    store = shopify_store(shop_domain=event.shop_domain)
+    if store is None:
+        WebhookEvent.objects.filter(
+            platform=Platform.SHOPIFY, shop_domain=event.shop_domain
+        ).exclude(pk=event.pk).delete()
+        return WebhookEvent.Status.PROCESSED, "nothing held"
+    store_pk = store.pk
+    counts = store_redact(store=store)
+    # The event row itself went with the store's records; log counts only, no shop data.
+    log.info("shop/redact erased store %s: %s", store_pk, counts)
+    return WebhookEvent.Status.PROCESSED, ""
+
+
+def _customers(event: WebhookEvent) -> tuple[str, str]:
+    # PhotoSync holds no customer data: nothing to send or erase. The record is the answer.
+    return WebhookEvent.Status.PROCESSED, "no customer data is held"
+
+
+def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
+    from photosync.services.shopify_sync import shopify_bulk_import
+
+    store = _active_store(event)
+    operation_id = str(event.payload.get("admin_graphql_api_id") or "")
+    if store is None or not operation_id:
+        return WebhookEvent.Status.IGNORED, "the shop is not connected"
+    if str(event.payload.get("status", "")).lower() != "completed":
+        return WebhookEvent.Status.IGNORED, f"bulk operation {event.payload.get('status')}"
+    shopify_bulk_import(store=store, operation_id=operation_id)
+    return WebhookEvent.Status.PROCESSED, ""
+
+
+def _ignore(event: WebhookEvent) -> tuple[str, str]:
+    return WebhookEvent.Status.IGNORED, f"topic {event.topic} is not handled"
+
+
+_HANDLERS = {
+    "products/create": _product,
+    "products/update": _product,
+    "app/uninstalled": _uninstalled,
+    "shop/redact": _shop_redact,
+    "customers/data_request": _customers,
+    "customers/redact": _customers,
+    "bulk_operations/finish": _bulk_finish,
+}
