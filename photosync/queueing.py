@@ -156,6 +156,17 @@ def enqueue(actor: dramatiq.Actor, *args: Any, delay_ms: int | None = None) -> N
     transaction.on_commit(send)
 
 
+def queue_depth(queue: str) -> int:
+    """Messages waiting on a queue, delayed ones included."""
+    broker = get_broker()
+    if settings.REDIS_URL:
+        ns = settings.PHOTOSYNC_QUEUE_NAMESPACE
+        client = broker.client  # type: ignore[attr-defined]
+        return int(client.llen(f"{ns}:{queue}") + client.llen(f"{ns}:{queue}.DQ"))
+    queues = broker.queues  # type: ignore[attr-defined]
+    return sum(queues[name].qsize() for name in (queue, f"{queue}.DQ") if name in queues)
+
+
 def broker_ping() -> None:
     """Raise if the broker cannot be reached."""
     broker = get_broker()

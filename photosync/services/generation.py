@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from integrations.errors import IntegrationError, Retryable
 from photosync.models import GeneratedImage, GenerationJob, SourceImage
+from photosync.observability import FIDELITY_FLAGS, STAGE_SECONDS, log_context
 from photosync.queueing import Queues
 from photosync.services.generation_config import pipeline_config
 from photosync.services.media import content_hash, media_delete, media_save, media_save_original
@@ -63,11 +64,16 @@ def job_start(*, job_id: int) -> GenerationJob | None:
 
 def job_run(*, job_id: int) -> GenerationJob | None:
     """Process every source image of the job; return the finished job."""
-    from pipeline import InputError, PipelineError, process_image
-
     job = job_start(job_id=job_id)
     if job is None:
         return None
+    with log_context(store_id=job.store_id, product_id=job.product_id, job_id=job.pk):
+        return _job_process(job)
+
+
+def _job_process(job: GenerationJob) -> GenerationJob:
+    from pipeline import InputError, PipelineError, process_image
+
     # A redelivered job starts clean: drop outputs of an attempt that died half-way.
     _discard_outputs(job)
     store = job.store
@@ -102,6 +108,7 @@ def job_run(*, job_id: int) -> GenerationJob | None:
         produced += _outputs_save(job, source, result)
         for stage, seconds in result.timings.items():
             timings[stage] = round(timings.get(stage, 0.0) + seconds, 4)
+            STAGE_SECONDS.labels(stage=stage).observe(seconds)
         notes.extend(n for n in result.notes if n not in notes)
         timings["total"] = round(timings.get("total", 0.0) + time.perf_counter() - started, 4)
     job.timings = timings
@@ -207,6 +214,9 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
                     alt_text=source.alt or job.product.title,
                 )
             )
+        for row in rows:
+            if row.flags:
+                FIDELITY_FLAGS.labels(kind=row.kind).inc()
         with transaction.atomic():
             GeneratedImage.objects.bulk_create(rows)
             source.status = SourceImage.Status.OK

@@ -1,0 +1,54 @@
+"""Operators' views of the system: Prometheus metrics and a human status page."""
+
+from __future__ import annotations
+
+import hmac
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from photosync.models import GenerationJob, Push, WorkerHeartbeat
+from photosync.observability import metrics_text, product_latency_quantiles
+from photosync.queueing import Queues, queue_depth
+
+
+@require_GET
+def metrics(request):
+    token = settings.PHOTOSYNC_METRICS_TOKEN
+    if token:
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not hmac.compare_digest(given.encode(), token.encode()):
+            return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+
+
+@require_GET
+@staff_member_required(login_url="/login/")
+def status(request):
+    now = timezone.now()
+    dead_after = timedelta(seconds=settings.PHOTOSYNC_WORKER_DEAD_AFTER)
+    workers = [
+        {"name": w.name, "kind": w.kind, "queues": w.queues,
+         "age": (now - w.last_seen).total_seconds(), "alive": now - w.last_seen < dead_after}
+        for w in WorkerHeartbeat.objects.order_by("kind", "name")
+    ]
+    context = {
+        "workers": workers,
+        "queues": [(q, queue_depth(q)) for q in Queues.ALL],
+        "waiting": {
+            s: GenerationJob.objects.filter(status=s).count()
+            for s in ("queued", "dispatched", "running", "held")
+        },
+        "latency": product_latency_quantiles(since=now - timedelta(hours=1)),
+        "failed_jobs": GenerationJob.objects.filter(status__in=("failed", "partial"))
+        .select_related("product", "store").order_by("-finished_at")[:10],
+        "failed_pushes": Push.objects.filter(status="failed")
+        .select_related("product", "store").order_by("-updated_at")[:10],
+    }
+    return render(request, "photosync/status.html", context)
