@@ -67,7 +67,7 @@ class Heartbeat(Middleware):
         self._stop = threading.Event()
 
     def after_worker_boot(self, broker: Any, worker: Any) -> None:
-        queues = sorted(worker.queues or broker.get_declared_queues())
+        queues = sorted(worker.consumer_whitelist or broker.get_declared_queues())
         kind = "gpu" if Queues.GENERATE_GPU in queues else "cpu"
         self._stop.clear()
         thread = threading.Thread(

@@ -181,7 +181,7 @@ if PHOTOSYNC_GPU_FALLBACK not in ("cpu", "hold"):
     raise ImproperlyConfigured("PHOTOSYNC_GPU_FALLBACK must be 'cpu' or 'hold'")
 # Redis broker: how long before a silent worker's unacked messages are redelivered (ms).
 PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT = env.int("PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT", default=60000)
-# One fetch in N also requeues dead workers' messages (Dramatiq's maintenance_chance).
+# Fetches per million that also requeue dead workers' messages (maintenance_chance).
 PHOTOSYNC_BROKER_MAINTENANCE_CHANCE = env.int("PHOTOSYNC_BROKER_MAINTENANCE_CHANCE", default=1000)
 
 # --- Shopify app (optional) ----------------------------------------------------------
@@ -196,6 +196,29 @@ SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2026-10")
 # that then stands in for https://{shop} and for Shopify's CDN).
 SHOPIFY_API_ORIGIN = env.str("SHOPIFY_API_ORIGIN", default="").rstrip("/")
 # --- end of Shopify app ----------------------------------------------------------------
+
+# --- WooCommerce stores --------------------------------------------------------------
+# Read timeout of ordinary API calls, and of image PUTs, during which the store downloads
+# and resizes the image (WooCommerce's client library defaults to 5 s: far too short).
+PHOTOSYNC_WOOCOMMERCE_TIMEOUT = env.float("PHOTOSYNC_WOOCOMMERCE_TIMEOUT", default=30.0)
+PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT = env.float("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT", default=180.0)
+if PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT < 120:
+    raise ImproperlyConfigured("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT must be at least 120 s")
+# Stores and image URLs must resolve to public addresses, except in these networks (CIDR,
+# comma-separated), e.g. 10.0.0.0/8 for an on-premise store.
+PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS = env.list(
+    "PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS", default=[]
+)
+# Process-wide adapter options by platform (services.stores.adapter_options).
+PHOTOSYNC_ADAPTER_OPTIONS = {
+    "woocommerce": {
+        "timeout": PHOTOSYNC_WOOCOMMERCE_TIMEOUT,
+        "push_timeout": PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT,
+        "allowed_networks": PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS,
+        "max_image_bytes": PHOTOSYNC_MAX_IMAGE_BYTES,
+    },
+}
+# --- end of WooCommerce stores ---------------------------------------------------------
 
 # --- observability ------------------------------------------------------------------
 # When set, GET /metrics requires `Authorization: Bearer <token>`.

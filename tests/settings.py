@@ -21,4 +21,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # A file, not shared-cache memory: worker threads open their own connections.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test.sqlite3")}
+else:
+    # One database per test run, so concurrent runs on one server never collide.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_photosync_{os.getpid()}"}
 PHOTOSYNC_QUEUE_NAMESPACE = f"photosync-test-{os.getpid()}"

@@ -39,11 +39,13 @@ def product_ingest(
     store: Store,
     remote: RemoteProduct,
     reason: str = GenerationJob.Reason.NEW,
+    dispatch: bool = True,
 ) -> GenerationJob | None:
     """Record the product and queue generation when its inputs are new.
 
     Returns the job created, or None when nothing new needs generating (an echo, a repeat,
-    or a product without images of the merchant's own).
+    or a product without images of the merchant's own). Callers that ingest many products
+    pass `dispatch=False` and call `jobs_dispatch()` once at the end.
     """
     with transaction.atomic():
         product, created = Product.objects.get_or_create(
@@ -83,6 +85,7 @@ def product_ingest(
             dedupe_key=f"{product.pk}:{input_hash}",
             reason=reason,
             source_ids=sources,
+            dispatch=dispatch,
         )
 
 
@@ -114,6 +117,7 @@ def _job_create(
     reason: str,
     source_ids: list[int],
     overrides: dict | None = None,
+    dispatch: bool = True,
 ) -> GenerationJob | None:
     from photosync.services.scheduling import jobs_dispatch
 
@@ -133,7 +137,8 @@ def _job_create(
     except IntegrityError:  # the same inputs are already queued or done
         return None
     # The dispatcher decides when it runs (priority, fairness, limits); ask it right away.
-    transaction.on_commit(jobs_dispatch)
+    if dispatch:
+        transaction.on_commit(jobs_dispatch)
     return job
 
 

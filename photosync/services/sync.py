@@ -54,9 +54,13 @@ def store_reconcile(*, store: Store, sweep: bool = False) -> int:
             reason = GenerationJob.Reason.BACKFILL
     for remote in products:
         seen += 1
-        product_ingest(store=store, remote=remote, reason=reason)
+        product_ingest(store=store, remote=remote, reason=reason, dispatch=False)
         if remote.updated_at and (newest is None or remote.updated_at > newest):
             newest = remote.updated_at
+    if seen:
+        from photosync.services.scheduling import jobs_dispatch
+
+        jobs_dispatch()
     new_watermark = min(newest, started) if newest else None
     fields = {"watermark": new_watermark}
     if sweep:
