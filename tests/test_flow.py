@@ -107,3 +107,28 @@ def test_bad_files_fail_alone_and_visibly(store_dir, media_root, broker, worker,
     assert "1 image failed" not in page  # counts are on the queue page
     queue = client.get("/?status=failed").content.decode()
     assert "3 images failed" in queue
+
+
+def test_a_failing_gpu_stage_falls_back_to_the_cpu_path(store_dir, media_root, broker, worker,
+                                                       settings):
+    from django.utils import timezone
+
+    from photosync.models import WorkerHeartbeat
+
+    settings.PHOTOSYNC_GPU_FALLBACK = "cpu"
+    # A GPU worker is "alive", so the job goes to the GPU queue, where its model is missing.
+    WorkerHeartbeat.objects.create(name="gpu:1", kind="gpu", last_seen=timezone.now())
+    store = store_connect_local(
+        path=store_dir, settings={"scene_generator": "diffusers:/nonexistent/model"}
+    )
+    settings.PHOTOSYNC_SCENE_GENERATOR = "procedural"
+    stores_reconcile()
+    jobs = list(GenerationJob.objects.filter(store=store))
+    assert {j.queue for j in jobs} == {"generate-gpu"}
+    drain(broker, worker)
+    for job in GenerationJob.objects.filter(store=store):
+        assert job.status == "succeeded", job.error
+        assert job.queue == "generate-cpu"
+        assert job.config["scene_generator"] == "procedural"
+        assert any("The GPU stage failed" in note for note in job.notes)
+    assert GeneratedImage.objects.filter(kind="scene", generator="procedural").count() == 2

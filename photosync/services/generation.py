@@ -81,7 +81,7 @@ def _job_process(job: GenerationJob) -> GenerationJob:
     config = pipeline_config(job.config)
     sources = list(SourceImage.objects.filter(pk__in=job.config.get("source_ids", [])))
     timings: dict[str, float] = {}
-    notes: list[str] = []
+    notes: list[str] = list(job.notes)  # e.g. why it was routed to the CPU path
     failures: list[str] = []
     produced = 0
     for source in sources:
