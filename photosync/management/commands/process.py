@@ -1,0 +1,208 @@
+"""``manage.py process``: run the image pipeline on local files, no store and no database.
+
+The hybrid / on-premise workflow: point it at photos or folders, get the outputs, each image's
+segmentation mask (``<name>.mask.png``, source size) and ``report.json`` (per image: outputs,
+mask, fidelity metrics, per-stage timings, notes, flags, errors). A bad file is recorded in the
+report and the run goes on; the command fails only when every input failed (or the
+configuration cannot run on this host, which is checked before the first image).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from pipeline import (
+    FRAME_PRESETS,
+    SCENE_PRESETS,
+    ConfigError,
+    InputError,
+    PipelineConfig,
+    PipelineError,
+    prepare,
+    process_image,
+)
+
+REPORT = "report.json"
+
+
+class Command(BaseCommand):
+    help = (
+        "Process product photos (files or folders) with the image pipeline and write the "
+        "outputs, masks and a report.json to --out. Uses no store and no database."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                            help="image files, or folders whose files are all processed")
+        parser.add_argument("--out", required=True, help="output folder (created if missing)")
+        parser.add_argument("--preset", default="white-square",
+                            help=f"frame preset: {', '.join(FRAME_PRESETS)} or "
+                                 "custom:<W>x<H>:<fill>[:<background>]")
+        parser.add_argument("--segmenter", default="classical",
+                            help="classical, auto, rembg:<model> or rembg-file:<path>")
+        parser.add_argument("--scenes", type=int, default=1, metavar="N",
+                            help="scene variations per scene preset (0: no scenes)")
+        parser.add_argument("--scene-preset", action="append", dest="scene_presets",
+                            metavar="NAME", help=f"repeatable; one of {', '.join(SCENE_PRESETS)}"
+                                                 " (default studio-sweep)")
+        parser.add_argument("--prompt", default=None, help="a custom scene prompt")
+        parser.add_argument("--shadow", default="contact", choices=("none", "contact", "drop"))
+        parser.add_argument("--scene-generator", default="procedural",
+                            help="procedural or diffusers:<hub id or local folder>")
+        parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+        parser.add_argument("--dtype", default="float32",
+                            choices=("float32", "float16", "bfloat16"))
+        parser.add_argument("--steps", type=int, default=25)
+        parser.add_argument("--format", default="png", choices=("png", "jpeg", "webp"))
+        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--no-enhance", action="store_true")
+        parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+    def handle(self, *args, **options):
+        config = _config(options)
+        try:
+            notes = prepare(config)
+        except PipelineError as exc:
+            raise CommandError(exc.message) from None
+        for note in notes:
+            self.stderr.write(note)
+        files = _collect(options["inputs"])
+        if not files:
+            raise CommandError("No input files found.")
+        out = Path(options["out"])
+        out.mkdir(parents=True, exist_ok=True)
+
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        images: list[dict] = []
+        used_stems: set[str] = set()
+        progress = tqdm(files, unit="img", file=sys.stderr, disable=options["no_progress"])
+        for path in progress:
+            progress.set_postfix_str(path.name[:30])
+            stem = _unique_stem(path, used_stems)
+            images.append(_process_one(path, stem, out, config))
+        progress.close()
+
+        failed = [i for i in images if i["status"] == "error"]
+        outputs = sum(len(i["outputs"]) for i in images)
+        report = {
+            "version": 1,
+            "config": _config_json(config),
+            "summary": {
+                "inputs": len(images),
+                "succeeded": len(images) - len(failed),
+                "failed": len(failed),
+                "outputs": outputs,
+                "flagged_outputs": sum(1 for i in images for o in i["outputs"] if o["flags"]),
+                "seconds": round(time.perf_counter() - started, 3),
+            },
+            "images": images,
+        }
+        (out / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+        for image in failed:
+            self.stderr.write(f"{image['input']}: {image['error']['message']}")
+        summary = report["summary"]
+        self.stdout.write(
+            f"Processed {summary['inputs']} image(s): {summary['succeeded']} ok, "
+            f"{summary['failed']} failed; {outputs} output(s), {summary['flagged_outputs']} "
+            f"flagged for review, in {out} ({REPORT}) in {summary['seconds']:.1f} s"
+        )
+        if len(failed) == len(images):
+            raise CommandError(f"All {len(images)} input(s) failed; see {out / REPORT}.")
+
+
+def _config(options: dict) -> PipelineConfig:
+    scenes = options["scenes"]
+    if scenes < 0:
+        raise CommandError("--scenes must be 0 or more.")
+    presets = tuple(options["scene_presets"] or ("studio-sweep",)) if scenes else ()
+    try:
+        return PipelineConfig(
+            segmenter=options["segmenter"],
+            frame_preset=options["preset"],
+            shadow=options["shadow"],
+            scene_generator=options["scene_generator"],
+            scene_presets=presets,
+            custom_prompt=options["prompt"] if scenes else None,
+            variations=max(1, scenes),
+            seed=options["seed"],
+            output_format=options["format"],
+            enhance=not options["no_enhance"],
+            device=options["device"],
+            dtype=options["dtype"],
+            steps=options["steps"],
+        )
+    except ConfigError as exc:
+        raise CommandError(exc.message) from None
+
+
+def _collect(inputs: list[str]) -> list[Path]:
+    """Files as given, and every visible file directly inside each folder (sorted)."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir()
+                                if p.is_file() and not p.name.startswith(".")))
+        elif path.exists():
+            files.append(path)
+        else:
+            raise CommandError(f"Input {item!r} does not exist.")
+    return files
+
+
+def _unique_stem(path: Path, used: set[str]) -> str:
+    stem, n = path.stem, 2
+    while stem in used:
+        stem, n = f"{path.stem}-{n}", n + 1
+    used.add(stem)
+    return stem
+
+
+def _process_one(path: Path, stem: str, out: Path, config: PipelineConfig) -> dict:
+    entry: dict = {"input": str(path), "status": "ok", "error": None, "mask": None,
+                   "outputs": [], "timings": {}, "notes": [], "flags": []}
+    try:
+        result = process_image(path.read_bytes(), config)
+    except InputError as exc:
+        entry.update(status="error", error={"type": type(exc).__name__, "message": exc.message})
+        return entry
+    except PipelineError as exc:
+        entry.update(status="error", error={"type": type(exc).__name__, "message": exc.message,
+                                            "retryable": exc.retryable})
+        return entry
+    except Exception as exc:  # the job boundary: record it and go on with the next image
+        entry.update(status="error", error={"type": type(exc).__name__,
+                                            "message": f"Internal error: {exc}"})
+        return entry
+    # Everything is in memory: files are written only for a complete result.
+    mask_name = f"{stem}.mask.png"
+    (out / mask_name).write_bytes(result.mask_png)
+    for output in result.outputs:
+        suffix = output.preset.replace(":", "_").replace("#", "")
+        if output.seed is not None:
+            suffix += f"-{output.seed}"
+        name = f"{stem}.{output.kind}-{suffix}{output.extension}"
+        (out / name).write_bytes(output.data)
+        entry["outputs"].append({
+            "file": name, "kind": output.kind, "preset": output.preset,
+            "width": output.width, "height": output.height,
+            "content_type": output.content_type, "seed": output.seed,
+            "generator": output.generator, "metrics": output.metrics, "flags": output.flags,
+        })
+    entry.update(mask=mask_name, segmenter=result.segmenter,
+                 source_size=list(result.source_size), timings=result.timings,
+                 notes=result.notes, flags=result.flags)
+    return entry
+
+
+def _config_json(config: PipelineConfig) -> dict:
+    from dataclasses import asdict
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}

@@ -1,0 +1,254 @@
+"""The classical segmenter: no weights, always available.
+
+A flood fill from the border with a *floating* colour range (each pixel is compared with its
+already-filled neighbour, so the fill follows sweeps, gradients and soft shadows) marks the
+backdrop on a reduced copy; GrabCut, seeded from that mask, refines it; the result is brought
+back to full resolution and its edge band is re-estimated from the local backdrop and product
+colours, which gives a soft alpha along the true edge rather than an upscaled staircase.
+See docs/pipeline.md for the measurements behind these choices.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.backends.base import Segmentation
+
+WORK_SIZE = 512  # long side of the reduced copy the flood fill and GrabCut run on
+FLOAT_DIFF = 3  # per-channel step the flood fill accepts between neighbours
+LEAK_RATIO = 0.5  # a fill keeping under this share of the strict fill's product has leaked
+SEED_DISTANCE = 48.0  # border pixels this far (RGB) from the border median are not seeds
+GRABCUT_ITERATIONS = 3
+BAND_PX = 6  # GrabCut may move the edge this far (work-size pixels)
+
+
+class ClassicalSegmenter:
+    """Flood fill + GrabCut + edge-band refinement; see the module docstring."""
+
+    name = "classical"
+
+    def __init__(self, *, alpha_matting: bool = False) -> None:
+        self.alpha_matting = alpha_matting
+
+    def segment(self, rgb: np.ndarray) -> Segmentation:
+        import cv2
+
+        height, width = rgb.shape[:2]
+        scale = min(1.0, WORK_SIZE / max(height, width))
+        small_w, small_h = max(8, round(width * scale)), max(8, round(height * scale))
+        small = cv2.resize(rgb, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (3, 3), 0)
+
+        background = flood_background(small)
+        background |= find_holes(small, background)
+        notes: list[str] = []
+        if background.mean() > 0.995 or background.mean() < 0.02:
+            notes.append("classical: the border flood fill found no separable backdrop")
+        foreground = _grabcut(small, background)
+        foreground = _clean(foreground)
+        alpha = _upscale_alpha(rgb, foreground, scale)
+        if self.alpha_matting:
+            from pipeline.backends.matting import refine_alpha
+
+            alpha = refine_alpha(rgb, alpha)
+        return Segmentation(alpha=alpha, notes=notes)
+
+
+def border_uniformity(rgb: np.ndarray) -> float:
+    """Share of border pixels close to the border's median colour (1.0 = a clean backdrop)."""
+    import cv2
+
+    height, width = rgb.shape[:2]
+    scale = min(1.0, 256 / max(height, width))
+    small = cv2.resize(
+        rgb, (max(8, round(width * scale)), max(8, round(height * scale))),
+        interpolation=cv2.INTER_AREA,
+    ).astype(np.float32)
+    border = _border_pixels(small)
+    median = np.median(border, axis=0)
+    return float((np.linalg.norm(border - median, axis=1) < 24.0).mean())
+
+
+def flood_background(small: np.ndarray) -> np.ndarray:
+    """Boolean backdrop mask from the border fill, guarded against leaks.
+
+    A floating range follows gradients, but where the product's edge loses all contrast (a dark
+    product in its own shadow) it also walks into the product and floods it. Such a leak shows
+    as the wide fill losing most of what the strict fill kept as product; then the next
+    stricter range is used.
+    """
+    strict = ~_flood(small, 1)
+    strict_area = max(1, int(strict.sum()))
+    for diff in range(FLOAT_DIFF, 1, -1):
+        background = _flood(small, diff)
+        if (~background).sum() >= LEAK_RATIO * strict_area:
+            return background
+    return ~strict
+
+
+def _flood(small: np.ndarray, float_diff: int) -> np.ndarray:
+    """A floating-range flood fill from backdrop-coloured border pixels."""
+    import cv2
+
+    height, width = small.shape[:2]
+    fill_mask = np.zeros((height + 2, width + 2), np.uint8)
+    border = _border_coords(height, width)
+    colours = small[border[:, 0], border[:, 1]].astype(np.float32)
+    median = np.median(colours, axis=0)
+    seedable = np.linalg.norm(colours - median, axis=1) < SEED_DISTANCE
+    flags = 4 | cv2.FLOODFILL_MASK_ONLY | (255 << 8)
+    diff = (float_diff,) * 3
+    image = np.ascontiguousarray(small)
+    for (y, x), ok in zip(border, seedable, strict=True):
+        if ok and not fill_mask[y + 1, x + 1]:
+            cv2.floodFill(image, fill_mask, (int(x), int(y)), (0, 0, 0), diff, diff, flags)
+    return fill_mask[1:-1, 1:-1] > 0
+
+
+def find_holes(small: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Enclosed backdrop the border fill cannot reach (inside a handle loop, between straps).
+
+    Candidates are smooth pixels within a few levels of the local backdrop colour (averaged from
+    the filled backdrop nearby); a candidate region counts as a hole when it is big enough and
+    uniform (a printed label has texture and stays).
+    """
+    import cv2
+
+    height, width = background.shape
+    if background.all() or not background.any():
+        return np.zeros_like(background)
+    image = small.astype(np.float32)
+    size = (max(15, width // 12) | 1,) * 2
+    local_bg = _masked_mean(image, background, size)
+    weight = cv2.blur(background.astype(np.float32), size)
+    far = weight < 1e-3
+    if far.any():  # deep inside a big product: use the backdrop's median colour
+        local_bg[far] = np.median(image[background], axis=0)
+    close = np.linalg.norm(image - local_bg, axis=2) < 10.0
+    grad = cv2.morphologyEx(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), cv2.MORPH_GRADIENT,
+                            np.ones((3, 3), np.uint8))
+    candidates = close & (grad < 6) & ~background
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(candidates.astype(np.uint8), 4)
+    minimum = max(9, int(background.size * 0.0008))
+    holes = np.zeros(count, bool)
+    holes[1:] = stats[1:, cv2.CC_STAT_AREA] >= minimum
+    return holes[labels]
+
+
+def _grabcut(small: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """GrabCut confined to a band around the fill's edge.
+
+    Away from the edge the fill's answer is kept: where product and backdrop colours overlap
+    (grey products, dark on dark) unconstrained GrabCut can discard a whole product.
+    """
+    import cv2
+
+    if background.all() or not background.any():
+        return ~background
+    foreground = ~background
+    band_px = BAND_PX
+    inside = cv2.distanceTransform(foreground.astype(np.uint8), cv2.DIST_L2, 3)
+    outside = cv2.distanceTransform(background.astype(np.uint8), cv2.DIST_L2, 3)
+    mask = np.full(background.shape, cv2.GC_BGD, np.uint8)
+    mask[background & (outside <= band_px)] = cv2.GC_PR_BGD
+    mask[foreground & (inside <= band_px)] = cv2.GC_PR_FGD
+    mask[foreground & (inside > band_px)] = cv2.GC_FGD
+    bgd_model = np.zeros((1, 65), np.float64)
+    fgd_model = np.zeros((1, 65), np.float64)
+    try:
+        cv2.grabCut(small, mask, None, bgd_model, fgd_model, GRABCUT_ITERATIONS,
+                    cv2.GC_INIT_WITH_MASK)
+    except cv2.error:
+        return foreground
+    return (mask == cv2.GC_FGD) | (mask == cv2.GC_PR_FGD)
+
+
+def _clean(foreground: np.ndarray) -> np.ndarray:
+    """Drop specks and fill pinholes (both under 0.05% of the image)."""
+    import cv2
+
+    area = foreground.size
+    minimum = max(4, int(area * 0.0005))
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground.astype(np.uint8), 8)
+    keep = np.zeros(count, bool)
+    keep[1:] = stats[1:, cv2.CC_STAT_AREA] >= minimum
+    if count > 1 and not keep.any():
+        keep[1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))] = True
+    cleaned = keep[labels]
+    holes = ~cleaned
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(holes.astype(np.uint8), 4)
+    small_hole = np.zeros(count, bool)
+    small_hole[1:] = stats[1:, cv2.CC_STAT_AREA] < minimum
+    return cleaned | small_hole[labels]
+
+
+def _upscale_alpha(rgb: np.ndarray, foreground: np.ndarray, scale: float) -> np.ndarray:
+    """Full-resolution soft alpha from the reduced binary mask.
+
+    The upscaled mask gives an edge band a few pixels wide; inside it alpha is estimated per pixel
+    by projecting the colour onto the line between the local backdrop colour and the local
+    product colour (both averaged from the confident pixels nearby).
+    """
+    import cv2
+
+    height, width = rgb.shape[:2]
+    coarse = cv2.resize(foreground.astype(np.float32), (width, height),
+                        interpolation=cv2.INTER_LINEAR)
+    if scale >= 1.0:
+        coarse = cv2.GaussianBlur(coarse, (3, 3), 0)
+    radius = max(2, int(round(1.5 / max(scale, 1e-6))))
+    band = (coarse > 0.02) & (coarse < 0.98)
+    if radius > 1:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        band = cv2.dilate(band.astype(np.uint8), kernel) > 0
+    fg = (coarse >= 0.5) & ~band
+    bg = (coarse < 0.5) & ~band
+    alpha = (coarse >= 0.5).astype(np.float32)
+    ys, xs = np.nonzero(band)
+    if ys.size:
+        y0, y1 = max(0, ys.min() - 4 * radius), min(height, ys.max() + 4 * radius + 1)
+        x0, x1 = max(0, xs.min() - 4 * radius), min(width, xs.max() + 4 * radius + 1)
+        crop = rgb[y0:y1, x0:x1].astype(np.float32)
+        size = (4 * radius + 1, 4 * radius + 1)
+        local_f = _masked_mean(crop, fg[y0:y1, x0:x1], size)
+        local_b = _masked_mean(crop, bg[y0:y1, x0:x1], size)
+        diff = local_f - local_b
+        denom = (diff * diff).sum(axis=2)
+        projected = ((crop - local_b) * diff).sum(axis=2) / np.maximum(denom, 1e-3)
+        estimate = np.clip(projected, 0.0, 1.0)
+        prior = coarse[y0:y1, x0:x1]
+        # Where backdrop and product colours are too close to separate, trust the coarse mask.
+        confident = np.clip((np.sqrt(denom) - 12.0) / 24.0, 0.0, 1.0)
+        refined = confident * estimate + (1 - confident) * _smoothstep(prior)
+        # Keep the refinement near the coarse edge: far from it the prior wins.
+        refined = np.where(prior > 0.97, np.maximum(refined, prior), refined)
+        refined = np.where(prior < 0.03, np.minimum(refined, prior * 10), refined)
+        window = band[y0:y1, x0:x1]
+        alpha[y0:y1, x0:x1][window] = refined[window]
+    return np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def _masked_mean(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    import cv2
+
+    weight = cv2.blur(mask.astype(np.float32), size)
+    total = cv2.blur(image * mask[..., None].astype(np.float32), size)
+    return total / np.maximum(weight, 1e-4)[..., None]
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip((x - 0.25) / 0.5, 0.0, 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _border_coords(height: int, width: int) -> np.ndarray:
+    top = [(0, x) for x in range(width)]
+    bottom = [(height - 1, x) for x in range(width)]
+    left = [(y, 0) for y in range(1, height - 1)]
+    right = [(y, width - 1) for y in range(1, height - 1)]
+    return np.array(top + bottom + left + right, dtype=np.int64)
+
+
+def _border_pixels(image: np.ndarray) -> np.ndarray:
+    coords = _border_coords(*image.shape[:2])
+    return image[coords[:, 0], coords[:, 1]].reshape(-1, image.shape[2])

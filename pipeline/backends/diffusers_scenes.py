@@ -1,0 +1,293 @@
+"""Scene generation with diffusers inpainting pipelines (SD 2 and SDXL inpaint, and kin).
+
+``diffusers:<hub id or local folder>`` loads the pipeline through ``AutoPipelineForInpainting``
+once per process, on an explicit device and dtype. Nothing is downloaded at run time: a hub id
+must already be in the Hugging Face cache (pre-fetch it when building the image); a missing model
+is a :class:`~pipeline.errors.ModelNotFound`. ``device="cuda"`` on a host without a usable GPU is
+a :class:`~pipeline.errors.DeviceUnavailable`: the worker refuses to start rather than silently
+running on the CPU.
+
+Per request, the product (already placed on the output canvas) is scaled to the generation size
+(the model's native size unless configured, multiples of 8), its mask is dilated by a few pixels
+and inverted into the repaint mask, and all variations are generated in one batch
+(``num_images_per_prompt``, one seeded generator per variation, so variation *i* is the same
+whatever the batch). The runner then composites the original product back at full resolution.
+
+Deadlines are enforced between denoising steps (``callback_on_step_end``). On CUDA out-of-memory
+the cache is freed and the request retried once degraded (VAE tiling and slicing, one image at a
+time); a second out-of-memory is :class:`~pipeline.errors.OutOfMemory`, not retried.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from pipeline.backends.procedural import render_backdrop
+from pipeline.errors import (
+    BackendUnavailable,
+    ConfigError,
+    DeviceUnavailable,
+    GenerationError,
+    GenerationTimeout,
+    ModelNotFound,
+    OutOfMemory,
+)
+from pipeline.presets import ScenePreset
+from pipeline.stages.frame import Layer, resize_rgba
+
+log = logging.getLogger(__name__)
+
+MASK_DILATE_PX = 4  # at generation size: the model may repaint this close to the product
+DEFAULT_STEPS = 25
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise BackendUnavailable(
+            "diffusers scene generation needs torch: install the ml extra (torch, diffusers, "
+            "transformers)."
+        ) from None
+    return torch
+
+
+class DiffusersSceneGenerator:
+    """A loaded inpainting pipeline; ``generate`` is serialised (one GPU, one request)."""
+
+    def __init__(self, source: str, *, device: str = "cpu", dtype: str = "float32",
+                 scheduler: str | None = None, lora: str | None = None,
+                 lora_scale: float = 1.0) -> None:
+        torch = _torch()
+        self.name = f"diffusers:{source}"
+        self.source = source
+        self.device = device
+        self._lock = threading.Lock()
+        self._degraded = False
+        if device == "cuda" and not torch.cuda.is_available():
+            raise DeviceUnavailable(
+                "device=cuda was configured but no usable CUDA GPU was found "
+                "(torch.cuda.is_available() is False); refusing to fall back to the CPU. Set "
+                "device=cpu explicitly to generate on the CPU."
+            )
+        if device not in ("cpu", "cuda"):
+            raise ConfigError(f"Unknown device {device!r}; use cpu or cuda.")
+        dtypes = {"float32": torch.float32, "float16": torch.float16,
+                  "bfloat16": torch.bfloat16}
+        if dtype not in dtypes:
+            raise ConfigError(f"Unknown dtype {dtype!r}; use {', '.join(dtypes)}.")
+        if dtype == "float16" and device == "cpu":
+            raise ConfigError("dtype=float16 needs device=cuda; use float32 or bfloat16 on CPU.")
+        self.dtype = dtypes[dtype]
+        self.pipe = self._load(source)
+        if scheduler:
+            self._set_scheduler(scheduler)
+        if lora:
+            self._load_lora(lora, lora_scale)
+        self.pipe.to(device)
+        self.pipe.set_progress_bar_config(disable=True)
+        self.native_size = int(
+            self.pipe.unet.config.sample_size * getattr(self.pipe, "vae_scale_factor", 8)
+        )
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load(self, source: str):
+        try:
+            from diffusers import AutoPipelineForInpainting
+        except ImportError:
+            raise BackendUnavailable(
+                "diffusers scene generation needs the diffusers and transformers packages."
+            ) from None
+        folder = Path(source).expanduser()
+        local = folder.is_dir()
+        if not local and (source.startswith(("/", ".", "~")) or source.count("/") != 1):
+            raise ModelNotFound(
+                f"Scene model folder {source!r} does not exist (and it is not a hub id of the "
+                "form owner/name)."
+            )
+        try:
+            return AutoPipelineForInpainting.from_pretrained(
+                str(folder) if local else source,
+                dtype=self.dtype,
+                local_files_only=True,
+            )
+        except OSError as exc:
+            if local:
+                raise BackendUnavailable(
+                    f"Scene model folder {source!r} could not be loaded: {exc}"
+                ) from exc
+            from huggingface_hub.constants import HF_HUB_CACHE
+
+            raise ModelNotFound(
+                f"Scene model {source!r} is not in the local Hugging Face cache ({HF_HUB_CACHE}). "
+                f"Weights are never downloaded at run time; pre-fetch them with "
+                f"`hf download {source}` when building the image."
+            ) from exc
+        except ValueError as exc:
+            raise BackendUnavailable(
+                f"Scene model {source!r} is not an inpainting pipeline diffusers can load: {exc}"
+            ) from exc
+
+    def _set_scheduler(self, name: str) -> None:
+        import diffusers
+
+        compatible = sorted(c.__name__ for c in self.pipe.scheduler.compatibles)
+        cls = getattr(diffusers, name, None)
+        if cls is None or name not in compatible:
+            raise ConfigError(
+                f"Unknown scheduler {name!r} for this pipeline; compatible: "
+                f"{', '.join(compatible)}."
+            )
+        self.pipe.scheduler = cls.from_config(self.pipe.scheduler.config)
+
+    def _load_lora(self, lora: str, scale: float) -> None:
+        try:
+            self.pipe.load_lora_weights(lora, local_files_only=True)
+            self.pipe.fuse_lora(lora_scale=scale)
+        except (OSError, ValueError) as exc:
+            raise ModelNotFound(f"LoRA {lora!r} could not be loaded: {exc}") from exc
+
+    # -- generation --------------------------------------------------------------------------
+
+    def generation_size(self, canvas: tuple[int, int],
+                        scene_size: int | None = None) -> tuple[int, int]:
+        """The canvas aspect at ``scene_size`` (default: the model's), sides multiples of 8."""
+        long_side = scene_size or self.native_size
+        width, height = canvas
+        scale = long_side / max(width, height)
+        return (max(64, int(round(width * scale / 8)) * 8),
+                max(64, int(round(height * scale / 8)) * 8))
+
+    def inputs(self, product: Layer, preset: ScenePreset, seed: int,
+               scene_size: int | None = None) -> tuple[Image.Image, Image.Image]:
+        """The init image (procedural backdrop + product) and the repaint mask (white = paint)."""
+        import cv2
+
+        gen_w, gen_h = self.generation_size(product.canvas, scene_size)
+        sx, sy = gen_w / product.canvas[0], gen_h / product.canvas[1]
+        backdrop = render_backdrop(preset.backdrop, (gen_w, gen_h), seed)
+        x0, y0, x1, y1 = product.box
+        gx0, gy0 = int(round(x0 * sx)), int(round(y0 * sy))
+        gx1 = max(gx0 + 1, min(gen_w, int(round(x1 * sx))))
+        gy1 = max(gy0 + 1, min(gen_h, int(round(y1 * sy))))
+        patch = resize_rgba(product.rgba, (gx1 - gx0, gy1 - gy0))
+        alpha = np.zeros((gen_h, gen_w), np.uint8)
+        alpha[gy0:gy1, gx0:gx1] = patch[..., 3]
+        a = patch[..., 3:4].astype(np.float32) / 255.0
+        region = backdrop[gy0:gy1, gx0:gx1].astype(np.float32)
+        backdrop[gy0:gy1, gx0:gx1] = np.clip(
+            patch[..., :3] * a + region * (1 - a) + 0.5, 0, 255).astype(np.uint8)
+        kernel = cv2.getStructuringElement(
+            cv2.MORPH_ELLIPSE, (2 * MASK_DILATE_PX + 1, 2 * MASK_DILATE_PX + 1))
+        keep = cv2.dilate((alpha > 8).astype(np.uint8), kernel)
+        repaint = np.where(keep > 0, 0, 255).astype(np.uint8)
+        return Image.fromarray(backdrop, "RGB"), Image.fromarray(repaint, "L")
+
+    def generate(self, *, product: Layer, preset: ScenePreset, seeds: list[int],
+                 deadline: float | None = None, config: Any = None) -> list[np.ndarray]:
+        """Backgrounds at the canvas size, one per seed (the product is composited later).
+
+        ``config`` (a :class:`~pipeline.config.PipelineConfig`) supplies steps, guidance,
+        strength and scene_size; the defaults are used without one.
+        """
+        if not seeds:
+            return []
+        params = {
+            "steps": getattr(config, "steps", DEFAULT_STEPS),
+            "guidance": getattr(config, "guidance", 7.0),
+            "strength": getattr(config, "strength", 1.0),
+        }
+        image, mask = self.inputs(product, preset, seeds[0], getattr(config, "scene_size", None))
+        with self._lock:
+            images = self._run_with_oom_retry(image, mask, preset, seeds, deadline, params)
+        canvas = product.canvas
+        return [np.asarray(img.convert("RGB").resize(canvas, Image.Resampling.BICUBIC))
+                for img in images]
+
+    def _run_with_oom_retry(self, image, mask, preset, seeds, deadline,
+                            params) -> list[Image.Image]:
+        torch = _torch()
+        try:
+            if self._degraded:
+                return self._run_one_by_one(image, mask, preset, seeds, deadline, params)
+            return self._run(image, mask, preset, seeds, deadline, params)
+        except torch.cuda.OutOfMemoryError:
+            log.warning("scene generation ran out of GPU memory; retrying once degraded")
+        self._free()
+        self._degrade()
+        try:
+            return self._run_one_by_one(image, mask, preset, seeds, deadline, params)
+        except torch.cuda.OutOfMemoryError as exc:
+            self._free()
+            raise OutOfMemory(
+                "Scene generation ran out of GPU memory even with reduced settings."
+            ) from exc
+
+    def _run_one_by_one(self, image, mask, preset, seeds, deadline,
+                        params) -> list[Image.Image]:
+        out: list[Image.Image] = []
+        for seed in seeds:
+            out.extend(self._run(image, mask, preset, [seed], deadline, params))
+        return out
+
+    def _run(self, image, mask, preset: ScenePreset, seeds: list[int],
+             deadline: float | None, params: dict) -> list[Image.Image]:
+        torch = _torch()
+        width, height = image.size
+        steps = params["steps"]
+
+        def on_step_end(pipe: Any, step: int, timestep: Any, kwargs: dict) -> dict:
+            if deadline is not None and time.monotonic() > deadline:
+                raise GenerationTimeout(
+                    f"Scene generation passed its deadline after {step + 1} of {steps} "
+                    "steps."
+                )
+            return kwargs
+
+        if deadline is not None and time.monotonic() > deadline:
+            raise GenerationTimeout("Scene generation passed its deadline before it started.")
+        generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+        try:
+            with torch.inference_mode():
+                result = self.pipe(
+                    prompt=preset.prompt,
+                    negative_prompt=preset.negative_prompt,
+                    image=image,
+                    mask_image=mask,
+                    width=width,
+                    height=height,
+                    num_inference_steps=steps,
+                    guidance_scale=params["guidance"],
+                    strength=params["strength"],
+                    num_images_per_prompt=len(seeds),
+                    generator=generators,
+                    callback_on_step_end=on_step_end,
+                )
+        except (GenerationTimeout, torch.cuda.OutOfMemoryError):
+            raise
+        except RuntimeError as exc:
+            raise GenerationError(f"Scene generation failed: {exc}") from exc
+        return list(result.images)
+
+    def _free(self) -> None:
+        import gc
+
+        torch = _torch()
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def _degrade(self) -> None:
+        self._degraded = True
+        for method in ("enable_vae_tiling", "enable_vae_slicing"):
+            fn = getattr(self.pipe, method, None) or getattr(self.pipe.vae, method, None)
+            if fn is not None:
+                fn()

@@ -1,0 +1,122 @@
+"""The one settings object of the pipeline: a frozen dataclass checked on construction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.errors import ConfigError
+from pipeline.presets import SCENE_PRESETS, frame_preset
+
+SEGMENTER_PREFIXES = ("classical", "auto", "rembg:", "rembg-file:")
+SCENE_GENERATOR_PREFIXES = ("procedural", "diffusers:")
+SHADOWS = ("none", "contact", "drop")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+DEVICES = ("cpu", "cuda")
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Everything that decides what ``process_image`` produces.
+
+    Names are validated here (a bad value raises :class:`~pipeline.errors.ConfigError` naming
+    it); whether a named model exists on this host is checked when its backend loads.
+    """
+
+    segmenter: str = "classical"  # classical | auto | rembg:<model> | rembg-file:<path>
+    frame_preset: str = "white-square"  # white-square | transparent | marketplace | custom:...
+    shadow: str = "contact"  # none | contact | drop
+    scene_generator: str = "procedural"  # procedural | diffusers:<hub id or local folder>
+    scene_presets: tuple[str, ...] = ("studio-sweep",)
+    custom_prompt: str | None = None
+    variations: int = 1  # per scene preset (and per custom prompt)
+    seed: int = 0
+    output_format: str = "png"  # png | jpeg | webp for opaque outputs; transparent is png
+    max_input_bytes: int = 40 * 1024 * 1024
+    max_pixels: int = 50_000_000
+    alpha_matting: bool = False
+    # segmentation
+    auto_model: str = "u2net"  # the model "auto" uses when the backdrop is not near-uniform
+    # enhancement
+    enhance: bool = True
+    max_enhance_delta_e: float = 3.0  # mean CIEDE2000 the enhancement may cause, at most
+    # encoding
+    jpeg_quality: int = 92
+    webp_quality: int = 90
+    # scenes
+    scene_size: int | None = None  # generation size (long side, multiple of 8); None = native
+    device: str = "cpu"  # cpu | cuda
+    dtype: str = "float32"  # float32 | float16 | bfloat16
+    steps: int = 25
+    guidance: float = 7.0
+    strength: float = 1.0
+    scheduler: str | None = None  # diffusers scheduler class name, e.g. EulerDiscreteScheduler
+    lora: str | None = None  # hub id or local path of a few-step LoRA for the inpainting UNet
+    lora_scale: float = 1.0
+    deadline_s: float | None = None  # wall-clock budget for generation, checked between steps
+
+    def __post_init__(self) -> None:
+        if not self.segmenter.startswith(SEGMENTER_PREFIXES) or self.segmenter in (
+            "rembg:",
+            "rembg-file:",
+        ):
+            raise ConfigError(
+                f"Unknown segmenter {self.segmenter!r}; use classical, auto, rembg:<model> "
+                "or rembg-file:<path to .onnx>."
+            )
+        if self.segmenter not in ("classical", "auto") and ":" not in self.segmenter:
+            raise ConfigError(f"Unknown segmenter {self.segmenter!r}.")
+        frame_preset(self.frame_preset)  # raises ConfigError naming the known presets
+        _choice("shadow", self.shadow, SHADOWS)
+        if self.scene_generator != "procedural" and not (
+            self.scene_generator.startswith("diffusers:") and len(self.scene_generator) > 10
+        ):
+            raise ConfigError(
+                f"Unknown scene generator {self.scene_generator!r}; use procedural or "
+                "diffusers:<hub id or local folder>."
+            )
+        if isinstance(self.scene_presets, (str, list)):
+            object.__setattr__(
+                self,
+                "scene_presets",
+                (self.scene_presets,) if isinstance(self.scene_presets, str)
+                else tuple(self.scene_presets),
+            )
+        for name in self.scene_presets:
+            if name not in SCENE_PRESETS:
+                raise ConfigError(
+                    f"Unknown scene preset {name!r}; known presets: {', '.join(SCENE_PRESETS)}."
+                )
+        if self.custom_prompt is not None and not self.custom_prompt.strip():
+            raise ConfigError("custom_prompt is empty; leave it unset instead.")
+        if not 1 <= self.variations <= 16:
+            raise ConfigError(f"variations must be 1..16, got {self.variations}.")
+        _choice("output_format", self.output_format, OUTPUT_FORMATS)
+        _choice("device", self.device, DEVICES)
+        _choice("dtype", self.dtype, DTYPES)
+        if self.max_input_bytes <= 0 or self.max_pixels <= 0:
+            raise ConfigError("max_input_bytes and max_pixels must be positive.")
+        if self.scene_size is not None and (
+            self.scene_size % 8 or not 64 <= self.scene_size <= 4096
+        ):
+            raise ConfigError(
+                f"scene_size must be a multiple of 8 between 64 and 4096, got {self.scene_size}."
+            )
+        if not 1 <= self.steps <= 200:
+            raise ConfigError(f"steps must be 1..200, got {self.steps}.")
+        if not 0.0 < self.strength <= 1.0:
+            raise ConfigError(f"strength must be in (0, 1], got {self.strength}.")
+        if self.deadline_s is not None and self.deadline_s <= 0:
+            raise ConfigError(f"deadline_s must be positive, got {self.deadline_s}.")
+        if not 1 <= self.jpeg_quality <= 100 or not 1 <= self.webp_quality <= 100:
+            raise ConfigError("jpeg_quality and webp_quality must be 1..100.")
+
+    @property
+    def scene_count(self) -> int:
+        """How many scene outputs one image produces."""
+        return (len(self.scene_presets) + (1 if self.custom_prompt else 0)) * self.variations
+
+
+def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(f"Unknown {name} {value!r}; choose one of: {', '.join(choices)}.")

@@ -1,0 +1,1 @@
+"""Pure pipeline stages: arrays and typed parameters in, arrays out."""
