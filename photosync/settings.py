@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "photosync.middleware.DatabaseUnavailable",
+    "photosync.views.shopify_session.ShopifySessionHeaders",
 ]
 
 ROOT_URLCONF = "photosync.urls"
@@ -157,6 +158,17 @@ PHOTOSYNC_MAX_IMAGE_BYTES = env.int("PHOTOSYNC_MAX_IMAGE_BYTES", default=40 * 10
 PHOTOSYNC_MAX_IMAGE_PIXELS = env.int("PHOTOSYNC_MAX_IMAGE_PIXELS", default=50_000_000)
 PHOTOSYNC_SEGMENTER = env.str("PHOTOSYNC_SEGMENTER", default="classical")
 PHOTOSYNC_SCENE_GENERATOR = env.str("PHOTOSYNC_SCENE_GENERATOR", default="procedural")
+# Where this worker runs models: "cuda" on GPU workers (which refuse to start without one).
+PHOTOSYNC_DEVICE = env.str("PHOTOSYNC_DEVICE", default="cpu")
+PHOTOSYNC_DTYPE = env.str("PHOTOSYNC_DTYPE", default="float32")  # float16 / bfloat16 on GPUs
+PHOTOSYNC_AUTO_MODEL = env.str("PHOTOSYNC_AUTO_MODEL", default="u2net")  # for segmenter "auto"
+PHOTOSYNC_ALPHA_MATTING = env.bool("PHOTOSYNC_ALPHA_MATTING", default=False)
+PHOTOSYNC_SCENE_STEPS = env.int("PHOTOSYNC_SCENE_STEPS", default=25)
+PHOTOSYNC_SCENE_GUIDANCE = env.float("PHOTOSYNC_SCENE_GUIDANCE", default=7.0)
+PHOTOSYNC_SCENE_SCHEDULER = env.str("PHOTOSYNC_SCENE_SCHEDULER", default="") or None
+PHOTOSYNC_SCENE_LORA = env.str("PHOTOSYNC_SCENE_LORA", default="") or None
+PHOTOSYNC_SCENE_SIZE = env.int("PHOTOSYNC_SCENE_SIZE", default=0) or None
+PHOTOSYNC_SCENE_DEADLINE = env.float("PHOTOSYNC_SCENE_DEADLINE", default=300.0)
 
 # --- sync loop and scheduling -------------------------------------------------------
 PHOTOSYNC_SYNC_INTERVAL = env.float("PHOTOSYNC_SYNC_INTERVAL", default=10.0)
@@ -237,6 +249,8 @@ X_FRAME_OPTIONS = "DENY"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        # Embedded Shopify admin: `Authorization: Bearer <App Bridge ID token>`.
+        "photosync.views.shopify_session.ShopifyIdTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -18,7 +18,7 @@ import numpy as np
 from pipeline.backends import get_scene_generator, get_segmenter
 from pipeline.backends.base import Segmentation
 from pipeline.config import PipelineConfig
-from pipeline.errors import BackendUnavailable, NoProductFound
+from pipeline.errors import BackendUnavailable, DeviceUnavailable, NoProductFound
 from pipeline.presets import (
     CUSTOM_SCENE,
     FramePreset,
@@ -165,6 +165,26 @@ def process_image(data: bytes, config: PipelineConfig) -> PipelineResult:
     )
 
 
+def require_cuda() -> None:
+    """Raise DeviceUnavailable unless torch or onnxruntime can use a CUDA device."""
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is not None:
+        import torch
+
+        if torch.cuda.is_available():
+            return
+    elif importlib.util.find_spec("onnxruntime") is not None:
+        import onnxruntime
+
+        if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+            return
+    raise DeviceUnavailable(
+        "device=cuda was configured but no usable CUDA GPU was found; refusing to fall back "
+        "to the CPU. Set device=cpu explicitly to run models on the CPU."
+    )
+
+
 def prepare(config: PipelineConfig) -> list[str]:
     """Load the backends ``config`` names, once per process (worker boot).
 
@@ -174,6 +194,8 @@ def prepare(config: PipelineConfig) -> list[str]:
     Returns notes (e.g. that ``auto`` will fall back to classical).
     """
     notes: list[str] = []
+    if config.device == "cuda":
+        require_cuda()
     options = {"alpha_matting": config.alpha_matting}
     if config.segmenter == "auto":
         try:

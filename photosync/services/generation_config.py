@@ -51,4 +51,25 @@ def pipeline_config(config: dict):
         output_format=config.get("output_format", "png"),
         max_input_bytes=settings.PHOTOSYNC_MAX_IMAGE_BYTES,
         max_pixels=settings.PHOTOSYNC_MAX_IMAGE_PIXELS,
+        # How this worker runs models is the worker's setting, not the store's.
+        device=settings.PHOTOSYNC_DEVICE,
+        dtype=settings.PHOTOSYNC_DTYPE,
+        auto_model=settings.PHOTOSYNC_AUTO_MODEL,
+        alpha_matting=settings.PHOTOSYNC_ALPHA_MATTING,
+        steps=settings.PHOTOSYNC_SCENE_STEPS,
+        guidance=settings.PHOTOSYNC_SCENE_GUIDANCE,
+        scheduler=settings.PHOTOSYNC_SCENE_SCHEDULER,
+        lora=settings.PHOTOSYNC_SCENE_LORA,
+        scene_size=settings.PHOTOSYNC_SCENE_SIZE,
+        deadline_s=settings.PHOTOSYNC_SCENE_DEADLINE,
     )
+
+
+def worker_pipeline_config():
+    """The pipeline config a worker prepares at boot: the deployment's defaults."""
+    config = {
+        **STORE_SETTING_DEFAULTS,
+        "segmenter": settings.PHOTOSYNC_SEGMENTER,
+        "scene_generator": settings.PHOTOSYNC_SCENE_GENERATOR,
+    }
+    return pipeline_config(config)

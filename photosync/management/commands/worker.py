@@ -32,6 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"Unknown queues {sorted(unknown)}; known: {list(Queues.ALL)}")
         if prefetch:
             os.environ["dramatiq_queue_prefetch"] = str(prefetch)
+        os.environ["PHOTOSYNC_WORKER_QUEUES"] = queues
         dramatiq_bin = shutil.which("dramatiq") or os.path.join(
             os.path.dirname(sys.executable), "dramatiq"
         )
