@@ -31,3 +31,11 @@ def _load_builtin(platform: str) -> None:
         from integrations.local.adapter import LocalStoreAdapter
 
         register("local", lambda *, domain, credentials, settings: LocalStoreAdapter(domain))
+    elif platform == "shopify":
+        from integrations.shopify.adapter import build as build_shopify
+
+        register("shopify", build_shopify)
+    elif platform == "woocommerce":
+        from integrations.woocommerce.adapter import WooCommerceAdapter
+
+        register("woocommerce", WooCommerceAdapter)

@@ -105,4 +105,103 @@ def product_refresh(store_id: int, remote_id: str) -> None:
         raise _retry_later(exc) from exc
 
 
+# --- Shopify -------------------------------------------------------------------------
+@dramatiq.actor(
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+)
+def shopify_webhook_process(event_id: int) -> None:
+    """Act on one recorded Shopify webhook delivery (re-read, uninstall, redact, ...)."""
+    from photosync.services.shopify_webhooks import shopify_webhook_process as service
+
+    try:
+        service(event_id=event_id)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+
+
+@dramatiq.actor(
+    queue_name=Queues.PUSH, max_retries=3, time_limit=2 * MINUTE, retry_when=_retry_when
+)
+def push_poll(push_id: int, attempt: int = 0) -> None:
+    """Ask the store whether a push it is still processing went live; re-queues itself with
+    a bounded backoff until it did, failed, or ran out of attempts."""
+    from photosync.services.pushes import push_poll as service
+
+    try:
+        service(push_id=push_id, attempt=attempt)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+
+
+@dramatiq.actor(
+    queue_name=Queues.SYNC, max_retries=3, time_limit=60 * MINUTE, retry_when=_retry_when
+)
+def shopify_bulk_import(store_id: int, operation_id: str) -> None:
+    """Stream a finished bulk operation's JSONL into product processing (backfill)."""
+    from photosync.models import Store
+    from photosync.services.shopify_sync import shopify_bulk_import as service
+
+    store = Store.objects.filter(pk=store_id).first()
+    if store is None:
+        log.info("bulk import for store %s skipped: the store is gone", store_id)
+        return
+    try:
+        service(store=store, operation_id=operation_id)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+
+
+# --- end of Shopify --------------------------------------------------------------------
+
+# --- WooCommerce ---------------------------------------------------------------------
+@dramatiq.actor(
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+)
+def woocommerce_event_process(event_id: int) -> None:
+    """Refresh the product of one recorded WooCommerce delivery (the parent of a variation)."""
+    from photosync.services.woocommerce.intake import woocommerce_event_failed
+    from photosync.services.woocommerce.intake import woocommerce_event_process as service
+
+    try:
+        service(event_id=event_id)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+    except Exception:
+        log.exception("woocommerce event %s failed", event_id)
+        woocommerce_event_failed(event_id=event_id, message="Processing failed unexpectedly.")
+
+
+@dramatiq.actor(
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+)
+def woocommerce_connect_verify(request_id: int) -> None:
+    """Verify the key a store posted to the wc-auth callback, then connect the store."""
+    from photosync.services.woocommerce.connect import woocommerce_auth_verify
+
+    try:
+        woocommerce_auth_verify(request_id=request_id)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+
+
+@dramatiq.actor(
+    queue_name=Queues.SYNC, max_retries=3, time_limit=5 * MINUTE, retry_when=_retry_when
+)
+def woocommerce_webhooks_check(store_id: int) -> None:
+    """Re-activate disabled and re-create missing webhooks of one WooCommerce store."""
+    from photosync.models import Store
+    from photosync.services.woocommerce.health import woocommerce_webhooks_check as service
+
+    store = Store.objects.filter(pk=store_id, status=Store.Status.ACTIVE).first()
+    if store is None:
+        log.info("webhook check of store %s skipped: the store is gone", store_id)
+        return
+    try:
+        service(store=store)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+
+
+# --- end of WooCommerce ----------------------------------------------------------------
+
 GENERATION_ACTORS = {Queues.GENERATE_CPU: generation_run, Queues.GENERATE_GPU: generation_run_gpu}

@@ -270,3 +270,35 @@ class WorkerHeartbeat(models.Model):
     queues = models.JSONField(default=list)
     started_at = models.DateTimeField(auto_now_add=True)
     last_seen = models.DateTimeField()
+
+
+class WooCommerceAuthRequest(models.Model):
+    """One wc-auth attempt: the single-use state sent as `user_id`, and what came back.
+
+    The store's callback is unsigned, so it is accepted only for a pending state, and the key
+    it carries is verified against the store before a Store is created or updated. The key
+    waits here (encrypted) only between the callback and that verification.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # the merchant was sent to the store's authorize page
+        RECEIVED = "received"  # the store posted a key; verification is queued
+        VERIFIED = "verified"  # the key works: the store is connected
+        FAILED = "failed"
+        DECLINED = "declined"  # the merchant refused on the store's page
+
+    state = models.CharField(max_length=100, unique=True)
+    store_url = models.CharField(max_length=500)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    # Fernet token of the posted key, cleared once verification has decided.
+    credentials_encrypted = models.BinaryField(default=b"", editable=False)
+    store = models.ForeignKey(
+        Store, null=True, blank=True, on_delete=models.SET_NULL, related_name="woocommerce_auth"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    error = models.TextField(blank=True)  # for the merchant to read
+    created_at = models.DateTimeField(auto_now_add=True)
+    callback_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)

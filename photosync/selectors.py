@@ -8,7 +8,11 @@ from photosync.models import GeneratedImage, Product, SourceImage, Store
 
 
 def stores_for_user(*, user) -> QuerySet[Store]:
-    """Operators (staff users) see every store; others none until store auth lands."""
+    """Operators (staff users) see every store; a shop's staff member signed in through
+    the embedded Shopify admin sees that shop only; others none."""
+    store = getattr(user, "shopify_store", None)
+    if store is not None:
+        return Store.objects.filter(pk=store.pk, status=Store.Status.ACTIVE)
     if getattr(user, "is_staff", False):
         return Store.objects.all().order_by("pk")
     return Store.objects.none()
@@ -53,3 +57,15 @@ def product_detail(*, stores: QuerySet[Store], product_id: int) -> Product:
 
 def generated_for_stores(*, stores: QuerySet[Store]) -> QuerySet[GeneratedImage]:
     return GeneratedImage.objects.filter(product__store__in=stores).select_related("product")
+
+
+def woocommerce_store(*, store_id: int) -> Store | None:
+    """A WooCommerce store by id, in any status (webhook intake decides what to do)."""
+    return Store.objects.filter(pk=store_id, platform="woocommerce").first()
+
+
+def woocommerce_auth_request(*, state: str):
+    """A wc-auth attempt by its state, or None."""
+    from photosync.models import WooCommerceAuthRequest
+
+    return WooCommerceAuthRequest.objects.filter(state=state).select_related("store").first()

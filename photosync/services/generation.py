@@ -122,6 +122,10 @@ def _job_process(job: GenerationJob) -> GenerationJob:
         job.status = GenerationJob.Status.SUCCEEDED
     job.error = _failure_text(failures, len(sources))
     job.save(update_fields=["timings", "notes", "finished_at", "status", "error"])
+    if produced:
+        from photosync.services.store_settings import images_auto_approve
+
+        images_auto_approve(job=job)
     return job
 
 

@@ -60,6 +60,61 @@ def push_run(*, push_id: int) -> Push | None:
         else:
             push.status = Push.Status.PROCESSING
         push.save()
+        if push.status == Push.Status.PROCESSING:
+            from photosync.jobs import push_poll as poll_actor
+            from photosync.queueing import enqueue
+
+            enqueue(poll_actor, push.pk, 0, delay_ms=_poll_delay_ms(0))
+    return push
+
+
+# The store processes media asynchronously (Shopify: UPLOADED → PROCESSING → READY | FAILED).
+# Poll with a doubling delay, capped, for about ten minutes in all.
+POLL_FIRST_DELAY_S = 1.0
+POLL_MAX_DELAY_S = 60.0
+POLL_MAX_ATTEMPTS = 16
+
+
+def _poll_delay_ms(attempt: int) -> int:
+    return int(min(POLL_MAX_DELAY_S, POLL_FIRST_DELAY_S * 2**attempt) * 1000)
+
+
+def push_poll(*, push_id: int, attempt: int = 0) -> Push | None:
+    """Second pass of a push the store is still processing: live, failed, or poll again."""
+    from photosync.jobs import push_poll as poll_actor
+    from photosync.queueing import enqueue
+
+    push = Push.objects.select_related("store", "product").filter(pk=push_id).first()
+    if push is None or push.status != Push.Status.PROCESSING:
+        return push
+    try:
+        state = store_adapter(store=push.store).push_status(push.product.remote_id, push.remote_id)
+    except Terminal as exc:
+        push_failed(push=push, message=exc.message)
+        return push
+    with transaction.atomic():
+        push = Push.objects.select_for_update().get(pk=push.pk)
+        if push.status != Push.Status.PROCESSING:
+            return push
+        if state == "live":
+            push.status = Push.Status.LIVE
+            push.pushed_at = timezone.now()
+            push.error = ""
+            push.save(update_fields=["status", "pushed_at", "error", "updated_at"])
+            GeneratedImage.objects.filter(pk=push.image_id).update(
+                status=GeneratedImage.Status.PUSHED
+            )
+        elif state.startswith("failed"):
+            reason = state.partition(":")[2].strip() or "the store could not process the image"
+            push_failed(push=push, message=f"The store rejected the image: {reason}")
+        elif attempt + 1 >= POLL_MAX_ATTEMPTS:
+            push_failed(
+                push=push,
+                message="The store did not finish processing the image in time; "
+                "use Retry to check again.",
+            )
+        else:
+            enqueue(poll_actor, push.pk, attempt + 1, delay_ms=_poll_delay_ms(attempt + 1))
     return push
 
 
@@ -71,3 +126,22 @@ def _set(push: Push, *, status: str, error: str) -> None:
     push.status = status
     push.error = error
     push.save(update_fields=["status", "error", "updated_at"])
+
+
+def push_rollback(*, push: Push) -> Push:
+    """Take a pushed image back off the product and restore the gallery recorded before the
+    push (order, featured image). The row keeps its remote id, so the echo of the rollback is
+    still recognised as ours. Integration errors propagate for the caller to show."""
+    with transaction.atomic():
+        push = Push.objects.select_for_update().select_related("store", "product").get(
+            pk=push.pk
+        )
+        if push.status == Push.Status.ROLLED_BACK or not push.remote_id:
+            return push
+    store_adapter(store=push.store).rollback(
+        push.product.remote_id, push.remote_id, push.previous_state
+    )
+    Push.objects.filter(pk=push.pk).update(status=Push.Status.ROLLED_BACK, error="",
+                                           updated_at=timezone.now())
+    push.status = Push.Status.ROLLED_BACK
+    return push

@@ -147,7 +147,8 @@ def _customers(event: WebhookEvent) -> tuple[str, str]:
 
 
 def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
-    from photosync.services.shopify_sync import shopify_bulk_import
+    from photosync.jobs import shopify_bulk_import
+    from photosync.queueing import enqueue
 
     store = _active_store(event)
     operation_id = str(event.payload.get("admin_graphql_api_id") or "")
@@ -155,7 +156,7 @@ def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
         return WebhookEvent.Status.IGNORED, "the shop is not connected"
     if str(event.payload.get("status", "")).lower() != "completed":
         return WebhookEvent.Status.IGNORED, f"bulk operation {event.payload.get('status')}"
-    shopify_bulk_import(store=store, operation_id=operation_id)
+    enqueue(shopify_bulk_import, store.pk, operation_id)  # long: on the sync queue
     return WebhookEvent.Status.PROCESSED, ""
 
 

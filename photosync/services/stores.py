@@ -22,12 +22,33 @@ def store_credentials_get(*, store: Store) -> dict:
 
 
 def store_adapter(*, store: Store) -> StoreAdapter:
+    credentials = store_credentials_get(store=store)
+    if store.platform == Platform.SHOPIFY:
+        from photosync.services.shopify_auth import shopify_credentials_fresh
+
+        credentials = shopify_credentials_fresh(store=store, credentials=credentials)
     return build_adapter(
         store.platform,
         domain=store.domain,
-        credentials=store_credentials_get(store=store),
-        settings=store.settings,
+        credentials=credentials,
+        settings={**store.settings, **adapter_options(platform=store.platform)},
     )
+
+
+def adapter_options(*, platform: str) -> dict:
+    """Process-wide options for a platform's adapter (timeouts, network policy), from
+    settings.PHOTOSYNC_ADAPTER_OPTIONS; they win over a store's own settings."""
+    from django.conf import settings as django_settings
+
+    options = getattr(django_settings, "PHOTOSYNC_ADAPTER_OPTIONS", {}) or {}
+    if platform == Platform.SHOPIFY:  # read per call: tests point SHOPIFY_API_ORIGIN elsewhere
+        return {
+            "api_version": django_settings.SHOPIFY_API_VERSION,
+            "api_origin": django_settings.SHOPIFY_API_ORIGIN,
+            "max_image_bytes": django_settings.PHOTOSYNC_MAX_IMAGE_BYTES,
+            **options.get(platform, {}),
+        }
+    return dict(options.get(platform, {}))
 
 
 @transaction.atomic

@@ -41,3 +41,40 @@ def source_media(request, source_id: int):
     response = FileResponse(source.file.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+def thumb(request, size: int, path: str):
+    """A generated image's thumbnail at a display size (public, cached for a year)."""
+    from photosync.services.thumbnails import SIZES, thumbnail_name
+
+    if size not in SIZES or not path.startswith("generated/") or ".." in path.split("/"):
+        raise Http404
+    if not default_storage.exists(path):
+        raise Http404
+    name = thumbnail_name(name=path, size=size)
+    response = FileResponse(default_storage.open(name, "rb"), content_type="image/webp")
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
+def original(request, token: str):
+    """A merchant's original (or its thumbnail) through an expiring signed link."""
+    from django.core import signing
+
+    from photosync.services.thumbnails import SIZES, original_link_open, thumbnail_name
+
+    try:
+        source_id, size = original_link_open(token)
+    except signing.BadSignature:
+        raise Http404 from None
+    source = SourceImage.objects.filter(pk=source_id).first()
+    if source is None or not source.file:
+        raise Http404
+    if size in SIZES:
+        name = thumbnail_name(name=source.file.name, size=size)
+        response = FileResponse(default_storage.open(name, "rb"), content_type="image/webp")
+    else:
+        content_type = mimetypes.guess_type(source.file.name)[0] or "application/octet-stream"
+        response = FileResponse(source.file.open("rb"), content_type=content_type)
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

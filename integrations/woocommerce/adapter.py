@@ -1,0 +1,333 @@
+"""WooCommerce as a StoreAdapter.
+
+What the platform makes us do (see docs/platform.md, section 2):
+
+- `PUT /products/<id>` with `images` *replaces* the gallery (`[]` deletes every image), so a
+  push re-reads the product and sends every existing `{id}` plus the new `{src, alt, name}`,
+  first only when the merchant chose it as featured. `src` is PhotoSync's public media URL:
+  the store downloads it during the request, which can take long.
+- A PUT that got no answer may still have been applied. It is never retried blindly: the
+  product is re-read and our image looked for (by the marker in its title and the name of the
+  file we sent); only when it is certainly absent may a later attempt PUT again.
+- Our images carry a marker in their attachment title (`photosync-<content hash prefix>`).
+  They are left out of `RemoteProduct.images`, so the `product.updated` echo of a push never
+  looks like new merchant input, even before the push's attachment id is recorded.
+- Rollback restores the recorded gallery exactly (ids and order, hence the featured image);
+  if the merchant changed the gallery since, only our image is taken out and theirs is kept.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from integrations.base import NewImage, PushResult, RemoteImage, RemoteProduct
+from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
+from integrations.woocommerce.addresses import networks_parse, url_check
+from integrations.woocommerce.client import OutcomeUnknown, WooClient, download
+from integrations.woocommerce.webhooks import PRODUCT_TOPICS, parse_gmt
+
+MARKER = "photosync-"
+SIDELOAD_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+PLUGIN_SETTINGS_GROUP = "photosync"
+# What catalog scans ask for (WordPress's `_fields`): descriptions can be megabytes.
+FIELDS = "id,name,type,status,parent_id,date_modified_gmt,categories,images"
+
+
+@dataclass
+class WebhookHealth:
+    """What a webhook check found and did, by topic."""
+
+    healthy: list[str] = field(default_factory=list)
+    reactivated: list[str] = field(default_factory=list)
+    created: list[str] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)  # duplicate webhooks of ours, deleted
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.reactivated or self.created or self.removed)
+
+
+class WooCommerceAdapter:
+    platform = "woocommerce"
+
+    def __init__(self, *, domain: str, credentials: dict, settings: dict | None = None) -> None:
+        options = settings or {}
+        key, secret = credentials.get("consumer_key"), credentials.get("consumer_secret")
+        if not key or not secret:
+            raise AuthRevoked("This store has no API key; connect it again.")
+        self.domain = domain.rstrip("/")
+        self.allowed = networks_parse(options.get("allowed_networks") or ())
+        self.max_image_bytes = int(options.get("max_image_bytes") or 40 * 1024 * 1024)
+        self.overlap = timedelta(seconds=float(options.get("overlap_seconds", 120)))
+        self.rereads = int(options.get("unknown_outcome_rereads", 3))
+        self.reread_interval = float(options.get("unknown_outcome_reread_interval", 10.0))
+        self.unknown_retry_after = float(options.get("unknown_outcome_retry_after", 600.0))
+        self.client = WooClient(
+            self.domain,
+            key,
+            secret,
+            timeout=float(options.get("timeout", 30.0)),
+            slow_timeout=float(options.get("push_timeout", 180.0)),
+            throttle_wait_max=float(options.get("throttle_wait_max", 10.0)),
+        )
+
+    # --- reading ---------------------------------------------------------------------
+    def iter_products(self, *, updated_since: datetime | None = None) -> Iterator[RemoteProduct]:
+        """Products in id order; with `updated_since`, those modified after it minus the
+        overlap window (`modified_after` is exclusive and store clocks are not ours)."""
+        params: dict = {"per_page": 100, "orderby": "id", "order": "asc", "_fields": FIELDS}
+        if updated_since is not None:
+            since = (updated_since - self.overlap).astimezone(UTC).replace(tzinfo=None)
+            params["modified_after"] = since.isoformat(timespec="seconds")
+            params["dates_are_gmt"] = "true"
+        for page in self.client.pages("products", params):
+            for raw in page:
+                yield _product(raw)
+
+    def get_product(self, remote_id: str) -> RemoteProduct:
+        """Re-read one product; a variation id reads its parent."""
+        return _product(self._read(remote_id))
+
+    def fetch_image(self, image: RemoteImage) -> bytes:
+        return download(
+            image.src,
+            max_bytes=self.max_image_bytes,
+            allowed=self.allowed,
+            timeout=self.client.timeout,
+        )
+
+    def verify(self) -> None:
+        """Prove the key works for this store (a read every key scope allows)."""
+        url_check(self.domain, allowed=self.allowed, what="store address")
+        self.client.get("webhooks", {"per_page": 1})
+
+    # --- pushing -----------------------------------------------------------------------
+    def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
+        _sideload_url_check(image.public_url)
+        raw = self._read(product_remote_id)
+        pid = raw["id"]
+        gallery = _gallery(raw)
+        mine = _find_ours(gallery, image)
+        if mine is not None:  # an earlier attempt landed: nothing to add
+            before = [g for g in gallery if g["id"] != mine["id"]]
+            return PushResult(str(mine["id"]), "live", _state(before))
+        previous = _state(gallery)
+        new: dict = {"src": image.public_url, "name": marker_name(image)}
+        if image.alt:
+            new["alt"] = image.alt
+        kept = [{"id": g["id"]} for g in gallery]  # {id} keeps an image exactly as it is
+        images = [new, *kept] if image.featured else [*kept, new]
+        try:
+            reply = self.client.put(f"products/{pid}", {"images": images}, slow=True)
+        except OutcomeUnknown:
+            return self._settle(pid, image, previous)
+        after = _gallery(reply.data) if isinstance(reply.data, dict) else []
+        mine = _find_ours(after, image) or _only_new(after, gallery)
+        if mine is None:
+            raise Invalid("The store accepted the update but the new image is not on the product.")
+        return PushResult(str(mine["id"]), "live", previous)
+
+    def _settle(self, pid: int, image: NewImage, previous: dict) -> PushResult:
+        """The PUT got no answer: re-read (a few times) and decide; never PUT again here."""
+        for attempt in range(max(1, self.rereads)):
+            if attempt:
+                time.sleep(self.reread_interval)
+            mine = _find_ours(_gallery(self._read(str(pid))), image)
+            if mine is not None:
+                return PushResult(str(mine["id"]), "live", previous)
+        raise _later(
+            "The store did not answer in time and the image is not on the product yet; "
+            "PhotoSync will look again before trying once more, so it is never added twice.",
+            self.unknown_retry_after,
+        )
+
+    def push_status(self, product_remote_id: str, remote_id: str) -> str:
+        ids = {str(g["id"]) for g in _gallery(self._read(product_remote_id))}
+        return "live" if remote_id in ids else "failed: the image is no longer on the product"
+
+    def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
+        """Restore the gallery recorded before the push (exactly, when the merchant has not
+        changed it since; otherwise only our image is removed)."""
+        raw = self._read(product_remote_id)
+        current = [g["id"] for g in _gallery(raw)]
+        ours = int(remote_id) if str(remote_id).isdigit() else None
+        previous = [int(i["id"]) for i in previous_state.get("images", [])]
+        remaining = [i for i in current if i != ours]
+        target = previous if sorted(remaining) == sorted(previous) else remaining
+        if target == current:
+            return
+        if not target and not set(current) <= {ours}:
+            # `[]` deletes every image: sent only when our image is all the product has.
+            raise Invalid("Rollback would empty the gallery; nothing was changed.")
+        images = [{"id": i} for i in target]
+        try:
+            self.client.put(f"products/{raw['id']}", {"images": images}, slow=True)
+        except OutcomeUnknown:
+            if [g["id"] for g in _gallery(self._read(product_remote_id))] != target:
+                raise
+
+    # --- webhooks and the companion plugin ----------------------------------------------
+    def webhooks_ensure(
+        self, *, delivery_url: str, secret: str, topics: tuple[str, ...] = tuple(PRODUCT_TOPICS)
+    ) -> WebhookHealth:
+        """Make sure one active webhook per topic delivers to `delivery_url`: re-activate
+        disabled or paused ones, create missing ones, delete our duplicates."""
+        health = WebhookHealth()
+        ours: dict[str, list[dict]] = {t: [] for t in topics}
+        for page in self.client.pages("webhooks", {"per_page": 100, "status": "all"}):
+            for hook in page:
+                if hook.get("delivery_url") == delivery_url and hook.get("topic") in ours:
+                    ours[hook["topic"]].append(hook)
+        for topic in sorted(topics):
+            hooks = sorted(ours[topic], key=lambda h: (h.get("status") != "active", h["id"]))
+            for extra in hooks[1:]:
+                self.client.delete(f"webhooks/{int(extra['id'])}", {"force": "true"})
+                health.removed.append(int(extra["id"]))
+            if not hooks:
+                self.client.post(
+                    "webhooks",
+                    {
+                        "name": f"PhotoSync {topic}",
+                        "topic": topic,
+                        "delivery_url": delivery_url,
+                        "secret": secret,
+                        "status": "active",
+                    },
+                )
+                health.created.append(topic)
+            elif hooks[0].get("status") != "active":
+                self.client.put(
+                    f"webhooks/{int(hooks[0]['id'])}", {"status": "active", "secret": secret}
+                )
+                health.reactivated.append(topic)
+            else:
+                health.healthy.append(topic)
+        return health
+
+    def plugin_configure(self, values: dict[str, str]) -> bool:
+        """Write the companion plugin's options through WooCommerce's settings API; False
+        when the plugin is not installed (its settings group does not exist)."""
+        try:
+            self.client.post(
+                f"settings/{PLUGIN_SETTINGS_GROUP}/batch",
+                {"update": [{"id": k, "value": v} for k, v in values.items()]},
+            )
+        except NotFound:
+            return False
+        return True
+
+    # --- helpers ---------------------------------------------------------------------
+    def _read(self, remote_id: str) -> dict:
+        raw = self.client.get(f"products/{_numeric(remote_id)}").data
+        if not isinstance(raw, dict) or not isinstance(raw.get("id"), int):
+            raise Unavailable("The store answered a product read with something else.")
+        parent = raw.get("parent_id")
+        if raw.get("type") == "variation" and isinstance(parent, int) and parent > 0:
+            return self._read(str(parent))
+        return raw
+
+
+def marker_name(image: NewImage) -> str:
+    """The attachment title we give our images: readable, and recognisable as ours."""
+    stem = PurePosixPath(image.filename).stem or "image"
+    return f"{stem} ({MARKER}{image.content_hash[:16]})"
+
+
+def is_ours(name: str) -> bool:
+    start = name.rfind(f"({MARKER}")
+    if start < 0 or not name.endswith(")"):
+        return False
+    tag = name[start + len(MARKER) + 1 : -1]
+    return len(tag) == 16 and all(c in "0123456789abcdef" for c in tag)
+
+
+def _find_ours(gallery: list[dict], image: NewImage) -> dict | None:
+    tag = f"({MARKER}{image.content_hash[:16]})"
+    token = _url_token(image.public_url)
+    for entry in gallery:
+        if tag in str(entry.get("name") or ""):
+            return entry
+        if token and token in _url_token(str(entry.get("src") or "")):
+            return entry
+    return None
+
+
+def _url_token(url: str) -> str:
+    """The distinctive part of a file name in a URL, as WordPress keeps it (it trims
+    `.-_` at the ends and may add `-1`, `-scaled` after the stem)."""
+    name = PurePosixPath(unquote(urlsplit(url).path)).stem
+    return name.strip(".-_").lower() if len(name) >= 16 else ""
+
+
+def _only_new(after: list[dict], before: list[dict]) -> dict | None:
+    known = {g["id"] for g in before}
+    new = [g for g in after if g["id"] not in known]
+    return new[0] if len(new) == 1 else None
+
+
+def _gallery(raw: dict) -> list[dict]:
+    images = raw.get("images") or []
+    return [img for img in images if isinstance(img, dict) and isinstance(img.get("id"), int)]
+
+
+def _state(gallery: list[dict]) -> dict:
+    """The gallery as it is: ids in order (index 0 is the featured image), src, name, alt."""
+    images = [
+        {"id": g["id"], "src": g.get("src", ""), "name": g.get("name", ""), "alt": g.get("alt", "")}
+        for g in gallery
+    ]
+    return {"images": images, "featured_id": images[0]["id"] if images else None}
+
+
+def _product(raw: dict) -> RemoteProduct:
+    images = tuple(
+        RemoteImage(
+            remote_id=str(img["id"]),
+            src=str(img.get("src") or ""),
+            position=position,
+            alt=str(img.get("alt") or ""),
+            version=str(img.get("src") or ""),
+        )
+        for position, img in enumerate(_gallery(raw))
+        if not is_ours(str(img.get("name") or ""))
+    )
+    categories = [
+        str(c.get("name")) for c in raw.get("categories") or [] if isinstance(c, dict)
+    ]
+    parent = raw.get("parent_id")
+    return RemoteProduct(
+        remote_id=str(raw["id"]),
+        title=str(raw.get("name") or ""),
+        product_type=", ".join(sorted(categories)),
+        updated_at=parse_gmt(raw.get("date_modified_gmt")),
+        images=images,
+        status="active" if raw.get("status", "publish") == "publish" else str(raw.get("status")),
+        parent_id=str(parent) if isinstance(parent, int) and parent > 0 else None,
+    )
+
+
+def _numeric(remote_id: str) -> int:
+    text = str(remote_id).strip()
+    if not text.isdigit() or int(text) <= 0:
+        raise Invalid(f"{remote_id!r} is not a WooCommerce product id.")
+    return int(text)
+
+
+def _sideload_url_check(url: str) -> None:
+    """The store refuses URLs without an image extension; say so before asking it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise Invalid("The image has no public URL for the store to download it from.")
+    if PurePosixPath(parts.path).suffix.lower() not in SIDELOAD_EXTENSIONS:
+        raise Invalid("The image URL must end in .png, .jpg, .jpeg, .webp or .gif.")
+
+
+def _later(message: str, seconds: float) -> Unavailable:
+    exc = Unavailable(message)
+    exc.retry_after = seconds
+    return exc

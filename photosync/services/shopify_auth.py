@@ -1,0 +1,157 @@
+"""Shopify stores: connecting (token exchange, authorization code, custom-app token), keeping
+expiring offline tokens fresh, and the staff accounts behind embedded-app sessions.
+
+Credentials are stored encrypted (services.stores.store_credentials_*). A refresh is
+serialized per shop: the store row is locked, the credentials re-read, and only a worker that
+still finds them stale spends the refresh token.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from integrations.errors import AuthRevoked
+from integrations.shopify import auth
+from integrations.shopify.client import Endpoint
+from photosync.models import Platform, Store
+from photosync.services.stores import (
+    store_credentials_get,
+    store_credentials_set,
+    store_staff_username,
+)
+
+log = logging.getLogger(__name__)
+
+# Refresh a little before expiry: a job started now should not see the token die mid-way.
+REFRESH_MARGIN_S = 300
+
+
+def shopify_endpoint(shop: str) -> Endpoint:
+    return Endpoint(shop=shop, api_version=settings.SHOPIFY_API_VERSION,
+                    api_origin=settings.SHOPIFY_API_ORIGIN)
+
+
+def shopify_secrets() -> list[str]:
+    return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_PREVIOUS_API_SECRET) if s]
+
+
+@transaction.atomic
+def shopify_store_connect(*, shop: str, credentials: dict, name: str = "") -> Store:
+    """Create or re-activate the store of `shop` with fresh credentials (idempotent)."""
+    domain = auth.normalize_shop(shop)
+    if domain is None:
+        raise ValueError(f"{shop!r} is not a NAME.myshopify.com shop domain")
+    store, _ = Store.objects.select_for_update().get_or_create(
+        platform=Platform.SHOPIFY, domain=domain, defaults={"name": name or domain}
+    )
+    store.status = Store.Status.ACTIVE
+    if name:
+        store.name = name
+    store.save(update_fields=["status", "name", "updated_at"])
+    store_credentials_set(store=store, credentials=credentials)
+    return store
+
+
+def shopify_install_from_id_token(*, shop: str, id_token: str) -> Store:
+    """Shopify-managed install: trade the embedded page's ID token for an offline token."""
+    tokens = auth.exchange_id_token(
+        shopify_endpoint(shop), api_key=settings.SHOPIFY_API_KEY,
+        api_secret=settings.SHOPIFY_API_SECRET, id_token=id_token,
+    )
+    return shopify_store_connect(shop=shop, credentials=tokens.as_credentials())
+
+
+def shopify_install_from_code(*, shop: str, code: str) -> Store:
+    """Authorization-code grant callback (non-embedded installs)."""
+    tokens = auth.exchange_code(
+        shopify_endpoint(shop), api_key=settings.SHOPIFY_API_KEY,
+        api_secret=settings.SHOPIFY_API_SECRET, code=code,
+    )
+    return shopify_store_connect(shop=shop, credentials=tokens.as_credentials())
+
+
+def shopify_store_needs_token(*, store: Store | None) -> bool:
+    """Whether the embedded entry must run token exchange for this shop."""
+    if store is None or store.status != Store.Status.ACTIVE:
+        return True
+    return not store_credentials_get(store=store).get("access_token")
+
+
+def shopify_credentials_fresh(*, store: Store, credentials: dict) -> dict:
+    """Credentials whose access token is valid for at least REFRESH_MARGIN_S more seconds.
+
+    Non-expiring tokens (custom apps) are returned as they are. A refused refresh marks the
+    store as needing re-authorization and raises AuthRevoked.
+    """
+    if not _stale(credentials):
+        return credentials
+    with transaction.atomic():
+        locked = Store.objects.select_for_update().get(pk=store.pk)
+        current = store_credentials_get(store=locked)
+        if not _stale(current):  # another worker refreshed while we waited for the lock
+            return current
+        try:
+            tokens = auth.refresh_access_token(
+                shopify_endpoint(locked.domain), api_key=settings.SHOPIFY_API_KEY,
+                api_secret=settings.SHOPIFY_API_SECRET,
+                refresh_token=str(current.get("refresh_token") or ""),
+            )
+        except AuthRevoked as exc:
+            refused = exc
+        else:
+            fresh = tokens.as_credentials()
+            store_credentials_set(store=locked, credentials=fresh)
+            log.info("refreshed the Shopify access token of store %s", locked.pk)
+            return fresh
+    _needs_reauth(store)
+    raise refused
+
+
+def _stale(credentials: dict) -> bool:
+    expires_at = credentials.get("expires_at")
+    return bool(expires_at) and float(expires_at) - time.time() < REFRESH_MARGIN_S
+
+
+def _needs_reauth(store: Store) -> None:
+    Store.objects.filter(pk=store.pk).update(status=Store.Status.NEEDS_REAUTH)
+    store.status = Store.Status.NEEDS_REAUTH
+    log.warning("Shopify refused to refresh the token of store %s: needs re-authorization",
+                store.pk)
+
+
+def shopify_staff_user(*, store: Store, user_id: str):
+    """The Django account of a shop's staff member (from an ID token's `sub`), created on
+    first use with no password: it signs in only through Shopify."""
+    username = store_staff_username(store=store, remote_user_id=user_id)
+    user, created = get_user_model().objects.get_or_create(username=username)
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    return user
+
+
+def shopify_connect_custom_app(*, shop: str, access_token: str, name: str = "",
+                               verify: bool = True) -> Store:
+    """Connect a store through a custom app's non-expiring Admin API token.
+
+    With `verify`, the token is tried on the shop first (a wrong one raises AuthRevoked and
+    nothing is stored)."""
+    from integrations.shopify import queries
+    from integrations.shopify.client import ShopifyClient
+
+    domain = auth.normalize_shop(shop)
+    if domain is None:
+        raise ValueError(f"{shop!r} is not a NAME.myshopify.com shop domain")
+    if not access_token:
+        raise ValueError("the access token is empty")
+    if verify:
+        answer = ShopifyClient(endpoint=shopify_endpoint(domain),
+                               access_token=access_token).execute(queries.SHOP)
+        name = name or str(answer.get("shop", {}).get("name") or "")
+    return shopify_store_connect(shop=domain, credentials={"access_token": access_token},
+                                 name=name)

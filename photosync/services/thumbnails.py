@@ -1,0 +1,55 @@
+"""Thumbnails at display size, made once and cached in storage, and signed links to originals.
+
+Generated images live under unguessable names, so their thumbnails are public like them.
+Originals are private: pages get expiring signed links, which work inside the store admin's
+iframe where no cookie is sent.
+"""
+
+from __future__ import annotations
+
+import io
+
+from django.core import signing
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import reverse
+from PIL import Image, ImageOps
+
+SIZES = (160, 320, 640)
+ORIGINAL_LINK_MAX_AGE = 6 * 3600
+_SALT = "photosync.original-link"
+
+
+def thumbnail_name(*, name: str, size: int) -> str:
+    """The storage name of `name`'s thumbnail, created on first use."""
+    if size not in SIZES:
+        raise ValueError(f"size must be one of {SIZES}")
+    thumb = f"thumbs/{size}/{name.rsplit('.', 1)[0]}.webp"
+    if not default_storage.exists(thumb):
+        with default_storage.open(name, "rb") as fh:
+            image = ImageOps.exif_transpose(Image.open(fh))
+            image.thumbnail((size, size), Image.Resampling.LANCZOS)
+            if image.mode not in ("RGB", "RGBA"):
+                image = image.convert("RGBA")
+            out = io.BytesIO()
+            image.save(out, "WEBP", quality=82, method=4)
+        saved = default_storage.save(thumb, ContentFile(out.getvalue()))
+        if saved != thumb:  # another request made it meanwhile
+            default_storage.delete(saved)
+    return thumb
+
+
+def generated_thumb_url(*, name: str, size: int = 320) -> str:
+    return reverse("thumb", kwargs={"size": size, "path": name})
+
+
+def original_link(*, source_id: int, size: int | None = None) -> str:
+    """An expiring link to an original (or its thumbnail) that needs no cookie."""
+    token = signing.dumps({"s": source_id, "z": size}, salt=_SALT, compress=True)
+    return reverse("original", kwargs={"token": token})
+
+
+def original_link_open(token: str) -> tuple[int, int | None]:
+    """Return (source id, size) of a valid link; raise signing.BadSignature otherwise."""
+    data = signing.loads(token, salt=_SALT, max_age=ORIGINAL_LINK_MAX_AGE)
+    return int(data["s"]), data.get("z")

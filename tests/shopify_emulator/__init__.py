@@ -1,0 +1,1 @@
+"""A Shopify Admin emulator for tests: real schema, in-memory shops, cost-based throttling."""

@@ -1,0 +1,498 @@
+"""A Shopify Admin emulator: a real HTTP server on loopback that the app's Shopify client talks
+to when `SHOPIFY_API_ORIGIN` points at it.
+
+- Admin GraphQL executed by graphql-core against Shopify's published schema (2026-10), with
+  products and media held in memory. Documents that do not validate get Shopify's error
+  shape; nothing is accepted that the real schema would refuse.
+- Calculated query cost and a leaky bucket per shop (Standard plan: restore 100 points/s,
+  bucket 1,000 points): a query the bucket cannot hold is THROTTLED (HTTP 200 by default,
+  429 when `throttle_http_status=429`); over 1,000 requested points is MAX_COST_EXCEEDED.
+- Staged uploads (POST multipart or PUT), media processing UPLOADED → PROCESSING → READY,
+  or FAILED with a MediaErrorCode for a file that is not an image.
+- The OAuth token endpoint: token exchange of ID tokens, expiring offline tokens with
+  refresh (the previous refresh token stays valid until the new one is used), auth codes.
+- Bulk operations with JSONL results (children after their parent, with `__parentId`).
+- Signed webhook deliveries to the app, including the products/update echo of every change.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import threading
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from http.server import ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+import jwt
+import requests
+from graphql import GraphQLError, execute, parse, specified_rules, validate
+
+from tests.shopify_emulator import state as st
+from tests.shopify_emulator.cost import MAX_QUERY_COST, actual_cost, requested_cost
+from tests.shopify_emulator.handler import EmulatorHandler
+from tests.shopify_emulator.resolvers import Root, flatten, items
+from tests.shopify_emulator.schema import API_VERSION, admin_schema
+
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+
+
+class ShopifyEmulator:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        api_secret: str,
+        bucket_size: float = 1000.0,
+        restore_rate: float = 100.0,
+        throttle_http_status: int = 200,
+        media_delays: tuple[float, float] = (0.05, 0.1),
+        bulk_delay: float = 0.2,
+        webhook_url: str = "",
+        original_source_while_processing: bool = True,
+        scopes: str = "read_products,write_products,write_files",
+    ) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.bucket_size = bucket_size
+        self.restore_rate = restore_rate
+        self.throttle_http_status = throttle_http_status
+        self.media_delays = media_delays
+        self.bulk_delay = bulk_delay
+        self.webhook_url = webhook_url
+        self.original_source_while_processing = original_source_while_processing
+        self.scopes = scopes
+        self.schema = admin_schema(API_VERSION)
+        self.shops: dict[str, st.Shop] = {}
+        self.ids = st.Ids()
+        self.uploads: dict[str, st.StagedUpload] = {}
+        self.tokens: dict[str, tuple[str, float | None]] = {}  # token → (shop, expires)
+        self.refresh_tokens: dict[str, dict] = {}
+        self.codes: dict[str, str] = {}
+        self.stats: dict[str, int] = {"graphql": 0, "throttled": 0, "max_cost": 0, "cost": 0,
+                                      "refresh": 0, "exchange": 0}
+        self.op_counts: dict[str, int] = {}
+        self.deliveries: list[tuple[str, str, int]] = []  # (topic, webhook id, status)
+        self.fail_next: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
+        self.lose_answer: set[str] = set()  # operations to run, then answer 502 (once each)
+        self._documents: dict[str, tuple] = {}
+        self._lock = threading.RLock()
+        self._upload_key = secrets.token_bytes(16)
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="emu-webhook")
+        self._pending: list[Future] = []
+        self._timers: list[threading.Timer] = []
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- lifecycle ------------------------------------------------------------------
+    def start(self) -> str:
+        handler = type("Handler", (EmulatorHandler,), {"emulator": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="shopify-emulator",
+                         daemon=True).start()
+        return self.base_url
+
+    def stop(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> ShopifyEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "start() the emulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- test-side helpers ----------------------------------------------------------
+    def add_shop(self, domain: str, *, bucket_size: float | None = None,
+                 restore_rate: float | None = None) -> st.Shop:
+        size = bucket_size or self.bucket_size
+        bucket = st.Bucket(maximum=size, restore_rate=restore_rate or self.restore_rate,
+                           available=size)
+        with self._lock:
+            return self.shops.setdefault(domain, st.Shop(domain=domain, bucket=bucket))
+
+    def issue_token(self, domain: str, *, expires_in: float | None = None) -> str:
+        self.add_shop(domain)
+        token = "shpat_" + secrets.token_hex(16)
+        expires = time.monotonic() + expires_in if expires_in is not None else None
+        self.tokens[token] = (domain, expires)
+        return token
+
+    def authorize(self, domain: str) -> str:
+        """What Shopify's authorize page does once the merchant approves: a one-use code."""
+        self.add_shop(domain)
+        code = secrets.token_hex(16)
+        self.codes[code] = domain
+        return code
+
+    def revoke_refresh_tokens(self, domain: str) -> None:
+        for token in [t for t, v in self.refresh_tokens.items() if v["shop"] == domain]:
+            del self.refresh_tokens[token]
+
+    def id_token(self, domain: str, *, secret: str | None = None, aud: str | None = None,
+                 exp_in: float = 60, nbf_in: float = 0, sub: str = "42", **extra) -> str:
+        """An ID (session) token as App Bridge hands one to the embedded page."""
+        now = int(time.time())
+        claims = {
+            "iss": f"https://{domain}/admin",
+            "dest": f"https://{domain}",
+            "aud": self.api_key if aud is None else aud,
+            "sub": sub,
+            "exp": now + int(exp_in),
+            "nbf": now + int(nbf_in),
+            "iat": now + int(nbf_in),
+            "jti": str(uuid.uuid4()),
+            "sid": secrets.token_hex(16),
+            **extra,
+        }
+        return jwt.encode(claims, secret or self.api_secret, algorithm="HS256")
+
+    def create_product(self, domain: str, *, title: str, product_type: str = "",
+                       images: list[tuple[str, bytes, str]] = (), notify: bool = False) -> str:
+        """A merchant creates a product with images (already processed: READY)."""
+        shop = self.add_shop(domain)
+        with shop.lock:
+            product = st.Product(id=self.ids.next(), title=title, product_type=product_type)
+            for filename, data, alt in images:
+                media = self._new_media(shop, filename, data, "image/jpeg", alt, delays=(0, 0))
+                media.product_ids.append(product.id)
+                product.media_ids.append(media.id)
+            shop.products[product.id] = product
+        if notify:
+            self.notify(domain, "products/create", product.id)
+        return st.gid("Product", product.id)
+
+    def edit_product(self, domain: str, product_gid: str, *, title: str | None = None,
+                     add_images: list[tuple[str, bytes, str]] = (), notify: bool = True) -> None:
+        shop = self.shops[domain]
+        with shop.lock:
+            product = shop.products[st.gid_number(product_gid)]
+            if title is not None:
+                product.title = title
+            for filename, data, alt in add_images:
+                media = self._new_media(shop, filename, data, "image/jpeg", alt, delays=(0, 0))
+                media.product_ids.append(product.id)
+                product.media_ids.append(media.id)
+            product.updated_at = st.now_iso()
+        if notify:
+            self.notify(domain, "products/update", product.id)
+
+    def product_media(self, domain: str, product_gid: str) -> list[dict]:
+        """The product's gallery in order, for assertions."""
+        shop = self.shops[domain]
+        clock = time.monotonic()
+        with shop.lock:
+            product = shop.products[st.gid_number(product_gid)]
+            return [
+                {"id": st.gid("MediaImage", m.id), "alt": m.alt, "status": m.status(clock),
+                 "filename": m.filename, "error": m.error, "data": m.data}
+                for m in (shop.media[i] for i in product.media_ids)
+            ]
+
+    def notify(self, domain: str, topic: str, product_id: int) -> Future | None:
+        """Queue the webhook Shopify sends after a change (delivered on a pool thread)."""
+        if not self.webhook_url:
+            return None
+        payload = self._product_payload(self.shops[domain], product_id)
+        future = self._pool.submit(self.send_webhook, domain, topic, payload)
+        self._pending.append(future)
+        return future
+
+    def send_webhook(self, domain: str, topic: str, payload: dict, *, webhook_id: str = "",
+                     url: str = "", secret: str = "", triggered_at: str = "") -> int:
+        """Deliver one signed webhook to the app; return its HTTP status."""
+        body = json.dumps(payload).replace("/", "\\/").encode()
+        signature = base64.b64encode(
+            hmac.new((secret or self.api_secret).encode(), body, hashlib.sha256).digest()
+        ).decode()
+        webhook_id = webhook_id or str(uuid.uuid4())
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Shop-Domain": domain,
+            "X-Shopify-API-Version": API_VERSION,
+            "X-Shopify-Webhook-Id": webhook_id,
+            "X-Shopify-Event-Id": str(uuid.uuid4()),
+            "X-Shopify-Triggered-At": triggered_at or st.now_iso(),
+        }
+        try:
+            response = requests.post(url or self.webhook_url, data=body, headers=headers,
+                                     timeout=(1, 5), allow_redirects=False)
+            status = response.status_code
+        except requests.RequestException:
+            status = 0
+        with self._lock:
+            self.deliveries.append((topic, webhook_id, status))
+        return status
+
+    def wait_for_webhooks(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self._pending:
+            future = self._pending.pop(0)
+            future.result(timeout=max(0.1, deadline - time.monotonic()))
+
+    # --- GraphQL --------------------------------------------------------------------
+    def graphql(self, token: str, version: str, body: dict) -> tuple[int, dict]:
+        if version != API_VERSION:
+            return 404, {"errors": "Not Found"}
+        entry = self.tokens.get(token)
+        if entry is None or (entry[1] is not None and time.monotonic() > entry[1]):
+            return 401, {"errors": "[API] Invalid API key or access token "
+                                   "(unrecognized login or wrong password)"}
+        shop = self.shops[entry[0]]
+        with self._lock:
+            self.stats["graphql"] += 1
+            if self.fail_next:
+                return self.fail_next.pop(0), {"errors": "Internal Server Error"}
+        query = body.get("query") or ""
+        variables = body.get("variables") or {}
+        document, errors = self._document(query)
+        if errors:
+            return 200, {"errors": errors}
+        name = document.definitions[0].name.value if document.definitions[0].name else "-"
+        with self._lock:
+            self.op_counts[name] = self.op_counts.get(name, 0) + 1
+        requested = requested_cost(self.schema, document, variables)
+        bucket = shop.bucket
+        if requested > MAX_QUERY_COST:
+            with self._lock:
+                self.stats["max_cost"] += 1
+            return 200, {
+                "errors": [{
+                    "message": f"Query cost is {requested}, which exceeds the single query "
+                               f"max cost limit ({MAX_QUERY_COST}).",
+                    "extensions": {"code": "MAX_COST_EXCEEDED", "cost": requested,
+                                   "maxCost": MAX_QUERY_COST},
+                }],
+            }
+        with shop.lock:
+            bucket.refill(time.monotonic())
+            if bucket.available < requested:
+                with self._lock:
+                    self.stats["throttled"] += 1
+                return self.throttle_http_status, {
+                    "errors": [{"message": "Throttled", "extensions": {
+                        "code": "THROTTLED",
+                        "documentation": "https://shopify.dev/api/usage/rate-limits"}}],
+                    "extensions": {"cost": self._cost(requested, None, bucket)},
+                }
+            bucket.available -= requested
+            result = execute(self.schema, document, root_value=Root(self, shop),
+                             variable_values=variables)
+            data = result.data
+            actual = actual_cost(self.schema, document, variables, data)
+            bucket.available = min(bucket.maximum, bucket.available + requested - actual)
+            with self._lock:
+                self.stats["cost"] += actual
+            out: dict = {"data": data, "extensions": {"cost": self._cost(requested, actual,
+                                                                         bucket)}}
+        if result.errors:
+            out["errors"] = [_format(e) for e in result.errors]
+        with self._lock:
+            if name in self.lose_answer:  # it ran; the client never hears so
+                self.lose_answer.discard(name)
+                return 502, {"errors": "Bad Gateway"}
+        return 200, out
+
+    def _document(self, query: str):
+        cached = self._documents.get(query)
+        if cached is None:
+            try:
+                document = parse(query)
+                errors = [_format(e) for e in validate(self.schema, document, specified_rules)]
+            except GraphQLError as exc:
+                document, errors = None, [_format(exc)]
+            cached = self._documents[query] = (document, errors)
+        return cached
+
+    @staticmethod
+    def _cost(requested: int, actual: int | None, bucket: st.Bucket) -> dict:
+        return {
+            "requestedQueryCost": requested,
+            "actualQueryCost": actual,
+            "throttleStatus": {
+                "maximumAvailable": bucket.maximum,
+                "currentlyAvailable": int(bucket.available),
+                "restoreRate": bucket.restore_rate,
+            },
+        }
+
+    # --- media ----------------------------------------------------------------------
+    def _new_media(self, shop: st.Shop, filename: str, data: bytes, content_type: str,
+                   alt: str, delays: tuple[float, float] | None = None) -> st.Media:
+        first, second = delays if delays is not None else self.media_delays
+        size = st.image_size(data) if data else None
+        now = time.monotonic()
+        media = st.Media(
+            id=self.ids.next(), filename=st.unique_filename(shop, filename), data=data,
+            content_type=content_type, alt=alt, processing_at=now + first,
+            ready_at=now + first + second,
+            error="" if size else ("GENERIC_FILE_DOWNLOAD_FAILURE" if not data
+                                   else "UNSUPPORTED_IMAGE_FILE_TYPE"),
+            width=size[0] if size else None, height=size[1] if size else None,
+        )
+        shop.media[media.id] = media
+        return media
+
+    def cdn_url(self, shop: st.Shop, media: st.Media) -> str:
+        return f"{self.base_url}/cdn/shops/{shop.name}/files/{media.filename}?v={media.version}"
+
+    def _product_payload(self, shop: st.Shop, product_id: int) -> dict:
+        """products/create|update as Shopify sends it (REST-shaped)."""
+        clock = time.monotonic()
+        with shop.lock:
+            product = shop.products[product_id]
+            media = [shop.media[i] for i in product.media_ids]
+            ready = [m for m in media if m.status(clock) == "READY"]
+            images = [
+                {"id": m.id, "position": n + 1, "alt": m.alt, "width": m.width,
+                 "height": m.height, "src": self.cdn_url(shop, m), "variant_ids": [],
+                 "admin_graphql_api_id": st.gid("ProductImage", m.id)}
+                for n, m in enumerate(ready)
+            ]
+            return {
+                "id": product.id,
+                "admin_graphql_api_id": st.gid("Product", product.id),
+                "title": product.title,
+                "body_html": "",
+                "vendor": shop.name,
+                "product_type": product.product_type,
+                "handle": re.sub(r"[^a-z0-9]+", "-", product.title.lower()).strip("-"),
+                "status": product.status.lower(),
+                "tags": "",
+                "updated_at": product.updated_at,
+                "variants": [],
+                "options": [],
+                "images": images,
+                "image": images[0] if images else None,
+                "media": [
+                    {"id": m.id, "position": n + 1, "alt": m.alt,
+                     "status": m.status(clock).lower(), "media_content_type": "IMAGE",
+                     "preview_image": None,
+                     "admin_graphql_api_id": st.gid("MediaImage", m.id)}
+                    for n, m in enumerate(media)
+                ],
+            }
+
+    # --- staged uploads ---------------------------------------------------------------
+    def _sign(self, key: str) -> str:
+        return hmac.new(self._upload_key, key.encode(), hashlib.sha256).hexdigest()
+
+    def receive_upload(self, key: str, signature: str, data: bytes) -> int:
+        upload = self.uploads.get(key)
+        if upload is None or not hmac.compare_digest(signature, upload.signature):
+            return 403
+        upload.data = data
+        return 201
+
+    def upload_for(self, resource_url: str) -> st.StagedUpload | None:
+        path = urlsplit(resource_url).path
+        match = re.match(r"^/staged-uploads/tmp/[^/]+/([0-9a-f]+)/", path)
+        return self.uploads.get(match.group(1)) if match else None
+
+    # --- OAuth ----------------------------------------------------------------------
+    def oauth(self, body: dict) -> tuple[int, dict]:
+        if body.get("client_id") != self.api_key or body.get("client_secret") != self.api_secret:
+            return 400, {"error": "invalid_client"}
+        grant = body.get("grant_type", "")
+        expiring = str(body.get("expiring", "0")) == "1"
+        if grant == TOKEN_EXCHANGE:
+            if body.get("subject_token_type") != ID_TOKEN_TYPE:
+                return 400, {"error": "invalid_request"}
+            try:
+                claims = jwt.decode(body.get("subject_token", ""), self.api_secret,
+                                    algorithms=["HS256"], audience=self.api_key, leeway=10)
+            except jwt.PyJWTError:
+                return 400, {"error": "invalid_subject_token"}
+            shop = urlsplit(claims.get("dest", "")).hostname or ""
+            self.stats["exchange"] += 1
+            return 200, self._grant(shop, expiring)
+        if grant == "refresh_token":
+            entry = self.refresh_tokens.get(body.get("refresh_token", ""))
+            if entry is None:
+                return 400, {"error": "invalid_grant"}
+            self.stats["refresh"] += 1
+            previous = entry.get("previous")
+            if previous:
+                self.refresh_tokens.pop(previous, None)  # spent: the new one was used
+            return 200, self._grant(entry["shop"], True, previous=body["refresh_token"])
+        if "code" in body:
+            shop = self.codes.pop(body["code"], None)
+            if shop is None:
+                return 400, {"error": "invalid_grant"}
+            return 200, self._grant(shop, expiring)
+        return 400, {"error": "unsupported_grant_type"}
+
+    def _grant(self, shop: str, expiring: bool, previous: str = "") -> dict:
+        token = self.issue_token(shop, expires_in=3600 if expiring else None)
+        answer = {"access_token": token, "scope": self.scopes}
+        if expiring:
+            refresh = "shprt_" + secrets.token_hex(16)
+            self.refresh_tokens[refresh] = {"shop": shop, "previous": previous}
+            answer.update(expires_in=3599, refresh_token=refresh,
+                          refresh_token_expires_in=7_776_000)
+        return answer
+
+    # --- bulk operations ---------------------------------------------------------------
+    def run_bulk(self, shop: st.Shop, query: str) -> st.BulkOperation:
+        document = parse(query)
+        result = execute(self.schema, document, root_value=Root(self, shop, unbounded=True))
+        lines = []
+        roots = 0
+        for connection in (result.data or {}).values():
+            for node in items(connection):
+                roots += 1
+                flatten(node, None, lines)
+        now = time.monotonic()
+        op = st.BulkOperation(
+            id=self.ids.next(), query=query, created=now, done_at=now + self.bulk_delay,
+            lines=b"".join(json.dumps(line).encode() + b"\n" for line in lines),
+            object_count=len(lines), root_count=roots,
+        )
+        shop.bulk[op.id] = op
+        timer = threading.Timer(self.bulk_delay, self._bulk_finished, args=(shop, op))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+        return op
+
+    def _bulk_finished(self, shop: st.Shop, op: st.BulkOperation) -> None:
+        if not self.webhook_url or op.notified:
+            return
+        op.notified = True
+        payload = {
+            "admin_graphql_api_id": st.gid("BulkOperation", op.id),
+            "completed_at": st.now_iso(),
+            "created_at": st.now_iso(),
+            "error_code": None,
+            "status": "completed",
+            "type": "query",
+        }
+        self._pending.append(self._pool.submit(
+            self.send_webhook, shop.domain, "bulk_operations/finish", payload))
+
+
+def _format(error: GraphQLError) -> dict:
+    formatted = error.formatted
+    formatted.setdefault("extensions", {})
+    return formatted

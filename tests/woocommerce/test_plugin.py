@@ -1,0 +1,107 @@
+"""The WordPress companion plugin: valid PHP, and its signed token (minted by the plugin's own
+PHP code) traded for a PhotoSync session bound to one store, framed only by that store."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from photosync.models import Store
+from photosync.services.woocommerce.connect import woocommerce_store_connect
+from photosync.services.woocommerce.embed import SESSION_KEY
+from tests.conftest import REPO
+
+PLUGIN = REPO / "deploy" / "wordpress" / "photosync-woocommerce"
+PHP = shutil.which("php")
+needs_php = pytest.mark.skipif(PHP is None, reason="needs php-cli (.ci/run installs it)")
+
+
+@needs_php
+def test_the_plugin_is_valid_php():
+    files = sorted(PLUGIN.rglob("*.php"))
+    assert {f.name for f in files} >= {"token.php", "photosync-woocommerce.php"}
+    for path in files:
+        result = subprocess.run([PHP, "-l", str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def mint(secret: str, store_url: str, store_id: str, *, user: str = "7",
+         name: str = "Sam Shopmanager", now: int | None = None, ttl: int = 120) -> str:
+    """Run the plugin's photosync_embed_token() with php-cli."""
+    code = ("require $argv[1]; echo photosync_embed_token($argv[2], $argv[3], $argv[4], "
+            "$argv[5], $argv[6], (int) $argv[7], (int) $argv[8]);")
+    result = subprocess.run(
+        [PHP, "-r", code, "--", str(PLUGIN / "includes" / "token.php"), secret, store_url,
+         store_id, user, name, str(int(time.time()) if now is None else now), str(ttl)],
+        capture_output=True, text=True, check=True,
+    )
+    return result.stdout.strip()
+
+
+@pytest.fixture
+def connected(woo, woo_options, settings, db):
+    """A store connected with the plugin installed: PhotoSync wrote the plugin's options."""
+    settings.PHOTOSYNC_PUBLIC_URL = "https://photos.example.com"
+    woo.plugin_options = {"photosync_app_url": "", "photosync_store_id": "",
+                          "photosync_embed_secret": ""}
+    key, secret = woo.add_key()
+    store = woocommerce_store_connect(url=woo.url, consumer_key=key, consumer_secret=secret)
+    return store, woo.plugin_options
+
+
+@needs_php
+def test_the_plugins_token_opens_a_session_bound_to_the_store(client, woo, connected):
+    store, options = connected
+    assert options["photosync_app_url"] == "https://photos.example.com"
+    assert options["photosync_store_id"] == str(store.pk)
+    token = mint(options["photosync_embed_secret"], woo.url, options["photosync_store_id"])
+
+    response = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
+    assert response.status_code == 302
+    assert response["Location"] == f"/woocommerce/embed/{store.pk}/home"  # token dropped
+    assert client.session[SESSION_KEY] == store.pk
+    user = response.wsgi_request.user
+    assert user.username == f"store{store.pk}:wp7" and not user.is_staff
+    assert user.first_name == "Sam Shopmanager" and not user.has_usable_password()
+
+    page = client.get(f"/woocommerce/embed/{store.pk}/home")
+    assert page.status_code == 200 and b"Sam Shopmanager" in page.content
+    assert page["Content-Security-Policy"] == f"frame-ancestors {woo.url}"
+    assert "X-Frame-Options" not in page
+
+    replay = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
+    assert replay.status_code == 403 and b"already used" in replay.content
+    assert replay["Content-Security-Policy"] == f"frame-ancestors {woo.url}"
+
+
+@needs_php
+@pytest.mark.parametrize("case", ["tampered", "expired", "other secret", "other store id",
+                                  "other origin", "too long-lived", "garbage"])
+def test_bad_tokens_open_no_session(client, woo, connected, case):
+    store, options = connected
+    secret, sid = options["photosync_embed_secret"], options["photosync_store_id"]
+    token = {
+        "tampered": lambda: mint(secret, woo.url, sid)[:-2] + "AA",
+        "expired": lambda: mint(secret, woo.url, sid, now=int(time.time()) - 600),
+        "other secret": lambda: mint("x" * 43, woo.url, sid),
+        "other store id": lambda: mint(secret, woo.url, str(store.pk + 1)),
+        "other origin": lambda: mint(secret, "https://evil.example.com", sid),
+        "too long-lived": lambda: mint(secret, woo.url, sid, ttl=3600),
+        "garbage": lambda: "not.a-token",
+    }[case]()
+    response = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
+    assert response.status_code == 403
+    assert SESSION_KEY not in client.session
+    assert client.get(f"/woocommerce/embed/{store.pk}/home").status_code == 403
+
+
+@needs_php
+def test_a_token_for_one_store_does_not_open_another(client, woo, connected):
+    store, options = connected
+    other = Store.objects.create(platform="woocommerce", domain="https://other.example.com")
+    token = mint(options["photosync_embed_secret"], woo.url, options["photosync_store_id"])
+    assert client.get(f"/woocommerce/embed/{other.pk}", {"token": token}).status_code == 403
+    assert client.get("/woocommerce/embed/999999", {"token": token}).status_code == 404
