@@ -182,6 +182,10 @@ PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT = env.int("PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT", d
 PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT = env.int("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT", default=2)
 # Work sent to the broker that has not started (or finished) by then is sent again.
 PHOTOSYNC_REDISPATCH_AFTER = env.float("PHOTOSYNC_REDISPATCH_AFTER", default=600.0)
+# Webhook events recorded but not processed after this many seconds are enqueued again.
+PHOTOSYNC_RECOVER_EVENTS_AFTER = env.float("PHOTOSYNC_RECOVER_EVENTS_AFTER", default=60.0)
+# Seconds between subscription health checks (re-create or re-activate store webhooks).
+PHOTOSYNC_HEALTH_INTERVAL = env.float("PHOTOSYNC_HEALTH_INTERVAL", default=900.0)
 # Workers report every PHOTOSYNC_HEARTBEAT_INTERVAL s; silent for PHOTOSYNC_WORKER_DEAD_AFTER
 # s means dead. With no GPU heartbeat for PHOTOSYNC_GPU_DEAD_AFTER s, GPU work goes to the
 # CPU path ("cpu") or waits ("hold").

@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from photosync.models import GenerationJob, Push, WorkerHeartbeat
+from photosync.models import GenerationJob, Push, WebhookEvent, WorkerHeartbeat
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ def work_recover() -> dict[str, int]:
     alive = set(
         WorkerHeartbeat.objects.filter(last_seen__gte=dead_before).values_list("name", flat=True)
     )
-    counts = {"jobs": 0, "pushes": 0}
+    counts = {"jobs": 0, "pushes": 0, "events": 0}
     with transaction.atomic():
         lost = list(
             GenerationJob.objects.select_for_update()
@@ -56,4 +57,29 @@ def work_recover() -> dict[str, int]:
             push.save(update_fields=["updated_at"])  # restart the clock
             enqueue(push_run, push.pk)
             counts["pushes"] += 1
+    counts["events"] = webhook_events_recover(now=now)
     return counts
+
+
+def webhook_events_recover(*, now=None) -> int:
+    """Re-enqueue webhook events recorded but never processed (e.g. the broker was down
+    when they arrived). Processing is idempotent: a product's input hash decides."""
+    from photosync import jobs
+    from photosync.queueing import enqueue
+
+    actors = {"shopify": jobs.shopify_webhook_process,
+              "woocommerce": jobs.woocommerce_event_process}
+    now = now or timezone.now()
+    before = now - timedelta(seconds=settings.PHOTOSYNC_RECOVER_EVENTS_AFTER)
+    pending = list(
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, received_at__lt=before)
+        .filter(Q(recovered_at__isnull=True) | Q(recovered_at__lt=before))
+        .order_by("received_at").values_list("pk", "platform")[:5000]
+    )
+    with transaction.atomic():
+        for pk, platform in pending:
+            if platform in actors:
+                enqueue(actors[platform], pk)
+        # Restart their clock so the next pass does not send them again at once.
+        WebhookEvent.objects.filter(pk__in=[pk for pk, _ in pending]).update(recovered_at=now)
+    return len(pending)
