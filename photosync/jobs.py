@@ -12,6 +12,7 @@ import logging
 import dramatiq
 
 from integrations.errors import Retryable
+from photosync.observability import PUSH_OUTCOMES
 from photosync.queueing import Queues, get_broker
 
 log = logging.getLogger(__name__)
@@ -82,14 +83,22 @@ def push_run(push_id: int) -> None:
     from photosync.services.pushes import push_run as service
 
     try:
-        service(push_id=push_id)
+        _push_outcome(service(push_id=push_id))
     except Retryable as exc:
+        PUSH_OUTCOMES.labels(platform="", outcome="retry").inc()
         raise _retry_later(exc) from exc
     except Exception:
         log.exception("push %s failed", push_id)
         push = Push.objects.filter(pk=push_id).first()
         if push is not None:
             push_failed(push=push, message="The push failed unexpectedly; use Retry to try again.")
+            _push_outcome(push)
+
+
+def _push_outcome(push) -> None:
+    if push is not None:
+        platform = getattr(push.store, "platform", "") if push.store_id else ""
+        PUSH_OUTCOMES.labels(platform=platform, outcome=push.status).inc()
 
 
 @dramatiq.actor(
@@ -128,9 +137,11 @@ def push_poll(push_id: int, attempt: int = 0) -> None:
     from photosync.services.pushes import push_poll as service
 
     try:
-        service(push_id=push_id, attempt=attempt)
+        push = service(push_id=push_id, attempt=attempt)
     except Retryable as exc:
         raise _retry_later(exc) from exc
+    if push is not None and push.status != "processing":
+        _push_outcome(push)
 
 
 @dramatiq.actor(

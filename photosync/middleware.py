@@ -36,3 +36,22 @@ class DatabaseUnavailable:
             response["Retry-After"] = "30"
             return response
         return None
+
+
+class WebhookTiming:
+    """Observe how long each webhook delivery takes to answer (photosync_webhook_ack_seconds)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if not request.path.startswith("/webhooks/"):
+            return self.get_response(request)
+        from photosync.observability import WEBHOOK_ACK, timed
+
+        platform = request.path.split("/")[2] or "unknown"
+        with timed(WEBHOOK_ACK, platform=platform if platform in _PLATFORMS else "other"):
+            return self.get_response(request)
+
+
+_PLATFORMS = {"shopify", "woocommerce"}

@@ -21,9 +21,32 @@ def tick() -> dict:
         reconciled = stores_reconcile()
         recovered = work_recover()
         dispatched = jobs_dispatch()
-        return {"reconciled": reconciled, "recovered": recovered, "dispatched": dispatched}
+        result = {"reconciled": reconciled, "recovered": recovered, "dispatched": dispatched}
+        health = stores_health()
+        if health is not None:
+            result["health"] = health
+        return result
     finally:
         close_old_connections()
+
+
+def stores_health() -> dict | None:
+    """Every PHOTOSYNC_HEALTH_INTERVAL (across all daemons, by lease): re-activate or
+    re-create WooCommerce webhooks, and refresh Shopify access tokens ahead of expiry.
+    Shopify subscriptions are declared in shopify.app.toml, which Shopify never deletes."""
+    from django.conf import settings
+
+    from photosync.queueing import WORKER_NAME
+    from photosync.services.leases import lease_acquire
+
+    # Never released: the lease's expiry is what spaces the checks out.
+    if not lease_acquire(name="health", holder=f"{WORKER_NAME}:health",
+                         seconds=settings.PHOTOSYNC_HEALTH_INTERVAL, renew=False):
+        return None
+    from photosync.services.shopify_auth import shopify_stores_refresh
+    from photosync.services.woocommerce.health import woocommerce_stores_check
+
+    return {"woocommerce": woocommerce_stores_check(), "shopify": shopify_stores_refresh()}
 
 
 def run(*, interval: float, stop: threading.Event) -> None:

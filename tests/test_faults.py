@@ -210,3 +210,112 @@ def test_one_stores_backfill_does_not_delay_another_stores_new_product(
     assert ran_meanwhile < 20
     GenerationJob.objects.filter(status="queued").update(status="cancelled")
     drain(broker, worker)
+
+
+def _redis_server(port: int, tmp: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL,
+    )
+    import redis
+
+    client = redis.Redis(port=port)
+    _wait(lambda: _pings(client), 10, "redis-server to start")
+    return proc
+
+
+def _pings(client) -> bool:
+    import redis
+
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+
+
+@pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not installed")
+def test_webhooks_during_a_redis_outage_are_all_answered_and_each_processed_once(
+    tmp_path, fault_media
+):
+    """The event is committed before the 200; the broker's absence only delays its work."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from integrations.woocommerce.webhooks import webhook_signature
+    from photosync.models import Platform, Store, WebhookEvent
+    from photosync.services.stores import store_credentials_set
+    from tests.test_health import _free_port
+    from tests.woocommerce.emulator import WooEmulator
+
+    woo = WooEmulator()
+    redis_port, web_port = _free_port(), _free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    redis_proc = _redis_server(redis_port, tmp_path)
+    secret = "W" * 40
+    key, key_secret = woo.add_key()
+    store = Store.objects.create(platform=Platform.WOOCOMMERCE, domain=woo.url, name="woo")
+    store_credentials_set(store=store, credentials={
+        "consumer_key": key, "consumer_secret": key_secret, "webhook_secret": secret})
+    photo = (PHOTOS / "luma-yoga-brick.jpg").read_bytes()
+    pids = [woo.create_product(f"Brick {i}", [(f"brick{i}.jpg", photo)]) for i in range(12)]
+    env = {"REDIS_URL": redis_url, "PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS": "127.0.0.0/8",
+           "PHOTOSYNC_RECOVER_EVENTS_AFTER": "0", "ALLOWED_HOSTS": "127.0.0.1",
+           "PHOTOSYNC_PUBLIC_URL": f"http://127.0.0.1:{web_port}"}
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "photosync.wsgi", "-b", f"127.0.0.1:{web_port}",
+         "-w", "2", "-k", "gthread", "--threads", "4"],
+        cwd=REPO, env=_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    worker_proc = None
+    try:
+        base = f"http://127.0.0.1:{web_port}"
+        _wait(lambda: _answers(base), 30, "gunicorn to start")
+
+        def deliver(i: int) -> int:
+            pid = pids[i % len(pids)]
+            raw = json.dumps(woo.product_json(woo.products[pid])).encode()
+            return requests.post(f"{base}/webhooks/woocommerce/{store.pk}", data=raw, headers={
+                "Content-Type": "application/json", "X-WC-Webhook-Topic": "product.created",
+                "X-WC-Webhook-Resource": "product", "X-WC-Webhook-Event": "created",
+                "X-WC-Webhook-Source": woo.url + "/", "X-WC-Webhook-ID": "31",
+                "X-WC-Webhook-Delivery-ID": str(i), "X-WC-Webhook-Signature":
+                webhook_signature(raw, secret)}, timeout=10).status_code
+
+        with ThreadPoolExecutor(8) as pool:
+            first = list(pool.map(deliver, range(0, 24)))
+            redis_proc.terminate()  # the broker goes away mid-burst
+            redis_proc.wait(10)
+            second = list(pool.map(deliver, range(24, 48)))
+        assert first + second == [200] * 48  # every delivery answered, none lost
+        # 12 products, each delivered 4 times: one event each (deduplicated on identity).
+        assert WebhookEvent.objects.count() == 12
+        assert WebhookEvent.objects.filter(status="received").count() == 12
+
+        redis_proc = _redis_server(redis_port, tmp_path)  # back, empty: it kept nothing
+        syncd = _manage("syncd", "--once", **env)
+        assert syncd.wait(120) == 0, syncd.communicate()[0]
+        worker_proc = _manage("worker", "--processes", "1", "--threads", "2", **env)
+        _wait(lambda: WebhookEvent.objects.filter(status="processed").count() == 12, 180,
+              "every event to be processed")
+        _wait(lambda: GenerationJob.objects.filter(status="succeeded").count() == 12, 180,
+              "every product to be generated")
+    finally:
+        if worker_proc is not None:
+            _stop(worker_proc)
+        _stop(web)
+        redis_proc.terminate()
+        woo.close()
+    assert GenerationJob.objects.count() == 12
+    assert sorted(GenerationJob.objects.values_list("product__remote_id", flat=True)) == sorted(
+        str(p) for p in pids)
+
+
+def _answers(base: str) -> bool:
+    import requests
+
+    try:
+        return requests.get(base + "/healthz", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False

@@ -81,3 +81,20 @@ def test_log_lines_carry_store_product_and_job_ids(caplog):
     inside, outside = caplog.records
     assert (inside.store_id, inside.product_id, inside.job_id) == (3, 7, 11)
     assert not hasattr(outside, "job_id")
+
+
+@pytest.mark.django_db
+def test_webhook_answers_are_timed(client):
+    from photosync.observability import WEBHOOK_ACK
+
+    before = WEBHOOK_ACK.labels(platform="shopify")._sum.get()
+    count = [m for m in WEBHOOK_ACK.collect()[0].samples
+             if m.name.endswith("_count") and m.labels["platform"] == "shopify"]
+    assert client.get("/webhooks/shopify").status_code == 405
+    after = [m for m in WEBHOOK_ACK.collect()[0].samples
+             if m.name.endswith("_count") and m.labels["platform"] == "shopify"]
+    assert after[0].value == (count[0].value if count else 0) + 1
+    assert WEBHOOK_ACK.labels(platform="shopify")._sum.get() > before
+    assert 'photosync_webhook_ack_seconds_count{platform="shopify"}' in (
+        client.get("/metrics").content.decode()
+    )

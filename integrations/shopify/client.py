@@ -33,6 +33,7 @@ from integrations.errors import (
     Throttled,
     Unavailable,
 )
+from integrations.metrics import THROTTLE_WAIT_SECONDS, THROTTLED_CALLS
 from integrations.shopify.budget import CostBudget, budget_for
 from integrations.shopify.queries import Document
 
@@ -148,6 +149,7 @@ class ShopifyClient:
         wait = self.budget.reserve(reserved)
         if wait > 0:
             self.stats.waited_s += wait
+            THROTTLE_WAIT_SECONDS.labels(platform="shopify").inc(wait)
             self._sleep(wait)
         self.stats.requests += 1
         cost = None
@@ -188,6 +190,8 @@ class ShopifyClient:
         if status == 429 or "THROTTLED" in codes:
             self.stats.throttled += 1
             wait = _throttle_wait(body, response)
+            THROTTLED_CALLS.labels(platform="shopify").inc()
+            THROTTLE_WAIT_SECONDS.labels(platform="shopify").inc(wait)
             raise _Again(Throttled("Shopify's rate limit was reached; retrying shortly.",
                                    retry_after=wait), wait)
         if status == 401:

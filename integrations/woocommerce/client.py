@@ -39,6 +39,7 @@ from integrations.errors import (
     Throttled,
     Unavailable,
 )
+from integrations.metrics import THROTTLE_WAIT_SECONDS, THROTTLED_CALLS
 from integrations.woocommerce.addresses import Network, peer_allowed, url_check
 
 USER_AGENT = "PhotoSync/0.1 (+https://github.com/photosync)"
@@ -141,7 +142,9 @@ class WooClient:
                 raise self._transport_error(exc, slow=slow) from None
             if response.status_code == 429:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
+                THROTTLED_CALLS.labels(platform="woocommerce").inc()
                 if wait <= self.throttle_wait_max and attempt < self.throttle_retries:
+                    THROTTLE_WAIT_SECONDS.labels(platform="woocommerce").inc(wait)
                     self._sleep(wait)
                     continue
                 raise Throttled(

@@ -11,13 +11,16 @@ from django.utils import timezone
 from photosync.models import Lease
 
 
-def lease_acquire(*, name: str, holder: str, seconds: float) -> bool:
-    """Take or renew the lease; False while another holder's lease is unexpired."""
+def lease_acquire(*, name: str, holder: str, seconds: float, renew: bool = True) -> bool:
+    """Take or renew the lease; False while another holder's lease is unexpired.
+
+    With `renew=False` even the current holder must wait for expiry: the lease then spaces
+    out a periodic task across every daemon.
+    """
     now = timezone.now()
     expires = now + timedelta(seconds=seconds)
-    taken = Lease.objects.filter(
-        Q(name=name) & (Q(expires_at__lte=now) | Q(holder=holder))
-    ).update(holder=holder, expires_at=expires)
+    free = Q(expires_at__lte=now) | Q(holder=holder) if renew else Q(expires_at__lte=now)
+    taken = Lease.objects.filter(Q(name=name) & free).update(holder=holder, expires_at=expires)
     if taken:
         return True
     try:

@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 
 def work_recover() -> dict[str, int]:
-    from photosync.jobs import GENERATION_ACTORS, push_run
+    from photosync.jobs import GENERATION_ACTORS, push_poll, push_run
     from photosync.queueing import enqueue
 
     now = timezone.now()
@@ -56,6 +56,13 @@ def work_recover() -> dict[str, int]:
         ):
             push.save(update_fields=["updated_at"])  # restart the clock
             enqueue(push_run, push.pk)
+            counts["pushes"] += 1
+        # A push the store is still processing whose poll message was lost.
+        for push in Push.objects.select_for_update().filter(
+            status=Push.Status.PROCESSING, updated_at__lt=stale
+        ):
+            push.save(update_fields=["updated_at"])
+            enqueue(push_poll, push.pk, 0)
             counts["pushes"] += 1
     counts["events"] = webhook_events_recover(now=now)
     return counts

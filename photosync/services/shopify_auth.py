@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
-from integrations.errors import AuthRevoked
+from integrations.errors import AuthRevoked, Retryable
 from integrations.shopify import auth
 from integrations.shopify.client import Endpoint
 from photosync.models import Platform, Store
@@ -82,18 +82,19 @@ def shopify_store_needs_token(*, store: Store | None) -> bool:
     return not store_credentials_get(store=store).get("access_token")
 
 
-def shopify_credentials_fresh(*, store: Store, credentials: dict) -> dict:
-    """Credentials whose access token is valid for at least REFRESH_MARGIN_S more seconds.
+def shopify_credentials_fresh(*, store: Store, credentials: dict,
+                              margin: float = REFRESH_MARGIN_S) -> dict:
+    """Credentials whose access token is valid for at least `margin` more seconds.
 
     Non-expiring tokens (custom apps) are returned as they are. A refused refresh marks the
     store as needing re-authorization and raises AuthRevoked.
     """
-    if not _stale(credentials):
+    if not _stale(credentials, margin):
         return credentials
     with transaction.atomic():
         locked = Store.objects.select_for_update().get(pk=store.pk)
         current = store_credentials_get(store=locked)
-        if not _stale(current):  # another worker refreshed while we waited for the lock
+        if not _stale(current, margin):  # another worker refreshed while we waited for the lock
             return current
         try:
             tokens = auth.refresh_access_token(
@@ -112,9 +113,9 @@ def shopify_credentials_fresh(*, store: Store, credentials: dict) -> dict:
     raise refused
 
 
-def _stale(credentials: dict) -> bool:
+def _stale(credentials: dict, margin: float = REFRESH_MARGIN_S) -> bool:
     expires_at = credentials.get("expires_at")
-    return bool(expires_at) and float(expires_at) - time.time() < REFRESH_MARGIN_S
+    return bool(expires_at) and float(expires_at) - time.time() < margin
 
 
 def _needs_reauth(store: Store) -> None:
@@ -155,3 +156,23 @@ def shopify_connect_custom_app(*, shop: str, access_token: str, name: str = "",
         name = name or str(answer.get("shop", {}).get("name") or "")
     return shopify_store_connect(shop=domain, credentials={"access_token": access_token},
                                  name=name)
+
+
+def shopify_stores_refresh(*, margin: float | None = None) -> dict[int, str]:
+    """Refresh, ahead of expiry, every active shop's token that would lapse before the next
+    health pass (syncd), so no job starts on a token about to expire."""
+    margin = settings.PHOTOSYNC_HEALTH_INTERVAL + REFRESH_MARGIN_S if margin is None else margin
+    results: dict[int, str] = {}
+    for store in Store.objects.filter(platform=Platform.SHOPIFY, status=Store.Status.ACTIVE):
+        credentials = store_credentials_get(store=store)
+        if not _stale(credentials, margin):
+            results[store.pk] = "ok"
+            continue
+        try:
+            shopify_credentials_fresh(store=store, credentials=credentials, margin=margin)
+            results[store.pk] = "refreshed"
+        except AuthRevoked:
+            results[store.pk] = "needs re-authorization"
+        except Retryable as exc:
+            results[store.pk] = f"retry later: {exc.message}"
+    return results

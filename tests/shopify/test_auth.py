@@ -263,3 +263,29 @@ def test_a_refused_refresh_marks_the_shop_for_reauthorization(emulator):
     assert "shprt_" not in caught.value.message
     store.refresh_from_db()
     assert store.status == Store.Status.NEEDS_REAUTH
+
+
+@pytest.mark.django_db(transaction=True)
+def test_syncd_refreshes_tokens_ahead_of_expiry(emulator, settings):
+    from photosync.services.leases import lease_release
+    from photosync.syncd import stores_health
+
+    settings.PHOTOSYNC_HEALTH_INTERVAL = 900
+    store = _expiring_store(emulator)
+    credentials = store_credentials_get(store=store)
+    credentials["expires_at"] = time.time() + 600  # fine now, expired before the next pass
+    from photosync.services.stores import store_credentials_set
+
+    store_credentials_set(store=store, credentials=credentials)
+    report = stores_health()
+    assert report["shopify"] == {store.pk: "refreshed"}
+    assert emulator.stats["refresh"] == 1
+    fresh = store_credentials_get(store=Store.objects.get(pk=store.pk))
+    assert fresh["expires_at"] > time.time() + 1800
+    assert stores_health() is None  # the next daemon waits for the interval
+    from photosync.models import Lease
+
+    holder = Lease.objects.get(name="health").holder
+    lease_release(name="health", holder=holder)
+    assert stores_health()["shopify"] == {store.pk: "ok"}
+    assert emulator.stats["refresh"] == 1
