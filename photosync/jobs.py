@@ -21,8 +21,16 @@ get_broker()  # actors bind to the broker built from settings
 MINUTE = 60_000
 
 
-def _retry_when(retries: int, exc: BaseException) -> bool:
-    return isinstance(exc, Retryable) and retries < 5
+def retry_up_to(limit: int):
+    """Dramatiq's retry_when for an actor: retry what may succeed later (we raise
+    dramatiq.Retry to carry the store's delay) at most `limit` times; everything else was
+    already recorded for the merchant by the actor. (With retry_when set, Dramatiq ignores
+    max_retries, so the limit lives here.)"""
+
+    def retry_when(retries: int, exc: BaseException) -> bool:
+        return isinstance(exc, Retryable | dramatiq.Retry) and retries < limit
+
+    return retry_when
 
 
 def _retry_later(exc: Retryable) -> dramatiq.Retry:
@@ -59,7 +67,7 @@ def _generation(job_id: int) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.GENERATE_CPU, max_retries=3, time_limit=15 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.GENERATE_CPU, max_retries=3, time_limit=15 * MINUTE, retry_when=retry_up_to(3)
 )
 def generation_run(job_id: int) -> None:
     """Run a generation job on the CPU path (classical segmenter, procedural scenes)."""
@@ -67,7 +75,7 @@ def generation_run(job_id: int) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.GENERATE_GPU, max_retries=3, time_limit=15 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.GENERATE_GPU, max_retries=3, time_limit=15 * MINUTE, retry_when=retry_up_to(3)
 )
 def generation_run_gpu(job_id: int) -> None:
     """Run a generation job that needs a model on a GPU worker."""
@@ -75,7 +83,7 @@ def generation_run_gpu(job_id: int) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.PUSH, max_retries=5, time_limit=10 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.PUSH, max_retries=10, time_limit=10 * MINUTE, retry_when=retry_up_to(10)
 )
 def push_run(push_id: int) -> None:
     from photosync.models import Push
@@ -102,7 +110,7 @@ def _push_outcome(push) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=retry_up_to(5)
 )
 def product_refresh(store_id: int, remote_id: str) -> None:
     """Re-read one product from its store and queue generation if its inputs are new."""
@@ -116,7 +124,7 @@ def product_refresh(store_id: int, remote_id: str) -> None:
 
 # --- Shopify -------------------------------------------------------------------------
 @dramatiq.actor(
-    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=retry_up_to(5)
 )
 def shopify_webhook_process(event_id: int) -> None:
     """Act on one recorded Shopify webhook delivery (re-read, uninstall, redact, ...)."""
@@ -129,7 +137,7 @@ def shopify_webhook_process(event_id: int) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.PUSH, max_retries=3, time_limit=2 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.PUSH, max_retries=3, time_limit=2 * MINUTE, retry_when=retry_up_to(3)
 )
 def push_poll(push_id: int, attempt: int = 0) -> None:
     """Ask the store whether a push it is still processing went live; re-queues itself with
@@ -145,7 +153,7 @@ def push_poll(push_id: int, attempt: int = 0) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.SYNC, max_retries=3, time_limit=60 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.SYNC, max_retries=3, time_limit=60 * MINUTE, retry_when=retry_up_to(3)
 )
 def shopify_bulk_import(store_id: int, operation_id: str) -> None:
     """Stream a finished bulk operation's JSONL into product processing (backfill)."""
@@ -166,7 +174,7 @@ def shopify_bulk_import(store_id: int, operation_id: str) -> None:
 
 # --- WooCommerce ---------------------------------------------------------------------
 @dramatiq.actor(
-    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=retry_up_to(5)
 )
 def woocommerce_event_process(event_id: int) -> None:
     """Refresh the product of one recorded WooCommerce delivery (the parent of a variation)."""
@@ -183,7 +191,7 @@ def woocommerce_event_process(event_id: int) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.WEBHOOKS, max_retries=5, time_limit=5 * MINUTE, retry_when=retry_up_to(5)
 )
 def woocommerce_connect_verify(request_id: int) -> None:
     """Verify the key a store posted to the wc-auth callback, then connect the store."""
@@ -196,7 +204,7 @@ def woocommerce_connect_verify(request_id: int) -> None:
 
 
 @dramatiq.actor(
-    queue_name=Queues.SYNC, max_retries=3, time_limit=5 * MINUTE, retry_when=_retry_when
+    queue_name=Queues.SYNC, max_retries=3, time_limit=5 * MINUTE, retry_when=retry_up_to(3)
 )
 def woocommerce_webhooks_check(store_id: int) -> None:
     """Re-activate disabled and re-create missing webhooks of one WooCommerce store."""

@@ -5,6 +5,7 @@ They run in the production pass of the suite (DATABASE_URL and REDIS_URL set).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -316,6 +317,130 @@ def _answers(base: str) -> bool:
     import requests
 
     try:
-        return requests.get(base + "/healthz", timeout=1).status_code == 200
-    except requests.ConnectionError:
+        return requests.get(base + "/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
         return False
+
+
+SHOPIFY_KEY = "fault-api-key"
+SHOPIFY_SECRET = "shpss_fault_secret_0123456789abcdef"
+SHOP = "fault-goods.myshopify.com"
+
+
+@contextlib.contextmanager
+def _shopify_world(tmp_path, settings):
+    """A Shopify emulator, a shop connected to it, and gunicorn serving the app on loopback
+    (webhooks go there; media is downloaded from there). Yields (emulator, store, env)."""
+    from integrations.shopify.budget import budgets_reset
+    from photosync.services.shopify_auth import shopify_store_connect
+    from tests.shopify_emulator.server import ShopifyEmulator
+    from tests.test_health import _free_port
+
+    web_port = _free_port()
+    base = f"http://127.0.0.1:{web_port}"
+    emulator = ShopifyEmulator(api_key=SHOPIFY_KEY, api_secret=SHOPIFY_SECRET,
+                               webhook_url=f"{base}/webhooks/shopify")
+    emulator.start()
+    emulator.add_shop(SHOP)
+    env = {"SHOPIFY_API_KEY": SHOPIFY_KEY, "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
+           "SHOPIFY_API_ORIGIN": emulator.base_url, "ALLOWED_HOSTS": "127.0.0.1",
+           "PHOTOSYNC_PUBLIC_URL": base}
+    settings.SHOPIFY_API_KEY, settings.SHOPIFY_API_SECRET = SHOPIFY_KEY, SHOPIFY_SECRET
+    settings.SHOPIFY_API_ORIGIN = emulator.base_url
+    budgets_reset()
+    store = shopify_store_connect(shop=SHOP,
+                                  credentials={"access_token": emulator.issue_token(SHOP)})
+    web = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "photosync.wsgi", "-b", f"127.0.0.1:{web_port}",
+         "-w", "2", "-k", "gthread", "--threads", "16", "--backlog", "256"],
+        cwd=REPO, env=_env(**env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        text=True, start_new_session=True,
+    )
+    try:
+        _wait(lambda: _answers(base), 30, "gunicorn to start")
+        yield emulator, store, env, base
+    finally:
+        _stop(web)
+        emulator.stop()
+        budgets_reset()
+
+
+def _ours(emulator, product_gid: str) -> list[dict]:
+    return [m for m in emulator.product_media(SHOP, product_gid)
+            if m["filename"].startswith("photosync-")]
+
+
+def test_a_hundred_concurrent_deliveries_make_one_event_one_job_one_push(
+    tmp_path, fault_media, broker, settings
+):
+    import threading
+
+    from photosync.models import WebhookEvent
+
+    with _shopify_world(tmp_path, settings) as (emulator, store, env, base):
+        photo = (PHOTOS / "luma-yoga-brick.jpg").read_bytes()
+        gid = emulator.create_product(SHOP, title="Yoga Brick", images=[("b.jpg", photo, "")])
+        payload = emulator._product_payload(emulator.shops[SHOP], int(gid.rsplit("/", 1)[1]))
+        barrier = threading.Barrier(100)
+        statuses: list[int] = []
+
+        def deliver() -> None:
+            barrier.wait()
+            statuses.append(emulator.send_webhook(SHOP, "products/create", payload,
+                                                  webhook_id="one-delivery",
+                                                  url=f"{base}/webhooks/shopify"))
+
+        threads = [threading.Thread(target=deliver) for _ in range(100)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [200] * 100
+        assert WebhookEvent.objects.filter(delivery_id="one-delivery").count() == 1
+
+        worker_proc = _manage("worker", "--processes", "1", "--threads", "2", **env)
+        try:
+            job = _wait(lambda: GenerationJob.objects.filter(status="succeeded").first(), 120,
+                        "the product's job")
+            image = GeneratedImage.objects.get(job=job, kind="framed")
+            for _ in range(3):  # a double click and a second tab
+                image_approve(image=image, alt_text="Brick on white")
+            _wait(lambda: Push.objects.filter(status="live").exists(), 120, "the push to go live")
+            emulator.wait_for_webhooks()
+            time.sleep(2)  # the products/update echo is processed by the worker meanwhile
+        finally:
+            output = _stop(worker_proc)
+        assert GenerationJob.objects.count() == 1, output
+        assert Push.objects.count() == 1
+        assert [m["alt"] for m in _ours(emulator, gid)] == ["Brick on white"]
+
+
+def test_a_store_failing_in_bursts_still_gets_every_approved_image_exactly_once(
+    tmp_path, fault_media, broker, settings
+):
+    with _shopify_world(tmp_path, settings) as (emulator, store, env, base):
+        photo = (PHOTOS / "mg04-bk-0.jpg").read_bytes()
+        gids = [emulator.create_product(SHOP, title=f"Watch {i}", images=[("w.jpg", photo, "")])
+                for i in range(3)]
+        assert _manage("syncd", "--once", **env).wait(120) == 0
+        worker_proc = _manage("worker", "--processes", "1", "--threads", "2", **env)
+        try:
+            _wait(lambda: GenerationJob.objects.filter(status="succeeded").count() == 3, 180,
+                  "three generated products")
+            # The store now answers in bursts of errors: 500, 429 (THROTTLED) and 502.
+            emulator.fail_next = [500, 500, 429, 502, 500, 429, 429, 500, 503, 500] * 2
+            for image in GeneratedImage.objects.filter(kind="framed"):
+                image_approve(image=image, alt_text=f"On white {image.pk}")
+            try:
+                _wait(lambda: Push.objects.filter(status="live").count() == 3, 240,
+                      "every push to go live")
+            except AssertionError:
+                print(list(Push.objects.values("status", "error", "attempts")))
+                print(_stop(worker_proc)[-6000:])
+                raise
+        finally:
+            output = _stop(worker_proc)
+        assert emulator.fail_next == [], output  # every injected failure was met
+        assert Push.objects.count() == 3
+        for gid in gids:
+            assert len(_ours(emulator, gid)) == 1

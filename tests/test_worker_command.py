@@ -40,3 +40,19 @@ def test_unknown_queues_are_refused():
     )
     assert result.returncode != 0
     assert "Unknown queues ['bogus']" in result.stderr
+
+
+def test_actors_retry_retryable_errors_a_bounded_number_of_times():
+    import dramatiq
+
+    from integrations.errors import Invalid, Throttled
+    from photosync.jobs import push_run, retry_up_to
+
+    when = retry_up_to(3)
+    assert when(0, dramatiq.Retry("later", delay=1000))
+    assert when(2, Throttled("slow down", retry_after=1))
+    assert not when(3, dramatiq.Retry("later", delay=1000))
+    assert not when(0, Invalid("bad request"))
+    assert not when(0, ValueError("bug"))
+    assert push_run.options["retry_when"](9, dramatiq.Retry("x"))
+    assert not push_run.options["retry_when"](10, dramatiq.Retry("x"))
