@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import pytest
 from django.utils import timezone
@@ -43,8 +44,15 @@ def test_status_page_is_for_operators_and_shows_workers(client, operator):
     assert client.get("/status").status_code == 302
     WorkerHeartbeat.objects.create(name="gpu-box:42", kind="gpu", queues=["generate-gpu"],
                                    last_seen=timezone.now())
+    store = Store.objects.create(platform="local", domain="/s", name="s")
+    product = Product.objects.create(store=store, remote_id="p")
+    job = GenerationJob.objects.create(store=store, product=product, input_hash="h",
+                                       dedupe_key="k", status="succeeded")
+    GenerationJob.objects.filter(pk=job.pk).update(
+        created_at=timezone.now() - timedelta(seconds=12.5), finished_at=timezone.now())
     client.force_login(operator)
     page = client.get("/status").content.decode()
+    assert "p50 12.5 s · p95 12.5 s" in page
     assert "gpu-box:42" in page
     assert "alive" in page
     assert "generate-cpu" in page

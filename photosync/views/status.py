@@ -45,7 +45,10 @@ def status(request):
             s: GenerationJob.objects.filter(status=s).count()
             for s in ("queued", "dispatched", "running", "held")
         },
-        "latency": product_latency_quantiles(since=now - timedelta(hours=1)),
+        "latency": {
+            {"0.5": "p50", "0.95": "p95"}[q]: value
+            for q, value in product_latency_quantiles(since=now - timedelta(hours=1)).items()
+        },
         "failed_jobs": GenerationJob.objects.filter(status__in=("failed", "partial"))
         .select_related("product", "store").order_by("-finished_at")[:10],
         "failed_pushes": Push.objects.filter(status="failed")
