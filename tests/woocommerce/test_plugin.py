@@ -14,7 +14,7 @@ from photosync.services.woocommerce.connect import woocommerce_store_connect
 from photosync.services.woocommerce.embed import SESSION_KEY
 from tests.conftest import REPO
 
-PLUGIN = REPO / "deploy" / "wordpress" / "photosync-woocommerce"
+PLUGIN = REPO / "integrations" / "woocommerce" / "wordpress-plugin"
 PHP = shutil.which("php")
 needs_php = pytest.mark.skipif(PHP is None, reason="needs php-cli (.ci/run installs it)")
 

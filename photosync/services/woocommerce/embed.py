@@ -1,6 +1,6 @@
 """The companion plugin's handoff: a short-lived signed token traded for a PhotoSync session.
 
-The WordPress plugin (deploy/wordpress/photosync-woocommerce) renders PhotoSync in an iframe
+The WordPress plugin (integrations/woocommerce/wordpress-plugin) renders PhotoSync in an iframe
 on a WooCommerce admin page, for users with `manage_woocommerce`. It signs a token with the
 store's embed secret, which PhotoSync generated and wrote into the plugin's options through
 WooCommerce's settings API (health.py); the token never carries the secret.
