@@ -12,8 +12,12 @@ def test_api_needs_an_authenticated_operator(client):
 @pytest.mark.django_db
 def test_api_root_lists_resources(client, operator):
     client.force_login(operator)
+    store = Store.objects.create(platform="local", domain="/tmp/x", name="X")
     body = client.get("/api/v1/").json()
-    assert set(body) == {"products", "images"}
+    assert set(body) == {"stores", "products", "images", "pushes", "settings", "usage", "schema"}
+    assert body["stores"] == [{"id": store.pk, "name": "X", "platform": "local",
+                               "domain": "/tmp/x", "status": "active"}]
+    assert body["products"] == "http://testserver/api/v1/products/"
 
 
 @pytest.mark.django_db

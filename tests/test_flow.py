@@ -101,12 +101,15 @@ def test_bad_files_fail_alone_and_visibly(store_dir, media_root, broker, worker,
     ).exists()
 
     client.force_login(operator)
-    page = client.get(f"/products/{job.product.pk}/").content.decode()
+    assert client.get(f"/products/{job.product.pk}/").status_code == 200  # the admin page
+    detail = client.get(f"/api/v1/products/{job.product.pk}/").json()
+    errors = {s["remote_id"]: s["error"] for s in detail["sources"]}
     for bad in ("b-corrupt.jpg", "c-empty.png", "d-notes.txt"):
-        assert sources[bad].error in page
-    assert "1 image failed" not in page  # counts are on the queue page
-    queue = client.get("/?status=failed").content.decode()
-    assert "3 images failed" in queue
+        assert errors[bad] == sources[bad].error
+    assert [j["error"] for j in detail["jobs"]] == [job.error]
+    queue = client.get("/api/v1/products/?status=failed").json()
+    assert [(p["title"], p["failed_sources"]) for p in queue["results"]] == [("mixed bag", 3)]
+    assert queue["counts"]["failed"] == 1
 
 
 def test_a_failing_gpu_stage_falls_back_to_the_cpu_path(store_dir, media_root, broker, worker,

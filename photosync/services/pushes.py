@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import PurePosixPath
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from photosync.models import GeneratedImage, Push
 from photosync.services.media import media_public_url
 from photosync.services.originals import product_originals_backup
 from photosync.services.stores import store_adapter
+
+log = logging.getLogger(__name__)
 
 _DONE = {Push.Status.LIVE, Push.Status.ROLLED_BACK}
 
@@ -128,20 +131,52 @@ def _set(push: Push, *, status: str, error: str) -> None:
     push.save(update_fields=["status", "error", "updated_at"])
 
 
-def push_rollback(*, push: Push) -> Push:
+class PushError(Exception):
+    """The request cannot be applied to this push; the message says why, for the merchant."""
+
+
+def push_retry(*, push: Push) -> Push:
+    """Queue a failed (or rolled back) push again: the merchant pressed Retry / Push again."""
+    from photosync.jobs import push_run as run_actor
+    from photosync.queueing import enqueue
+
+    with transaction.atomic():
+        push = Push.objects.select_for_update().get(pk=push.pk)
+        if push.status not in (Push.Status.FAILED, Push.Status.ROLLED_BACK):
+            raise PushError(f"This push is {push.status}; only a failed or rolled back push "
+                            "can be sent again.")
+        _set(push, status=Push.Status.QUEUED, error="")
+        enqueue(run_actor, push.pk)
+    return push
+
+
+def push_rollback(*, push: Push, user=None) -> Push:
     """Take a pushed image back off the product and restore the gallery recorded before the
     push (order, featured image). The row keeps its remote id, so the echo of the rollback is
-    still recognised as ours. Integration errors propagate for the caller to show."""
+    still recognised as ours; its image goes back to approved (the decision stands, the image
+    is no longer on the store). Rolling back twice is a no-op; a push that never reached the
+    store raises PushError. Integration errors propagate for the caller to show."""
     with transaction.atomic():
         push = Push.objects.select_for_update().select_related("store", "product").get(
             pk=push.pk
         )
-        if push.status == Push.Status.ROLLED_BACK or not push.remote_id:
+        if push.status == Push.Status.ROLLED_BACK:
             return push
+        if push.status in (Push.Status.QUEUED, Push.Status.UPLOADING):
+            raise PushError(f"This push is {push.status}; roll it back once it has finished.")
+        if not push.remote_id:
+            raise PushError(f"This push is {push.status} and never reached the store: "
+                            "there is nothing to roll back.")
     store_adapter(store=push.store).rollback(
         push.product.remote_id, push.remote_id, push.previous_state
     )
-    Push.objects.filter(pk=push.pk).update(status=Push.Status.ROLLED_BACK, error="",
-                                           updated_at=timezone.now())
+    with transaction.atomic():
+        Push.objects.filter(pk=push.pk).update(status=Push.Status.ROLLED_BACK, error="",
+                                               updated_at=timezone.now())
+        GeneratedImage.objects.filter(
+            pk=push.image_id, status=GeneratedImage.Status.PUSHED
+        ).update(status=GeneratedImage.Status.APPROVED)
+    log.info("push %s of product %s rolled back by %s", push.pk, push.product_id,
+             getattr(user, "username", None) or "the system")
     push.status = Push.Status.ROLLED_BACK
     return push

@@ -60,3 +60,16 @@ def image_reject(*, image: GeneratedImage, user=None) -> GeneratedImage:
     image.decided_at = timezone.now()
     image.save(update_fields=["status", "decided_by", "decided_at"])
     return image
+
+
+def images_approve_bulk(*, images, user=None) -> tuple[list[Push], list[GeneratedImage]]:
+    """Approve many waiting images at once (across products), but only those that passed
+    every fidelity threshold: flagged ones need a look each. Returns (pushes, skipped)."""
+    pushes: list[Push] = []
+    skipped: list[GeneratedImage] = []
+    for image in images:
+        if image.status != GeneratedImage.Status.READY or image.flags:
+            skipped.append(image)
+            continue
+        pushes.append(image_approve(image=image, user=user))
+    return pushes, skipped

@@ -1,71 +1,37 @@
-"""The operator's review pages (server-rendered; works without JavaScript)."""
+"""The admin page for operators and local folder stores: one template and one script that
+talk to the versioned API (`/api/v1/`). The same page is served to the embedded Shopify admin
+(views.shopify.app, with App Bridge and ID tokens) and to the WooCommerce plugin's iframe
+(views.woocommerce.embed_home, with the handoff session); only the way in differs.
+
+Routes inside the page live in the URL's fragment (`#/products/12`, `#/settings`), so one
+document serves every screen; `/products/<id>/` is a deep link that opens on a product.
+"""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
-from photosync.models import Product
-from photosync.selectors import (
-    generated_for_stores,
-    product_detail,
-    review_queue,
-    stores_for_user,
-)
-from photosync.services.review import ReviewError, image_approve, image_reject
+from photosync.selectors import stores_for_user
 
-FILTERS = ("waiting", "all", "pushed", "failed")
+
+def _page(request, initial_route: str = ""):
+    response = render(request, "photosync/operator.html", {"initial_route": initial_route})
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 @login_required
+@require_GET
 def queue(request):
-    status = request.GET.get("status", "waiting")
-    if status not in FILTERS:
-        status = "waiting"
-    stores = stores_for_user(user=request.user)
-    products = list(review_queue(stores=stores, status=status)[:200])
-    return render(
-        request,
-        "photosync/queue.html",
-        {"products": products, "status": status, "filters": FILTERS, "stores": stores},
-    )
+    return _page(request)
 
 
 @login_required
+@require_GET
 def product(request, product_id: int):
-    try:
-        item = product_detail(stores=stores_for_user(user=request.user), product_id=product_id)
-    except Product.DoesNotExist:
-        raise Http404 from None
-    return render(request, "photosync/product.html", {"product": item})
-
-
-@login_required
-@require_POST
-def decide(request, image_id: int):
-    image = get_object_or_404(
-        generated_for_stores(stores=stores_for_user(user=request.user)), pk=image_id
-    )
-    action = request.POST.get("action")
-    try:
-        if action == "approve":
-            image_approve(
-                image=image,
-                user=request.user,
-                alt_text=request.POST.get("alt_text"),
-                featured=request.POST.get("featured") == "on",
-            )
-            messages.success(request, "Approved; it is on its way to the store.")
-        elif action == "reject":
-            image_reject(image=image, user=request.user)
-            messages.info(request, "Rejected.")
-        else:
-            messages.error(request, "Unknown action.")
-    except ReviewError as exc:
-        messages.error(request, str(exc))
-    return redirect("product", product_id=image.product_id)
-
-
+    if not stores_for_user(user=request.user).filter(products__pk=product_id).exists():
+        raise Http404
+    return _page(request, f"#/products/{product_id}")

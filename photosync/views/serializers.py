@@ -1,0 +1,266 @@
+"""The JSON shapes of the versioned API (`/api/v1/`): what the admin page reads and sends.
+
+Image URLs are relative to the app and need no cookie (the Shopify iframe sends none):
+generated images as public thumbnails at display size, originals as expiring signed links.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from rest_framework import serializers
+
+from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
+from photosync.services.media import media_public_url
+from photosync.services.thumbnails import generated_thumb_url, original_link
+
+ROLLBACK_FROM = (Push.Status.LIVE, Push.Status.PROCESSING, Push.Status.FAILED)
+# What the fidelity badge shows on hover, in this order, when an output has it.
+FIDELITY_METRICS = (
+    "product_max_abs_diff",
+    "product_mean_abs_diff",
+    "delta_e_mean",
+    "delta_e_p95",
+    "background_purity",
+    "background_purity_outside_shadow",
+    "fill_ratio",
+    "product_scale",
+    "mask_area_fraction",
+    "mask_components",
+    "mask_border_contact",
+)
+
+
+def _user_name(user) -> str:
+    if user is None:
+        return ""
+    return user.get_full_name() or user.get_username()
+
+
+class StoreSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Store
+        fields = ["id", "name", "platform", "domain", "status"]
+
+
+class SourceSerializer(serializers.ModelSerializer):
+    original = serializers.SerializerMethodField(help_text="Signed link, 640 px, expires.")
+    original_full = serializers.SerializerMethodField(help_text="Signed link, full size.")
+
+    class Meta:
+        model = SourceImage
+        fields = ["id", "remote_id", "position", "alt", "status", "error", "width", "height",
+                  "original", "original_full"]
+
+    def get_original(self, obj: SourceImage) -> str | None:
+        return original_link(source_id=obj.pk, size=640) if obj.file else None
+
+    def get_original_full(self, obj: SourceImage) -> str | None:
+        return original_link(source_id=obj.pk) if obj.file else None
+
+
+class GeneratedSerializer(serializers.ModelSerializer):
+    url = serializers.SerializerMethodField(help_text="Public URL the store downloads.")
+    full = serializers.SerializerMethodField(help_text="The full-size file, on this app.")
+    thumb = serializers.SerializerMethodField(help_text="320 px thumbnail, cached a year.")
+    thumb_2x = serializers.SerializerMethodField(help_text="640 px thumbnail for dense screens.")
+    fidelity = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GeneratedImage
+        fields = [
+            "id", "product", "source", "job", "kind", "preset", "generator", "seed", "status",
+            "url", "full", "thumb", "thumb_2x", "width", "height", "metrics", "flags",
+            "fidelity", "alt_text", "featured", "decided_at", "created_at",
+        ]
+
+    def get_url(self, obj: GeneratedImage) -> str:
+        return media_public_url(obj.file.name)
+
+    def get_full(self, obj: GeneratedImage) -> str:
+        return reverse("generated-media", kwargs={"path": obj.file.name})
+
+    def get_thumb(self, obj: GeneratedImage) -> str:
+        return generated_thumb_url(name=obj.file.name, size=320)
+
+    def get_thumb_2x(self, obj: GeneratedImage) -> str:
+        return generated_thumb_url(name=obj.file.name, size=640)
+
+    def get_fidelity(self, obj: GeneratedImage) -> dict:
+        """`passed`: no threshold failed (the flags say which did); `numbers` for the badge."""
+        metrics = obj.metrics or {}
+        return {
+            "passed": not obj.flags,
+            "numbers": {k: metrics[k] for k in FIDELITY_METRICS if k in metrics},
+        }
+
+
+class JobSerializer(serializers.ModelSerializer):
+    settings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = GenerationJob
+        fields = ["id", "status", "reason", "error", "hold_reason", "notes", "timings",
+                  "settings", "created_at", "started_at", "finished_at"]
+
+    def get_settings(self, obj: GenerationJob) -> dict:
+        config = obj.config or {}
+        keys = ("frame_preset", "shadow", "scene_presets", "variations", "custom_prompt",
+                "scene_generator", "segmenter")
+        return {k: config[k] for k in keys if k in config}
+
+
+class PushSerializer(serializers.ModelSerializer):
+    requested_by = serializers.SerializerMethodField()
+    kind = serializers.CharField(source="image.kind", read_only=True)
+    preset = serializers.CharField(source="image.preset", read_only=True)
+    generator = serializers.CharField(source="image.generator", read_only=True)
+    seed = serializers.IntegerField(source="image.seed", read_only=True, allow_null=True)
+    alt_text = serializers.CharField(source="image.alt_text", read_only=True)
+    featured = serializers.BooleanField(source="image.featured", read_only=True)
+    thumb = serializers.SerializerMethodField()
+    can_retry = serializers.SerializerMethodField()
+    can_rollback = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Push
+        fields = ["id", "product", "image", "status", "remote_id", "error", "attempts",
+                  "requested_by", "created_at", "updated_at", "pushed_at", "kind", "preset",
+                  "generator", "seed", "alt_text", "featured", "thumb", "can_retry",
+                  "can_rollback"]
+
+    def get_requested_by(self, obj: Push) -> str:
+        return _user_name(obj.requested_by)
+
+    def get_thumb(self, obj: Push) -> str:
+        return generated_thumb_url(name=obj.image.file.name, size=160)
+
+    def get_can_retry(self, obj: Push) -> bool:
+        return obj.status in (Push.Status.FAILED, Push.Status.ROLLED_BACK)
+
+    def get_can_rollback(self, obj: Push) -> bool:
+        return bool(obj.remote_id) and obj.status in ROLLBACK_FROM
+
+
+class ProductListSerializer(serializers.ModelSerializer):
+    store_name = serializers.CharField(source="store.name", read_only=True)
+    waiting = serializers.IntegerField(source="n_ready")
+    flagged = serializers.IntegerField(source="n_flagged")
+    approved = serializers.IntegerField(source="n_approved")
+    pushed = serializers.IntegerField(source="n_pushed")
+    pushing = serializers.IntegerField(source="n_pushing")
+    failed_sources = serializers.IntegerField(source="n_failed_sources")
+    failed_pushes = serializers.IntegerField(source="n_failed_pushes")
+    failed_jobs = serializers.IntegerField(source="n_failed_jobs")
+    last_generated = serializers.DateTimeField(allow_null=True)
+    thumb = serializers.SerializerMethodField(help_text="160 px thumbnail of the newest output.")
+
+    class Meta:
+        model = Product
+        fields = ["id", "store", "store_name", "remote_id", "title", "product_type", "waiting",
+                  "flagged", "approved", "pushed", "pushing", "failed_sources", "failed_pushes",
+                  "failed_jobs", "last_generated", "thumb"]
+
+    def get_thumb(self, obj: Product) -> str | None:
+        name = getattr(obj, "cover_file", None)
+        return generated_thumb_url(name=name, size=160) if name else None
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    store_name = serializers.CharField(source="store.name", read_only=True)
+    platform = serializers.CharField(source="store.platform", read_only=True)
+    sources = SourceSerializer(many=True)
+    generated = GeneratedSerializer(many=True)
+    jobs = JobSerializer(many=True)
+    pushes = PushSerializer(many=True)
+
+    class Meta:
+        model = Product
+        fields = ["id", "store", "store_name", "platform", "remote_id", "title", "product_type",
+                  "sources", "generated", "jobs", "pushes"]
+
+
+# --- request bodies ----------------------------------------------------------------------
+class ApproveSerializer(serializers.Serializer):
+    alt_text = serializers.CharField(required=False, allow_blank=True, max_length=512)
+    featured = serializers.BooleanField(required=False, default=False)
+
+
+class BulkApproveSerializer(serializers.Serializer):
+    images = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                   max_length=1000, default=list)
+    products = serializers.ListField(child=serializers.IntegerField(), required=False,
+                                     max_length=1000, default=list)
+
+    def validate(self, attrs):
+        if not attrs["images"] and not attrs["products"]:
+            raise serializers.ValidationError("Name the images or the products to approve.")
+        return attrs
+
+
+class BulkApproveResultSerializer(serializers.Serializer):
+    approved = serializers.ListField(child=serializers.IntegerField())
+    skipped = serializers.ListField(child=serializers.DictField())
+    pushes = PushSerializer(many=True)
+
+
+class RegenerateSerializer(serializers.Serializer):
+    """What may differ from the store's settings for one regeneration."""
+
+    frame_preset = serializers.CharField(required=False, max_length=100)
+    scene_presets = serializers.ListField(child=serializers.CharField(max_length=100),
+                                          required=False, max_length=8)
+    custom_prompt = serializers.CharField(required=False, allow_blank=True, max_length=500)
+    variations = serializers.IntegerField(required=False, min_value=1, max_value=8)
+    shadow = serializers.CharField(required=False, max_length=20)
+
+    def validate_frame_preset(self, value: str) -> str:
+        from pipeline.errors import ConfigError
+        from pipeline.presets import frame_preset
+
+        try:
+            frame_preset(value)
+        except ConfigError as exc:
+            raise serializers.ValidationError(str(exc)) from None
+        return value
+
+    def validate_scene_presets(self, value: list[str]) -> list[str]:
+        from pipeline import SCENE_PRESETS
+
+        unknown = [v for v in value if v not in SCENE_PRESETS]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown scene presets {unknown}; known: {sorted(SCENE_PRESETS)}.")
+        return list(dict.fromkeys(value))
+
+    def validate_shadow(self, value: str) -> str:
+        from photosync.services.store_settings import SHADOWS
+
+        if value not in SHADOWS:
+            raise serializers.ValidationError(f"shadow must be one of {', '.join(SHADOWS)}.")
+        return value
+
+
+class SettingsSerializer(serializers.Serializer):
+    """A store's settings (GET) and the changes to make (PATCH: any subset)."""
+
+    frame_preset = serializers.CharField(required=False)
+    shadow = serializers.CharField(required=False)
+    scene_presets = serializers.ListField(child=serializers.CharField(), required=False)
+    variations = serializers.IntegerField(required=False)
+    custom_prompt = serializers.CharField(required=False, allow_blank=True)
+    output_format = serializers.CharField(required=False)
+    auto_approve = serializers.CharField(required=False, help_text="never, framed or all; "
+                                         "flagged outputs are never auto-approved.")
+    offpeak = serializers.CharField(required=False, allow_blank=True,
+                                    help_text='Backfill window, e.g. "01:00-06:00".')
+    monthly_generation_limit = serializers.IntegerField(required=False)
+    timezone = serializers.CharField(required=False)
+
+
+class UsageSerializer(serializers.Serializer):
+    month = serializers.CharField()
+    used = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    held = serializers.IntegerField()
+    resets_on = serializers.DateField()

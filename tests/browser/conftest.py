@@ -1,0 +1,114 @@
+"""Browser fixtures: Debian's chromium driven by playwright (never `playwright install`), a
+stub of Shopify's App Bridge, and screenshots.
+
+Screenshots go to `<pytest's basetemp>/screenshots/` (CI keeps that folder as an artifact:
+/tmp/pytest-of-$USER/pytest-current/screenshots/ by default). With
+PHOTOSYNC_UPDATE_SCREENSHOTS=1 the README's ones in docs/screenshots/ are rewritten as well.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.shopify.conftest import emulator, shopify_settings, shopify_store  # noqa: F401
+
+CHROMIUM = os.environ.get("PHOTOSYNC_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+DOCS_SCREENSHOTS = REPO / "docs" / "screenshots"
+WIDE = {"width": 1280, "height": 800}
+NARROW = {"width": 390, "height": 844}
+
+# App Bridge as the admin page uses it: `shopify.idToken()` (here: a token the test signs, on
+# each call) and toasts. The test routes https://cdn.shopify.com/** here.
+APP_BRIDGE_STUB = """
+window.shopify = {
+  config: { apiKey: document.querySelector('meta[name="shopify-api-key"]').content },
+  idToken: () => window.photosyncTestIdToken(),
+  toast: { show: (message) => { (window.photosyncToasts = window.photosyncToasts || [])
+                                  .push(message); } },
+};
+"""
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (.ci/run installs it)")
+    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are
+    # still synchronous, so Django's async-safety check does not apply to them.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=15_000)  # a loaded CI machine runs the pipeline slower
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport=WIDE, device_scale_factor=1, locale="en-GB",
+                                  timezone_id="UTC")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield page
+    context.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def shopify_bridge(page, mint) -> None:
+    """Serve the App Bridge stub for the CDN URL; `mint()` answers each `idToken()`."""
+    page.expose_function("photosyncTestIdToken", mint)
+    page.route("https://cdn.shopify.com/**", lambda route: route.fulfill(
+        status=200, content_type="application/javascript", body=APP_BRIDGE_STUB))
+
+
+@pytest.fixture(scope="session")
+def screenshots_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("screenshots", numbered=False)
+
+
+@pytest.fixture
+def screenshot(screenshots_dir):
+    """`screenshot(page, name)`: at 1280 and 390 px wide, as `<name>-1280.png` and
+    `<name>-390.png`, from the top of the page; the page is left at 1280 px. `docs=False`:
+    a CI artifact only, never one of the README's."""
+    update = os.environ.get("PHOTOSYNC_UPDATE_SCREENSHOTS") == "1"
+
+    def take(page, name: str, *, full_page: bool = False, docs: bool = True) -> None:
+        page.evaluate("document.activeElement && document.activeElement.blur()")
+        for size in (WIDE, NARROW):
+            page.set_viewport_size(size)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.wait_for_timeout(150)  # layout settles, lazy images start
+            page.wait_for_load_state("networkidle")
+            data = page.screenshot(animations="disabled", full_page=full_page)
+            filename = f"{name}-{size['width']}.png"
+            (screenshots_dir / filename).write_bytes(data)
+            if update and docs:
+                DOCS_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+                (DOCS_SCREENSHOTS / filename).write_bytes(_small_png(data))
+        page.set_viewport_size(WIDE)
+
+    return take
+
+
+def _small_png(data: bytes) -> bytes:
+    """The screenshot re-encoded with zlib's best effort (palette quantization was tried: it
+    shifts the admin's greys and bands the scenes, for a small gain)."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(out, format="PNG", optimize=True)
+    return out.getvalue()
