@@ -257,6 +257,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
         # Embedded Shopify admin: `Authorization: Bearer <App Bridge ID token>`.
         "photosync.views.shopify_session.ShopifyIdTokenAuthentication",
+        # WooCommerce plugin's iframe: `Authorization: PhotoSync <signed page token>`.
+        "photosync.views.woocommerce.EmbedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -67,6 +67,7 @@ from photosync.views.serializers import (
     UsageSerializer,
 )
 from photosync.views.shopify_session import ShopifyIdTokenAuthentication
+from photosync.views.woocommerce import EmbedTokenAuthentication
 
 
 class IdTokenScheme(OpenApiAuthenticationExtension):
@@ -78,10 +79,22 @@ class IdTokenScheme(OpenApiAuthenticationExtension):
                 "description": "An App Bridge ID token (embedded Shopify admin)."}
 
 
+class EmbedTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "photosync.views.woocommerce.EmbedTokenAuthentication"
+    name = "woocommerceEmbedToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "apiKey", "in": "header", "name": "Authorization",
+                "description": "`PhotoSync <token>`: the page token of the WooCommerce "
+                               "plugin's iframe."}
+
+
 class StoreScoped:
     """Both ways in, explicitly (whatever the project's defaults become)."""
 
-    authentication_classes = [SessionAuthentication, ShopifyIdTokenAuthentication]
+    authentication_classes = [
+        SessionAuthentication, ShopifyIdTokenAuthentication, EmbedTokenAuthentication
+    ]
 
     def stores(self):
         return stores_for_user(user=self.request.user)

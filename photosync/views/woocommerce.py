@@ -15,6 +15,7 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
+from rest_framework.authentication import BaseAuthentication
 
 from integrations.woocommerce.webhooks import (
     PRODUCT_TOPICS,
@@ -135,6 +136,7 @@ def embed(request: HttpRequest, store_id: int) -> HttpResponse:
     session bound to the store, then drop the token from the URL."""
     from photosync.services.woocommerce.embed import (
         EmbedTokenError,
+        woocommerce_app_token,
         woocommerce_embed_session_start,
         woocommerce_embed_token_verify,
         woocommerce_frame_headers,
@@ -149,9 +151,17 @@ def embed(request: HttpRequest, store_id: int) -> HttpResponse:
         page = render(request, "photosync/woocommerce/embed.html", {"error": exc.message},
                       status=403)
         return woocommerce_frame_headers(page, store=store)
-    woocommerce_embed_session_start(request=request, store=store, claims=claims)
-    target = HttpResponseRedirect(f"/woocommerce/embed/{store.pk}/home")
-    return woocommerce_frame_headers(target, store=store)
+    user = woocommerce_embed_session_start(request=request, store=store, claims=claims)
+    # The page carries its own credential: inside the WordPress admin's iframe the browser
+    # does not send our session cookie (a third-party context). The session stays for
+    # deployments served from the store's own site.
+    page = render(request, "photosync/woocommerce/embed.html", {
+        "store": store, "user": user,
+        "app_token": woocommerce_app_token(store=store, username=user.get_username()),
+    })
+    page["Cache-Control"] = "no-store"
+    page["Referrer-Policy"] = "no-referrer"  # the handoff token is in this page's URL
+    return woocommerce_frame_headers(page, store=store)
 
 
 @xframe_options_exempt
@@ -168,3 +178,27 @@ def embed_home(request: HttpRequest, store_id: int) -> HttpResponse:
         return _text("Open PhotoSync from your WooCommerce admin.", 403)
     page = render(request, "photosync/woocommerce/embed.html", {"store": store})
     return woocommerce_frame_headers(page, store=store)
+
+
+class EmbedTokenAuthentication(BaseAuthentication):
+    """DRF: `Authorization: PhotoSync <token>` from the WooCommerce iframe's page."""
+
+    keyword = "photosync"
+
+    def authenticate(self, request):
+        from rest_framework.authentication import get_authorization_header
+
+        from photosync.services.woocommerce.embed import woocommerce_app_token_user
+
+        parts = get_authorization_header(request).split()
+        if len(parts) != 2 or parts[0].lower() != self.keyword.encode():
+            return None
+        user = woocommerce_app_token_user(parts[1].decode("latin-1"))
+        if user is None:
+            from rest_framework.exceptions import AuthenticationFailed
+
+            raise AuthenticationFailed("The PhotoSync page expired; reopen it from WooCommerce.")
+        return user, None
+
+    def authenticate_header(self, request) -> str:
+        return "PhotoSync"

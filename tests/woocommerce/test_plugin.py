@@ -8,6 +8,7 @@ import subprocess
 import time
 
 import pytest
+from django.test import Client
 
 from photosync.models import Store
 from photosync.services.woocommerce.connect import woocommerce_store_connect
@@ -60,8 +61,24 @@ def test_the_plugins_token_opens_a_session_bound_to_the_store(client, woo, conne
     token = mint(options["photosync_embed_secret"], woo.url, options["photosync_store_id"])
 
     response = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
-    assert response.status_code == 302
-    assert response["Location"] == f"/woocommerce/embed/{store.pk}/home"  # token dropped
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == f"frame-ancestors {woo.url}"
+    assert response["Referrer-Policy"] == "no-referrer"
+    html = response.content.decode()
+    assert 'data-auth="embed"' in html
+    app_token = html.split('data-token="', 1)[1].split('"', 1)[0]
+    # Inside the iframe no cookie of ours is sent: the page's token alone opens the API,
+    # for this store only.
+    api = Client()
+    listed = api.get("/api/v1/products/", headers={"Authorization": f"PhotoSync {app_token}"})
+    assert listed.status_code == 200, listed.content
+    other = Store.objects.create(platform="woocommerce", domain="https://other.example")
+    other_product = other.products.create(remote_id="9", title="Not yours")
+    denied = api.get(f"/api/v1/products/{other_product.pk}/",
+                     headers={"Authorization": f"PhotoSync {app_token}"})
+    assert denied.status_code == 404
+    forged = api.get("/api/v1/products/", headers={"Authorization": f"PhotoSync {app_token}x"})
+    assert forged.status_code in (401, 403)
     assert client.session[SESSION_KEY] == store.pk
     user = response.wsgi_request.user
     assert user.username == f"store{store.pk}:wp7" and not user.is_staff

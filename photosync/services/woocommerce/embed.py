@@ -100,8 +100,9 @@ def woocommerce_embed_token_verify(
 
 def woocommerce_embed_session_start(
     *, request: HttpRequest, store: Store, claims: EmbedClaims
-) -> None:
-    """Sign the WordPress user in as the store's staff account, bound to that one store."""
+):
+    """Sign the WordPress user in as the store's staff account, bound to that one store;
+    return the account."""
     user_model = get_user_model()
     user, created = user_model.objects.get_or_create(
         username=store_staff_username(store=store, remote_user_id=f"wp{claims.wp_user}"),
@@ -112,6 +113,7 @@ def woocommerce_embed_session_start(
         user.save(update_fields=["password"])
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[SESSION_KEY] = store.pk
+    return user
 
 
 def woocommerce_session_store(*, request: HttpRequest) -> Store | None:
@@ -142,3 +144,33 @@ def _origin(url: object) -> str:
 
 def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+# --- the page's own credential inside the iframe ------------------------------------------
+# Browsers do not send our cookies inside another site's iframe (SameSite), so the embedded
+# page authenticates its API calls with a signed token it received in the page itself,
+# like the Shopify page does with ID tokens: `Authorization: PhotoSync <token>`.
+APP_TOKEN_SALT = "photosync.woocommerce-embed"
+APP_TOKEN_MAX_AGE = 8 * 3600
+
+
+def woocommerce_app_token(*, store: Store, username: str) -> str:
+    from django.core import signing
+
+    return signing.dumps({"s": store.pk, "u": username}, salt=APP_TOKEN_SALT, compress=True)
+
+
+def woocommerce_app_token_user(token: str):
+    """The staff account a valid, unexpired app token names, bound to its active store;
+    None otherwise."""
+    from django.core import signing
+
+    try:
+        data = signing.loads(token, salt=APP_TOKEN_SALT, max_age=APP_TOKEN_MAX_AGE)
+    except signing.BadSignature:
+        return None
+    store = Store.objects.filter(pk=data.get("s"), platform=Platform.WOOCOMMERCE,
+                                 status=Store.Status.ACTIVE).first()
+    if store is None or not str(data.get("u", "")).startswith(f"store{store.pk}:"):
+        return None
+    return get_user_model().objects.filter(username=data["u"], is_active=True).first()

@@ -5,8 +5,9 @@
    - "shopify": inside the Shopify admin. No cookies: every request carries
      `Authorization: Bearer <App Bridge ID token>`; a 401 with
      X-Shopify-Retry-Invalid-Session-Request is retried once with a fresh token.
-   - "session": operators (Django login) and the WooCommerce plugin's handoff session; the
-     CSRF token goes with every change.
+   - "embed": inside the WooCommerce plugin's iframe, where the browser sends no cookie of
+     ours: every request carries `Authorization: PhotoSync <page token>` from the page.
+   - "session": operators (Django login); the CSRF token goes with every change.
    Screens live in the URL's fragment: #/ (queue), #/products/<id>, #/settings. */
 (() => {
   "use strict";
@@ -18,6 +19,7 @@
     auth: app.dataset.auth || "session",
     api: app.dataset.api || "/api/v1/",
     csrf: app.dataset.csrf || "",
+    token: app.dataset.token || "",  // "embed": the WooCommerce iframe's page token
     initial: app.dataset.initial || "",
   };
   const state = {
@@ -83,6 +85,7 @@
   }
 
   async function authHeaders() {
+    if (cfg.auth === "embed") return { Authorization: `PhotoSync ${cfg.token}` };
     if (cfg.auth !== "shopify") return {};
     if (!window.shopify || !window.shopify.idToken) {
       throw new ApiError(401, { detail: "Open PhotoSync from your Shopify admin." });
@@ -94,10 +97,11 @@
     const url = /^https?:/.test(path) ? path : cfg.api + path;
     const headers = { Accept: "application/json", ...(await authHeaders()) };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (cfg.auth !== "shopify" && method !== "GET") headers["X-CSRFToken"] = cfg.csrf;
+    const cookieless = cfg.auth === "shopify" || cfg.auth === "embed";
+    if (!cookieless && method !== "GET") headers["X-CSRFToken"] = cfg.csrf;
     const response = await fetch(url, {
       method, headers, body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: cfg.auth === "shopify" ? "omit" : "same-origin",
+      credentials: cookieless ? "omit" : "same-origin",
     });
     if (response.status === 401 && !retried
         && response.headers.get("X-Shopify-Retry-Invalid-Session-Request") === "1") {
