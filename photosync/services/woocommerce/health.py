@@ -36,6 +36,8 @@ def woocommerce_webhooks_check(*, store: Store) -> WebhookHealth:
             "store %s webhooks: created %s, re-activated %s, removed duplicates %s",
             store.pk, health.created, health.reactivated, health.removed,
         )
+    if not credentials.get("embed_secret"):  # connected by key only: no plugin to set up
+        return health
     plugin = adapter.plugin_configure(  # type: ignore[attr-defined]
         {
             "photosync_app_url": settings.PHOTOSYNC_PUBLIC_URL,
