@@ -7,7 +7,7 @@ ADDR   ?= 127.0.0.1:8000
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run test test-production test-embedded lint install install-test clean
+.PHONY: run test test-production test-embedded lint install install-test clean bench bench-smoke
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "PhotoSync needs Python 3.11+"'
@@ -24,6 +24,10 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 
 .env: | $(VENV)/.installed
 	$(BIN)/python -m photosync.envfile .env
+
+$(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
+	$(BIN)/pip install --quiet -e '.[ml,test,bench]'
+	touch $@
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
@@ -44,6 +48,17 @@ test-production: install-test
 # The pure pipeline tests do not touch the database or broker: run them once, above.
 test-embedded: install-test
 	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest --ignore=tests/pipeline $(PYTEST_ARGS)
+
+# Benchmarks (bench/, docs/benchmarks.md) on the same PostgreSQL and Redis as the tests.
+BENCH_ENV = BENCH_DATABASE_ADMIN_URL=$(TEST_DATABASE_URL) BENCH_REDIS_URL=$(TEST_REDIS_URL)
+
+## bench: run every benchmark (about half an hour), then write docs/benchmarks.md
+bench: $(VENV)/.installed-bench
+	$(BENCH_ENV) $(BIN)/python bench/run.py
+
+## bench-smoke: every benchmark in its few-second smoke mode (CI keeps them working)
+bench-smoke: $(VENV)/.installed-bench
+	$(BENCH_ENV) $(BIN)/python bench/run.py --smoke
 
 clean:
 	rm -rf $(VENV) var

@@ -27,15 +27,44 @@ RESULTS = REPO / "bench" / "results"
 PG_ADMIN_URL = os.environ.get("BENCH_DATABASE_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 FERNET_KEY = "3JF7PEkdBUJ71z9pXbR5oknn6Tfjp3ThPd4WSCT_1bk="  # bench-only, never a real store
+PHOTOS = REPO / "photosync" / "demo" / "products"  # 15 real studio photos, about 1 MP each
+# The load average when the benchmark started: other work on the machine skews every number.
+LOAD_AT_START = os.getloadavg()
+
+
+def _cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def _memory_gib() -> float | None:
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    return None
 
 
 def machine() -> dict:
     return {
         "cpus": os.cpu_count(),
+        "cpu_model": _cpu_model(),
+        "memory_gib": _memory_gib(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "load_average_at_start": [round(x, 2) for x in LOAD_AT_START],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def load_note() -> str:
+    """One line for a table's footer: the 1-minute load average now and at the start."""
+    return (f"load average (1 min): {LOAD_AT_START[0]:.2f} at start, "
+            f"{os.getloadavg()[0]:.2f} now, on {os.cpu_count()} CPUs")
 
 
 def free_port() -> int:
@@ -88,12 +117,92 @@ def django_shell(code: str, *, env: dict[str, str]) -> str:
     return manage("shell", "-c", code, env=env)
 
 
+def django_setup(env: dict[str, str]) -> None:
+    """Configure Django in this process with `env` (the same settings as the processes the
+    benchmark starts), to seed and read the database directly."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "photosync.settings"
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    import django
+
+    django.setup()
+
+
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iterator[str]:
-    """The production web server configuration on loopback; yields its base URL."""
-    port = free_port()
+def managed(*args: str, env: dict[str, str], log: Path | None = None) -> Iterator[
+        subprocess.Popen]:
+    """`manage.py <args>` as a separate process (worker, syncd), stopped with its children."""
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "photosync.wsgi", "-b", f"127.0.0.1:{port}",
+        [sys.executable, "manage.py", *args], cwd=REPO, env=env, stdout=out,
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        stop_group(proc)
+        if log:
+            out.close()
+
+
+def stop_group(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """SIGTERM the process group a benchmark started (its own session), SIGKILL if it lingers."""
+    import signal
+
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def redis_flush_namespace(namespace: str) -> int:
+    """Delete a benchmark's queue keys from the shared Redis; return how many."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{namespace}:*", count=1000))
+    for i in range(0, len(keys), 500):
+        client.delete(*keys[i:i + 500])
+    return len(keys)
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The same nearest-rank percentile LoadResult uses."""
+    if not values:
+        return float("nan")
+    data = sorted(values)
+    return data[min(len(data) - 1, int(q * len(data)))]
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4,
+             port: int | None = None, on_start=None, app: str = "photosync.wsgi",
+             ) -> Iterator[str]:
+    """The production web server configuration on loopback; yields its base URL.
+
+    `on_start(proc)` is called with the gunicorn master once it answers (to watch its pid);
+    `app` serves another WSGI module (an A/B experiment's variant)."""
+    port = port or free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{port}",
          "-w", str(workers), "-k", "gthread", "--threads", str(threads),
          "--log-level", "warning"],
         cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -108,6 +217,8 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4) -> Iter
             if proc.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {proc.stderr.read()[-2000:]}")
             time.sleep(0.1)
+        if on_start is not None:
+            on_start(proc)
         yield base
     finally:
         proc.terminate()
@@ -139,6 +250,7 @@ class LoadResult:
     errors: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     latencies_ms: list[float] = field(default_factory=list)
+    offsets_s: list[float] = field(default_factory=list)  # each latency's start, from t0
     seconds: float = 0.0
 
     @property
@@ -150,6 +262,14 @@ class LoadResult:
             return float("nan")
         data = sorted(self.latencies_ms)
         return data[min(len(data) - 1, int(q * len(data)))]
+
+    def windows(self, width: float = 0.5) -> list[list[float]]:
+        """[start s, requests, p50 ms, max ms] per `width` seconds of start times."""
+        buckets: dict[int, list[float]] = {}
+        for offset, latency in zip(self.offsets_s, self.latencies_ms, strict=True):
+            buckets.setdefault(int(offset / width), []).append(latency)
+        return [[round(k * width, 2), len(v), round(percentile(v, 0.5), 1), round(max(v), 1)]
+                for k, v in sorted(buckets.items())]
 
     def summary(self) -> dict:
         return {
@@ -186,14 +306,21 @@ def http_request(method: str, path: str, host: str, headers: dict[str, str], bod
 
 
 async def _load(base: str, make_request, *, rate: float | None, total: int,
-                connections: int) -> LoadResult:
+                connections: int, prime: bytes | None = None) -> LoadResult:
     """Open loop when `rate` is set (each request starts on schedule, latency counted from
-    then, so queueing delay shows), else closed loop (`connections` clients back to back)."""
+    then, so queueing delay shows), else closed loop (`connections` clients back to back).
+
+    `prime`: a request each new connection sends once before the clock starts, so that the
+    server has accepted every connection (gunicorn takes ~0.2 s to accept 64 at once, which
+    would otherwise show as the first deliveries' latency)."""
     host, port = base.removeprefix("http://").split(":")
     result = LoadResult()
     pool: asyncio.Queue = asyncio.Queue()
-    for _ in range(connections):
-        pool.put_nowait(await asyncio.open_connection(host, int(port)))
+    opened = [await asyncio.open_connection(host, int(port)) for _ in range(connections)]
+    if prime is not None:
+        await asyncio.gather(*(_request(reader, writer, prime) for reader, writer in opened))
+    for pair in opened:
+        pool.put_nowait(pair)
 
     async def one(i: int, scheduled: float) -> None:
         reader, writer = await pool.get()
@@ -205,6 +332,7 @@ async def _load(base: str, make_request, *, rate: float | None, total: int,
             pool.put_nowait(await asyncio.open_connection(host, int(port)))
             return
         result.latencies_ms.append((time.perf_counter() - scheduled) * 1000)
+        result.offsets_s.append(scheduled - started)
         result.statuses[status] = result.statuses.get(status, 0) + 1
         if 200 <= status < 300:
             result.ok += 1
@@ -239,14 +367,17 @@ async def _load(base: str, make_request, *, rate: float | None, total: int,
 
 
 def load(base: str, make_request, *, rate: float | None = None, total: int,
-         connections: int = 32) -> LoadResult:
+         connections: int = 32, prime: bytes | None = None) -> LoadResult:
     return asyncio.run(_load(base, make_request, rate=rate, total=total,
-                             connections=connections))
+                             connections=connections, prime=prime))
 
 
 def write_result(name: str, data: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+    """bench/results/<name>.json; a smoke run's (data["smoke"]) under bench/results/smoke/,
+    so that it never replaces the real numbers the report is made from."""
+    folder = RESULTS / "smoke" if data.get("smoke") else RESULTS
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.json"
     path.write_text(json.dumps({"benchmark": name, "machine": machine(), **data}, indent=2))
     return path
 
@@ -258,3 +389,120 @@ def table(rows: list[list], header: list[str]) -> str:
     lines = [fmt.format(*header), fmt.format(*("-" * w for w in widths))]
     lines += [fmt.format(*row) for row in cells[1:]]
     return "\n".join(lines)
+
+
+# --- where the time goes -------------------------------------------------------------------
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (gone ones count 0)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+    return total
+
+
+def process_tree(pid: int) -> list[int]:
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        proc = psutil.Process(pid)
+        return [pid, *(c.pid for c in proc.children(recursive=True))]
+    return []
+
+
+def postgres_backends(database: str) -> list[int]:
+    """The PostgreSQL server processes serving connections to one database."""
+    import psutil
+
+    pids = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = " ".join(proc.info["cmdline"] or [])
+        if cmdline.startswith("postgres:") and f" {database} " in cmdline:
+            pids.append(proc.pid)
+    return pids
+
+
+@contextlib.contextmanager
+def py_spy(pids: list[int], seconds: float, out_dir: Path, rate: int = 250, *,
+           idle: bool = False, categories: dict[str, str] | None = None,
+           within: str | None = None) -> Iterator[dict]:
+    """Sample the given processes with py-spy (the `bench` extra) for `seconds` from the
+    block's start; on exit the dict holds the collapsed profile (see collapse_stacks), or an
+    error. `idle` also samples threads that wait (wall time rather than CPU)."""
+    import shutil
+
+    exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    result: dict = {}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = [out_dir / f"py-spy.{pid}.txt" for pid in pids]
+    procs = []
+    if not Path(exe).exists():
+        result["error"] = "py-spy is not installed (pip install -e '.[bench]')"
+    else:
+        procs = [subprocess.Popen(
+            [exe, "record", "--nonblocking", "-p", str(pid), "-r", str(rate), "-f", "raw",
+             "-o", str(path), "-d", str(max(1, int(seconds))), *(["--idle"] if idle else [])],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        ) for pid, path in zip(pids, files, strict=True)]
+        time.sleep(1.0)  # py-spy attaches
+    try:
+        yield result
+    finally:
+        for proc in procs:
+            try:
+                proc.wait(seconds + 30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        done = [f for f in files if f.exists()]
+        if procs and not done:
+            result["error"] = "py-spy wrote nothing: " + (procs[0].stderr.read()[-300:]
+                                                          if procs[0].stderr else "")
+        elif done:
+            result.update(collapse_stacks(done, categories=categories, within=within))
+
+
+def collapse_stacks(paths: list[Path], top: int = 60, *,
+                    categories: dict[str, str] | None = None,
+                    within: str | None = None) -> dict:
+    """Inclusive and self shares of frames in py-spy's raw (collapsed) output, idle event-loop
+    waits left out. `within`: only stacks through a frame containing that text. `categories`:
+    name → text of the stack (frames joined by ";"); the share of samples that contain it."""
+    import collections
+    import re
+
+    inclusive: collections.Counter = collections.Counter()
+    own: collections.Counter = collections.Counter()
+    matched: collections.Counter = collections.Counter()
+    total = 0
+    for path in paths:
+        for line in path.read_text().splitlines():
+            stack, _, count = line.rpartition(" ")
+            if not stack or not count.isdigit():
+                continue
+            frames = [re.sub(r":\d+\)", ")", f) for f in stack.split(";")
+                      if not f.startswith("process ")]
+            if not frames or "select (selectors" in frames[-1] or "selectors.py" in frames[-1]:
+                continue
+            if within and not any(within in f for f in frames):
+                continue
+            n = int(count)
+            total += n
+            joined = ";".join(frames)
+            for name, text in (categories or {}).items():
+                if text in joined:
+                    matched[name] += n
+            for frame in set(frames):
+                inclusive[frame] += n
+            own[frames[-1]] += n
+
+    def share(counter: collections.Counter) -> list[list]:
+        return [[round(100 * n / total, 1), frame] for frame, n in counter.most_common(top)]
+
+    return {"samples": total, "inclusive_pct": share(inclusive), "self_pct": share(own),
+            "categories_pct": {name: round(100 * matched[name] / total, 1) if total else 0.0
+                               for name in (categories or {})}}

@@ -33,7 +33,11 @@ API_SECRET = "bench-api-secret-0123456789abcdef0123456789"
 SHOP = "bench-shop.myshopify.com"
 
 
-def _setup_django(data_dir: str) -> None:
+def _setup_django(data_dir: str, **extra: str) -> None:
+    """Django in this process: SQLite and the in-process broker, unless `extra` names a
+    DATABASE_URL / REDIS_URL (bench/reconcile.py runs on PostgreSQL and Redis)."""
+    for name in ("DATABASE_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
     os.environ.update({
         "SECRET_KEY": "bench-" + "x" * 40,
         "PHOTOSYNC_ENCRYPTION_KEY": "3JF7PEkdBUJ71z9pXbR5oknn6Tfjp3ThPd4WSCT_1bk=",
@@ -44,9 +48,8 @@ def _setup_django(data_dir: str) -> None:
         "SHOPIFY_API_KEY": API_KEY,
         "SHOPIFY_API_SECRET": API_SECRET,
         "LOG_LEVEL": "WARNING",
+        **extra,
     })
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        os.environ.pop(name, None)
     import django
 
     django.setup()
@@ -77,7 +80,8 @@ def _serve_app() -> tuple[str, object]:
 
 
 def run(*, pushes: int, per_product: int, restore_rate: float, bucket: float,
-        threads: int) -> dict:
+        threads: int, queues: set[str] | None = None) -> dict:
+    """`queues`: what the in-process worker consumes (None: every queue)."""
     from django.conf import settings
     from dramatiq import Worker
 
@@ -106,7 +110,7 @@ def run(*, pushes: int, per_product: int, restore_rate: float, bucket: float,
     emulator.op_counts.clear()
 
     broker = get_broker()
-    worker = Worker(broker, worker_threads=threads)
+    worker = Worker(broker, worker_threads=threads, queues=queues)
     worker.start()
     started = time.monotonic()
     approve_all(image_ids)

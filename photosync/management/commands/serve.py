@@ -51,7 +51,8 @@ class Command(BaseCommand):
         if settings.PHOTOSYNC_SCENE_GENERATOR.startswith("diffusers:"):
             queues.add(Queues.GENERATE_GPU)
         worker = Worker(
-            get_broker(), queues=queues, worker_threads=settings.PHOTOSYNC_WORKER_THREADS
+            get_broker(), queues=queues, worker_threads=settings.PHOTOSYNC_WORKER_THREADS,
+            worker_timeout=100,  # ms between polls of an idle queue (see manage.py worker)
         )
         worker.start()
         stop = threading.Event()
