@@ -101,3 +101,14 @@ def queue_size(broker, queue: str) -> int:
     if settings.REDIS_URL:
         return broker.client.llen(f"{broker.namespace}:{queue}")
     return broker.queues[queue].qsize()
+
+
+def wait_until(predicate, timeout: float, what: str):
+    """Poll `predicate` until it returns something truthy (returned) or `timeout` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -25,6 +25,7 @@ from photosync.services.review import image_approve
 from photosync.services.stores import store_connect_local
 from photosync.services.sync import stores_reconcile
 from tests.conftest import PHOTOS, REPO, drain
+from tests.conftest import wait_until as _wait
 
 pytestmark = [pytest.mark.production, pytest.mark.django_db(transaction=True)]
 
@@ -58,16 +59,6 @@ def _manage(*args: str, **env: str) -> subprocess.Popen:
         [sys.executable, "manage.py", *args], cwd=REPO, env=_env(**env),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> str:

@@ -7,26 +7,16 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import requests
 
 from tests.conftest import PRODUCTION, REPO
+from tests.conftest import wait_until as _wait
 from tests.test_health import _free_port
 from tests.test_settings import BASE_ENV
 
 pytestmark = pytest.mark.skipif(PRODUCTION, reason="one-machine mode runs on the embedded defaults")
-
-
-def _wait(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_serve_demo_generates_and_pushes_approved_images(tmp_path):
