@@ -139,6 +139,7 @@ def test_ci_commands_are_what_the_makefile_says():
         "pip install --upgrade pip",
         "pip install -e .",
         "pip install -e .[ml,test]",
+        "pip install -e .[ml,test,bench]",  # make bench-smoke, after the tests
     ]
 
 
