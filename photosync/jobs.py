@@ -33,6 +33,14 @@ def retry_up_to(limit: int):
     return retry_when
 
 
+def _retrying(service, /, **kwargs):
+    """Call a service; a Retryable error becomes a Dramatiq retry after the store's delay."""
+    try:
+        return service(**kwargs)
+    except Retryable as exc:
+        raise _retry_later(exc) from exc
+
+
 def _retry_later(exc: Retryable) -> dramatiq.Retry:
     delay = int((exc.retry_after or 5) * 1000)
     return dramatiq.Retry(exc.message, delay=delay)
@@ -116,10 +124,7 @@ def product_refresh(store_id: int, remote_id: str) -> None:
     """Re-read one product from its store and queue generation if its inputs are new."""
     from photosync.services.sync import product_refresh as service
 
-    try:
-        service(store_id=store_id, remote_id=remote_id)
-    except Retryable as exc:
-        raise _retry_later(exc) from exc
+    _retrying(service, store_id=store_id, remote_id=remote_id)
 
 
 # --- Shopify -------------------------------------------------------------------------
@@ -130,10 +135,7 @@ def shopify_webhook_process(event_id: int) -> None:
     """Act on one recorded Shopify webhook delivery (re-read, uninstall, redact, ...)."""
     from photosync.services.shopify_webhooks import shopify_webhook_process as service
 
-    try:
-        service(event_id=event_id)
-    except Retryable as exc:
-        raise _retry_later(exc) from exc
+    _retrying(service, event_id=event_id)
 
 
 @dramatiq.actor(
@@ -144,10 +146,7 @@ def push_poll(push_id: int, attempt: int = 0) -> None:
     a bounded backoff until it did, failed, or ran out of attempts."""
     from photosync.services.pushes import push_poll as service
 
-    try:
-        push = service(push_id=push_id, attempt=attempt)
-    except Retryable as exc:
-        raise _retry_later(exc) from exc
+    push = _retrying(service, push_id=push_id, attempt=attempt)
     if push is not None and push.status != "processing":
         _push_outcome(push)
 
@@ -164,10 +163,7 @@ def shopify_bulk_import(store_id: int, operation_id: str) -> None:
     if store is None:
         log.info("bulk import for store %s skipped: the store is gone", store_id)
         return
-    try:
-        service(store=store, operation_id=operation_id)
-    except Retryable as exc:
-        raise _retry_later(exc) from exc
+    _retrying(service, store=store, operation_id=operation_id)
 
 
 # --- end of Shopify --------------------------------------------------------------------
@@ -197,10 +193,7 @@ def woocommerce_connect_verify(request_id: int) -> None:
     """Verify the key a store posted to the wc-auth callback, then connect the store."""
     from photosync.services.woocommerce.connect import woocommerce_auth_verify
 
-    try:
-        woocommerce_auth_verify(request_id=request_id)
-    except Retryable as exc:
-        raise _retry_later(exc) from exc
+    _retrying(woocommerce_auth_verify, request_id=request_id)
 
 
 @dramatiq.actor(
@@ -215,10 +208,7 @@ def woocommerce_webhooks_check(store_id: int) -> None:
     if store is None:
         log.info("webhook check of store %s skipped: the store is gone", store_id)
         return
-    try:
-        service(store=store)
-    except Retryable as exc:
-        raise _retry_later(exc) from exc
+    _retrying(service, store=store)
 
 
 # --- end of WooCommerce ----------------------------------------------------------------

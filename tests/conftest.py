@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 
 REPO = Path(__file__).resolve().parent.parent
 PHOTOS = REPO / "photosync" / "demo" / "products"
@@ -90,17 +89,17 @@ def drain(broker, worker, timeout: float = 120.0) -> None:
 
 
 def _queue_empty(broker, queue: str) -> bool:
-    names = (queue, f"{queue}.DQ")
-    if settings.REDIS_URL:
-        return all(broker.client.llen(f"{broker.namespace}:{n}") == 0 for n in names)
-    return all(broker.queues[n].empty() for n in names)
+    from photosync.queueing import queue_depth
+
+    return queue_depth(queue) == 0
 
 
 def queue_size(broker, queue: str) -> int:
-    """Messages waiting on `queue` (not counting delayed ones), for either broker."""
-    if settings.REDIS_URL:
-        return broker.client.llen(f"{broker.namespace}:{queue}")
-    return broker.queues[queue].qsize()
+    """Messages waiting on `queue` (delayed ones included), for either broker."""
+    from photosync.queueing import queue_depth
+
+    return queue_depth(queue)
+
 
 
 def wait_until(predicate, timeout: float, what: str):

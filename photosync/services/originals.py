@@ -6,8 +6,9 @@ import logging
 
 from integrations.base import RemoteImage, StoreAdapter
 from integrations.errors import IntegrationError, Retryable
-from photosync.models import Product, Push, SourceImage
+from photosync.models import Product, SourceImage
 from photosync.services.media import media_save_original
+from photosync.services.products import product_own_image_ids
 
 log = logging.getLogger(__name__)
 
@@ -16,10 +17,7 @@ def product_originals_backup(*, product: Product, adapter: StoreAdapter) -> int:
     """Make sure every merchant image now on the product is stored with us; return how many
     were newly stored. Our own pushed images are not originals and are skipped."""
     remote = adapter.get_product(product.remote_id)
-    ours = set(
-        Push.objects.filter(product=product).exclude(remote_id="").values_list("remote_id",
-                                                                               flat=True)
-    )
+    ours = product_own_image_ids(product=product)
     stored = 0
     for image in remote.images:
         if image.remote_id in ours:

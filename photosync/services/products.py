@@ -29,7 +29,8 @@ def product_input_hash(*, remote: RemoteProduct, own_image_ids: set[str]) -> str
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def _own_image_ids(product: Product) -> set[str]:
+def product_own_image_ids(*, product: Product) -> set[str]:
+    """Remote ids of the images our pushes put on the product (never merchant inputs)."""
     pushes = Push.objects.filter(product=product).exclude(remote_id="")
     return set(pushes.values_list("remote_id", flat=True))
 
@@ -56,7 +57,7 @@ def product_ingest(
         if not created:
             # Lock the row so that concurrent deliveries of one product serialize here.
             product = Product.objects.select_for_update().get(pk=product.pk)
-        own = _own_image_ids(product)
+        own = product_own_image_ids(product=product)
         merchant_images = [img for img in remote.images if img.remote_id not in own]
         input_hash = product_input_hash(remote=remote, own_image_ids=own)
         product.title = remote.title
