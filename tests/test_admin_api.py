@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -15,7 +16,7 @@ from photosync.selectors import stores_for_user
 from photosync.services.pushes import push_run
 from photosync.services.review import image_approve
 from photosync.services.stores import store_connect_local, store_staff_username
-from tests.conftest import queue_size
+from tests.conftest import REPO, queue_size
 from tests.review_data import FLAG, seed_product
 
 pytestmark = pytest.mark.django_db
@@ -313,7 +314,8 @@ def test_the_pages_serve_the_admin_page_to_each_way_in(client, operator, django_
     page = client.get(f"/products/{pa.pk}/")
     html = page.content.decode()
     assert page.status_code == 200 and 'data-auth="session"' in html
-    assert f'data-initial="#/products/{pa.pk}"' in html and "photosync/admin.js" in html
+    assert f'data-initial="#/products/{pa.pk}"' in html
+    assert '<script type="module" src="/static/photosync/admin/main.js">' in html
     assert client.get("/products/999999/").status_code == 404
 
     from photosync.services.woocommerce.embed import SESSION_KEY
@@ -328,6 +330,29 @@ def test_the_pages_serve_the_admin_page_to_each_way_in(client, operator, django_
     assert embedded["Content-Security-Policy"] == "frame-ancestors https://a.example.com"
     assert 'data-auth="session"' in embedded.content.decode()
     assert woo.get(f"/products/{pb.pk}/").status_code == 404
+
+
+def test_the_admin_script_is_es_modules_served_as_javascript_and_all_preloaded(client, operator):
+    """No build step: the browser loads the files as they are. Each is served with a
+    JavaScript type (module scripts refuse any other), imports only files that exist (no
+    package names: nothing is installed at runtime), and the page preloads every one."""
+    static = REPO / "photosync" / "static"
+    modules = {p.relative_to(static).as_posix() for p in (static / "photosync/admin").rglob("*.js")}
+    assert "photosync/admin/main.js" in modules and len(modules) > 5
+    client.force_login(operator)
+    html = client.get("/").content.decode()
+    preloaded = re.findall(r'<link rel="modulepreload" href="/static/([^"]+)">', html)
+    assert sorted(preloaded) == sorted(modules)
+    for module in modules:
+        source = (static / module).read_text()
+        imports = re.findall(r'\bfrom "([^"]+)";', source)
+        assert all(spec.startswith(("./", "../")) for spec in imports), (module, imports)
+        for spec in imports:
+            assert ((static / module).parent / spec).resolve().is_file(), (module, spec)
+        response = client.get(f"/static/{module}")
+        assert response.status_code == 200, module
+        assert response["Content-Type"].split(";")[0] == "text/javascript", module
+        assert b"".join(response.streaming_content).decode() == source
 
 
 # --- fast pages ------------------------------------------------------------------------------

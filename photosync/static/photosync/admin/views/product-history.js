@@ -1,0 +1,47 @@
+/* Product review: what was sent to the store, when, by whom and from which model, with roll
+   back and retry. */
+import { api } from "../api.js";
+import { badge, el, when } from "../dom.js";
+
+export const PUSH_STATUS = {
+  queued: ["Queued", "info busy"], uploading: ["Uploading", "info busy"],
+  processing: ["Processing on the store", "info busy"], live: ["Live on the store", "ok"],
+  failed: ["Push failed", "bad"], rolled_back: ["Rolled back", ""],
+};
+
+export function historyCard(product, act) {
+  if (!product.pushes.length) {
+    return el("section", { class: "card", "aria-label": "History" },
+      el("h2", { text: "History" }),
+      el("p", { class: "muted", text: "Nothing has been sent to the store yet." }));
+  }
+  return el("section", { class: "card", "aria-label": "History" },
+    el("h2", { text: "History" }),
+    el("table", { class: "history" },
+      el("thead", {}, el("tr", {}, ["Image", "What", "When", "By", "Status", ""].map(
+        (t) => el("th", { scope: "col", text: t })))),
+      el("tbody", {}, product.pushes.map((p) => el("tr", { dataset: { pushId: p.id } },
+        el("td", {}, el("img", { class: "thumb", src: p.thumb, width: 40, height: 40,
+                                alt: p.alt_text || `${p.kind} ${p.preset}` })),
+        el("td", {}, `${p.kind === "framed" ? "Cutout" : "Scene"} · ${p.preset}`,
+          el("div", { class: "meta muted", text: [p.generator,
+            p.seed !== null ? `seed ${p.seed}` : ""].filter(Boolean).join(" · ") })),
+        el("td", {}, when(p.pushed_at || p.created_at)),
+        el("td", {}, p.requested_by || "Automatic"),
+        el("td", {}, badge(...(PUSH_STATUS[p.status] || [p.status, ""])),
+          p.error ? el("div", { class: "push-error", text: p.error }) : null),
+        el("td", { class: "actions" },
+          p.can_rollback ? el("button", {
+            type: "button", dataset: { key: `rollback-${p.id}` },
+            onclick: (event) => {
+              event.target.disabled = true;
+              act(api(`pushes/${p.id}/rollback`, { method: "POST" }),
+                "Rolled back: the product's images are as they were.");
+            },
+          }, "Roll back") : null,
+          p.can_retry ? el("button", {
+            type: "button", dataset: { key: `history-retry-${p.id}` },
+            onclick: () => act(api(`pushes/${p.id}/retry`, { method: "POST" }),
+              "Sending it again."),
+          }, p.status === "rolled_back" ? "Push again" : "Retry") : null))))));
+}

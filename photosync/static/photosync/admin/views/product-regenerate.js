@@ -1,0 +1,47 @@
+/* Product review: regenerate with another framing, shadow, scene styles, prompt or more
+   variations (the store's settings are the starting values). */
+import { api } from "../api.js";
+import { el, selectField } from "../dom.js";
+
+export function regenerateCard(product, answer, act) {
+  if (!answer) return null;
+  const values = answer.settings;
+  const choices = answer.choices;
+  const form = el("form", {
+    onsubmit: (event) => {
+      event.preventDefault();
+      const data = new FormData(form);
+      const body = {
+        frame_preset: data.get("frame_preset"),
+        shadow: data.get("shadow"),
+        scene_presets: data.getAll("scene_presets"),
+        variations: Number(data.get("variations")),
+        custom_prompt: String(data.get("custom_prompt") || "").trim(),
+      };
+      act(api(`products/${product.id}/regenerate`, { method: "POST", body }),
+        "Regenerating: new images appear here when they are ready.");
+    },
+  },
+  el("div", { class: "form-grid" },
+    selectField("regen-frame", "frame_preset", "Framing", choices.frame_preset,
+      values.frame_preset),
+    selectField("regen-shadow", "shadow", "Shadow", choices.shadow, values.shadow),
+    el("div", { class: "field" },
+      el("label", { for: "regen-variations", text: "Variations per scene" }),
+      el("input", { id: "regen-variations", name: "variations", type: "number", min: 1,
+                    max: choices.variations.max, value: values.variations })),
+    el("div", { class: "field" },
+      el("label", { for: "regen-prompt", text: "Custom scene prompt (optional)" }),
+      el("textarea", { id: "regen-prompt", name: "custom_prompt", maxlength: 500,
+                       rows: 2, text: values.custom_prompt }))),
+  el("fieldset", {}, el("legend", { text: "Scene styles" }),
+    el("div", { class: "choices" }, choices.scene_presets.map((s) => el("label",
+      { class: "choice" }, el("input", { type: "checkbox", name: "scene_presets",
+        value: s.name, checked: values.scene_presets.includes(s.name) }),
+      el("span", { text: s.title })))))
+  , el("button", { class: "primary", type: "submit" }, "Regenerate"));
+  return el("details", { class: "card" },
+    el("summary", {}, el("strong", { text: "Regenerate" }),
+      el("span", { class: "muted", text: " — another preset, prompt or more variations" })),
+    el("div", { style: "margin-top:12px" }, form));
+}

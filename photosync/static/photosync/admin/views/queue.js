@@ -1,0 +1,131 @@
+/* The review queue: products by status with counts, search, and bulk approve across the
+   products selected. */
+import { api, withStore } from "../api.js";
+import { badge, el, plural, toast } from "../dom.js";
+import { poll, render, show } from "../router.js";
+import { cfg, state } from "../state.js";
+
+const FILTERS = [
+  ["waiting", "Waiting"], ["flagged", "Flagged"], ["approved", "Approved"],
+  ["pushed", "Pushed"], ["failed", "Failed"], ["all", "All"],
+];
+
+export async function queueView(params) {
+  const status = FILTERS.some(([key]) => key === params.get("status"))
+    ? params.get("status") : "waiting";
+  const search = params.get("q") || "";
+  const first = await api(`products/?${withStore({ status, ...(search ? { q: search } : {}) })}`);
+  const selected = new Set();
+  const rows = el("ul", { class: "rows", "aria-label": "Products" });
+  const more = el("div", { class: "more" });
+  const approveSelected = el("button", {
+    class: "primary", type: "button", disabled: true, onclick: () => bulkApprove(),
+  }, "Approve unflagged outputs");
+  const selectAll = el("input", {
+    type: "checkbox", "aria-label": "Select every product shown",
+    onchange: (event) => {
+      for (const box of rows.querySelectorAll("input[type=checkbox]")) {
+        box.checked = event.target.checked;
+        box.dispatchEvent(new Event("change"));
+      }
+    },
+  });
+
+  function refreshBulk() {
+    approveSelected.disabled = selected.size === 0;
+    approveSelected.textContent = selected.size
+      ? `Approve unflagged outputs of ${plural(selected.size, "product")}`
+      : "Approve unflagged outputs";
+  }
+
+  async function bulkApprove() {
+    approveSelected.disabled = true;
+    try {
+      const result = await api("images/bulk-approve", {
+        method: "POST", body: { products: [...selected] },
+      });
+      const flagged = result.skipped.filter((s) => s.reason === "flagged").length;
+      toast(`Approved ${plural(result.approved.length, "output")}`
+        + (flagged ? `; ${flagged} flagged left for review` : "") + ".");
+      await render();
+    } catch (error) {
+      toast(error.message, true);
+      refreshBulk();
+    }
+  }
+
+  function addRows(page) {
+    for (const p of page.results) rows.append(queueRow(p, selected, refreshBulk));
+    more.replaceChildren();
+    if (page.next) {
+      more.append(el("button", {
+        type: "button",
+        onclick: async () => {
+          const next = new URL(page.next, location.href);
+          addRows(await api(next.pathname.slice(cfg.api.length) + next.search));
+        },
+      }, "Load more"));
+    }
+  }
+
+  const counts = first.counts || {};
+  const tabs = el("div", { class: "filters", role: "group", "aria-label": "Filter products" },
+    FILTERS.map(([key, label]) => el("button", {
+      type: "button", "aria-pressed": String(key === status), dataset: { filter: key },
+      onclick: () => { location.hash = `#/?status=${key}`; },
+    }, label, " ", el("span", { class: "count", text: counts[key] ?? 0 }))));
+  const searchBox = el("input", {
+    type: "search", placeholder: "Search products", "aria-label": "Search products",
+    value: search,
+    onkeydown: (event) => {
+      if (event.key === "Enter") {
+        const q = event.target.value.trim();
+        location.hash = `#/?status=${status}${q ? `&q=${encodeURIComponent(q)}` : ""}`;
+      }
+    },
+  });
+  addRows(first);
+  const list = first.results.length ? [rows, more] : el("div", { class: "empty-state" },
+    el("p", { text: status === "waiting"
+      ? "Nothing is waiting for review. New images appear here as soon as they are made."
+      : "No products here." }));
+  show(
+    el("div", { class: "page-head" }, el("h1", { text: "Review queue" }),
+      el("span", { class: "muted", text: plural(counts.waiting ?? 0, "product") + " waiting" })),
+    el("div", { class: "card flush" }, tabs,
+      el("div", { class: "toolbar" }, el("label", { class: "choice" }, selectAll,
+        el("span", { text: "Select all" })), searchBox, approveSelected),
+      list),
+  );
+  // Pushes in flight: refresh the counts, unless the merchant is busy selecting or typing.
+  const tick = () => (selected.size || document.activeElement === searchBox
+    ? poll(tick, 3000) : render());
+  if (first.results.some((p) => p.pushing > 0)) poll(tick, 3000);
+}
+
+function queueRow(p, selected, changed) {
+  const box = el("input", {
+    type: "checkbox", "aria-label": `Select ${p.title || p.remote_id}`,
+    onchange: (event) => {
+      if (event.target.checked) selected.add(p.id); else selected.delete(p.id);
+      changed();
+    },
+  });
+  const failed = p.failed_sources + p.failed_pushes + p.failed_jobs;
+  const thumb = p.thumb
+    ? el("img", { class: "thumb", src: p.thumb, width: 56, height: 56, loading: "lazy",
+                  alt: `Newest image made for ${p.title || p.remote_id}` })
+    : el("div", { class: "thumb empty", role: "img", "aria-label": "No image yet" });
+  return el("li", { class: "row", dataset: { productId: p.id } }, box, thumb,
+    el("div", {},
+      el("a", { class: "title", href: `#/products/${p.id}`, text: p.title || p.remote_id }),
+      el("div", { class: "sub", text: [state.stores.length > 1 ? p.store_name : "",
+        p.product_type].filter(Boolean).join(" · ") })),
+    el("div", { class: "badges" },
+      p.waiting ? badge(`${p.waiting} waiting`, "warn") : null,
+      p.flagged ? badge(`${p.flagged} flagged`, "bad") : null,
+      p.approved ? badge(`${p.approved} approved`, "info") : null,
+      p.pushing ? badge(`${p.pushing} pushing`, "info busy") : null,
+      p.pushed ? badge(`${p.pushed} pushed`, "ok") : null,
+      failed ? badge(`${failed} failed`, "bad") : null));
+}
