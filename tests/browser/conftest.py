@@ -62,9 +62,23 @@ def page(browser):
     page.set_default_timeout(15_000)
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda message: _console_error(message, errors))
     yield page
     context.close()
     assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+def _console_error(message, errors: list[str]) -> None:
+    """Errors in the browser's console count as the page's errors: a module that does not
+    load, a CSP refusal, a wrong MIME type. The API's own error answers (a 404 for another
+    shop's product, the 401 that asks for a fresh ID token) are the page's to show: the
+    browser logs each, and the tests check what the page makes of them."""
+    if message.type != "error":
+        return
+    url = message.location.get("url", "")
+    if message.text.startswith("Failed to load resource") and "/api/v1/" in url:
+        return
+    errors.append(f"console: {message.text} ({url})")
 
 
 def shopify_bridge(page, mint) -> None:
