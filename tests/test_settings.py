@@ -69,3 +69,30 @@ def test_credentials_are_encrypted_at_rest(db, tmp_path):
     assert store_credentials_get(store=Store.objects.get(pk=store.pk)) == {
         "consumer_secret": "cs_supersecret"
     }
+
+
+def _probe(env: dict, expression: str) -> subprocess.CompletedProcess:
+    code = ("import django; django.setup(); from django.conf import settings as s; "
+            f"print({expression})")
+    return subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env,
+                          capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("PHOTOSYNC_SYNC_INTERVAL", "soon", "PHOTOSYNC_SYNC_INTERVAL must be a number, got 'soon'"),
+    ("PHOTOSYNC_GPU_FALLBACK", "gpu", "PHOTOSYNC_GPU_FALLBACK must be one of cpu, hold"),
+    ("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT", "60", "must be at least 120"),
+])
+def test_a_malformed_setting_stops_startup_naming_it(name, value, message):
+    result = _probe({**BASE_ENV, name: value}, "s.DEBUG")
+    assert result.returncode != 0 and result.stdout == ""
+    assert message in result.stderr
+
+
+def test_settings_come_from_the_env_file_and_the_environment_wins(tmp_path):
+    env_file = tmp_path / "photosync.env"
+    env_file.write_text("PHOTOSYNC_SYNC_INTERVAL=3\nPHOTOSYNC_WORKER_THREADS=5\n")
+    env = {**BASE_ENV, "PHOTOSYNC_ENV_FILE": str(env_file), "PHOTOSYNC_WORKER_THREADS": "7"}
+    result = _probe(env, "s.PHOTOSYNC_SYNC_INTERVAL, s.PHOTOSYNC_WORKER_THREADS")
+    assert result.stdout.split() == ["3.0", "7"], result.stderr
+
