@@ -262,3 +262,21 @@ def test_a_required_list_of_nothing_is_missing():
     with pytest.raises(ImproperlyConfigured, match="Missing required setting PHOTOSYNC_ENC"):
         read("PHOTOSYNC_ENCRYPTION_KEY", {"PHOTOSYNC_ENCRYPTION_KEY": " , "})
 
+
+def test_every_secret_of_the_table_is_redacted_from_logs(monkeypatch, caplog):
+    import logging
+
+    from photosync.observability import RedactSecrets
+
+    monkeypatch.setenv("PHOTOSYNC_METRICS_TOKEN", "metrics-bearer-token")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret-access-key")
+    monkeypatch.setenv("DATABASE_URL", "postgres://photosync:db-password-1@db.internal/ps")
+    logger = logging.getLogger("photosync.test.redact")
+    logger.addFilter(RedactSecrets())
+    with caplog.at_level(logging.INFO, logger=logger.name):
+        logger.info("token %s, key %s, cannot reach postgres://photosync:db-password-1"
+                    "@db.internal/ps", "metrics-bearer-token", "aws-secret-access-key")
+    assert "metrics-bearer-token" not in caplog.text
+    assert "aws-secret-access-key" not in caplog.text
+    assert "db-password-1" not in caplog.text
+    assert "postgres://photosync:[redacted]@db.internal/ps" in caplog.text  # host kept
