@@ -23,7 +23,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 .env: | $(VENV)/.installed
-	$(BIN)/python -m photosync.envfile .env
+	$(BIN)/python -m photosync.envfile .env --addr $(ADDR)
 
 $(VENV)/.installed-bench: pyproject.toml $(VENV)/.installed-test
 	$(BIN)/pip install --quiet -e '.[ml,test,bench]'

@@ -16,9 +16,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+
+from photosync.settings_table import secret_names, setting
 
 WEBHOOK_ACK = Histogram(
     "photosync_webhook_ack_seconds",
@@ -66,23 +69,25 @@ class ContextFilter(logging.Filter):
 
 
 class RedactSecrets(logging.Filter):
-    """Replace any configured secret that reaches a log line with [redacted]."""
+    """Replace any configured secret (a row of the settings table marked secret) that reaches
+    a log line with [redacted]. Of a URL (DATABASE_URL, REDIS_URL) only the password is
+    secret: the host stays readable in connection errors."""
 
-    NAMES = (
-        "SECRET_KEY",
-        "PHOTOSYNC_ENCRYPTION_KEY",
-        "SHOPIFY_API_SECRET",
-        "SHOPIFY_PREVIOUS_API_SECRET",
-        "PHOTOSYNC_ADMIN_PASSWORD",
-    )
+    NAMES = secret_names()
 
     def __init__(self) -> None:
         super().__init__()
         secrets = []
         for name in self.NAMES:
             for part in os.environ.get(name, "").split(","):
-                if len(part.strip()) >= 8:
-                    secrets.append(part.strip())
+                part = part.strip()
+                if setting(name).type == "url":
+                    try:
+                        part = urlsplit(part).password or ""
+                    except ValueError:  # not a URL after all: keep all of it out of logs
+                        pass
+                if len(part) >= 8:
+                    secrets.append(part)
         self.secrets = sorted(set(secrets), key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -1,53 +1,42 @@
 """PhotoSync settings: one 12-factor module.
 
 Every value comes from the environment (or a `.env` file beside manage.py, which the
-README's first command writes for you). Without `DATABASE_URL` and `REDIS_URL` PhotoSync
-runs on its embedded defaults: a SQLite file and an in-process Dramatiq broker.
-A missing required value stops the process at start-up with a message naming it.
+README's first command writes for you), read through `photosync.settings_table.read`: each
+variable's type, default and meaning are one row of photosync/settings_table/rows.py.
+Without `DATABASE_URL` and `REDIS_URL` PhotoSync runs on its embedded defaults: a SQLite
+file and an in-process Dramatiq broker. A missing required value, or a malformed one, stops
+the process at start-up with a message naming it.
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from photosync.settings_table import read
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
-_env_file = Path(os.environ.get("PHOTOSYNC_ENV_FILE", BASE_DIR / ".env"))
+_env_file = read("PHOTOSYNC_ENV_FILE") or BASE_DIR / ".env"
 if _env_file.is_file():
     environ.Env.read_env(str(_env_file), overwrite=False)
 
-
-def required(name: str) -> str:
-    """Return the variable's value or stop start-up naming it."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise ImproperlyConfigured(
-            f"Missing required setting {name}: set the environment variable {name} "
-            f"(see .env.example and the README's settings table)."
-        )
-    return value
-
-
-# --- core ---------------------------------------------------------------------------
-SECRET_KEY = required("SECRET_KEY")
-DEBUG = env.bool("DEBUG", default=False)
-PHOTOSYNC_PUBLIC_URL = required("PHOTOSYNC_PUBLIC_URL").rstrip("/")
+SECRET_KEY = read("SECRET_KEY")
+DEBUG = read("DEBUG")
+PHOTOSYNC_PUBLIC_URL = read("PHOTOSYNC_PUBLIC_URL").rstrip("/")
 _public = urlsplit(PHOTOSYNC_PUBLIC_URL)
 if _public.scheme not in ("http", "https") or not _public.hostname:
     raise ImproperlyConfigured(
         "PHOTOSYNC_PUBLIC_URL must be an absolute http(s) origin such as https://photos.example.com"
     )
 # Fernet keys for store credentials at rest; comma-separated, newest first (rotation).
-PHOTOSYNC_ENCRYPTION_KEYS = [k.strip() for k in required("PHOTOSYNC_ENCRYPTION_KEY").split(",")]
+PHOTOSYNC_ENCRYPTION_KEYS = read("PHOTOSYNC_ENCRYPTION_KEY")
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[_public.hostname, "127.0.0.1", "localhost"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[PHOTOSYNC_PUBLIC_URL])
+ALLOWED_HOSTS = read("ALLOWED_HOSTS") or [_public.hostname, "127.0.0.1", "localhost"]
+CSRF_TRUSTED_ORIGINS = read("CSRF_TRUSTED_ORIGINS") or [PHOTOSYNC_PUBLIC_URL]
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -91,11 +80,11 @@ TEMPLATES = [
     }
 ]
 
-# --- database -----------------------------------------------------------------------
-DATA_DIR = Path(env.str("PHOTOSYNC_DATA_DIR", default=str(BASE_DIR / "var")))
-if "DATABASE_URL" in os.environ:
-    DATABASES = {"default": env.db("DATABASE_URL")}
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DATA_DIR = read("PHOTOSYNC_DATA_DIR") or BASE_DIR / "var"
+DATABASE_URL = read("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": environ.Env.db_url_config(DATABASE_URL)}
+    DATABASES["default"].setdefault("CONN_MAX_AGE", read("DATABASE_CONN_MAX_AGE"))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES = {
@@ -112,121 +101,86 @@ else:
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- broker -------------------------------------------------------------------------
 # Unset: Dramatiq's stub broker, consumed by worker threads inside `manage.py serve`.
-REDIS_URL = env.str("REDIS_URL", default="")
-PHOTOSYNC_QUEUE_NAMESPACE = env.str("PHOTOSYNC_QUEUE_NAMESPACE", default="photosync")
-PHOTOSYNC_WORKER_THREADS = env.int("PHOTOSYNC_WORKER_THREADS", default=2)
+REDIS_URL = read("REDIS_URL") or ""
+PHOTOSYNC_QUEUE_NAMESPACE = read("PHOTOSYNC_QUEUE_NAMESPACE")
+PHOTOSYNC_WORKER_THREADS = read("PHOTOSYNC_WORKER_THREADS")
 
-# --- media --------------------------------------------------------------------------
-MEDIA_ROOT = Path(env.str("PHOTOSYNC_MEDIA_ROOT", default=str(DATA_DIR / "media")))
+MEDIA_ROOT = read("PHOTOSYNC_MEDIA_ROOT") or DATA_DIR / "media"
 MEDIA_URL = "/media/"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
-# --- media on S3-compatible object storage (optional; `pip install -e '.[s3]'`) ------------
-# One private bucket for originals and generated images. Nothing in it is public: signed URLs
+# Media on S3-compatible object storage (optional; `pip install -e '.[s3]'`):
+# one private bucket for originals and generated images. Nothing in it is public: signed URLs
 # (querystring auth) for anything the storage API hands out, and generated images reach stores
 # through the app's own /media/ URL, which reads them through the storage API (put a CDN in
 # front of PHOTOSYNC_PUBLIC_URL/media/). Credentials come from boto3's usual chain
 # (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, an instance role, IRSA), never from settings.
 # See docs/operations.md, "Media storage".
-PHOTOSYNC_S3_BUCKET = env.str("PHOTOSYNC_S3_BUCKET", default="")
+PHOTOSYNC_S3_BUCKET = read("PHOTOSYNC_S3_BUCKET")
 if PHOTOSYNC_S3_BUCKET:
     STORAGES["default"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
             "bucket_name": PHOTOSYNC_S3_BUCKET,
-            "endpoint_url": env.str("PHOTOSYNC_S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("PHOTOSYNC_S3_REGION", default="") or None,
-            "location": env.str("PHOTOSYNC_S3_PREFIX", default=""),
-            "addressing_style": env.str("PHOTOSYNC_S3_ADDRESSING_STYLE", default="") or None,
+            "endpoint_url": read("PHOTOSYNC_S3_ENDPOINT_URL"),
+            "region_name": read("PHOTOSYNC_S3_REGION"),
+            "location": read("PHOTOSYNC_S3_PREFIX"),
+            "addressing_style": read("PHOTOSYNC_S3_ADDRESSING_STYLE"),
             "default_acl": None,  # objects inherit the (private) bucket policy
             "querystring_auth": True,
             "querystring_expire": 3600,
             "file_overwrite": False,  # an original is never replaced in place
         },
     }
-# --- end of S3 media -------------------------------------------------------------------
 STATIC_URL = "/static/"
-# Only for `collectstatic` (container images); WhiteNoise serves from the apps otherwise.
-STATIC_ROOT = env.str("PHOTOSYNC_STATIC_ROOT", default=None)
+# WhiteNoise serves from the apps; STATIC_ROOT is only for `collectstatic` (images).
+STATIC_ROOT = read("PHOTOSYNC_STATIC_ROOT")
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = False
 
-# --- image pipeline -----------------------------------------------------------------
-PHOTOSYNC_MAX_IMAGE_BYTES = env.int("PHOTOSYNC_MAX_IMAGE_BYTES", default=40 * 1024 * 1024)
-PHOTOSYNC_MAX_IMAGE_PIXELS = env.int("PHOTOSYNC_MAX_IMAGE_PIXELS", default=50_000_000)
-PHOTOSYNC_SEGMENTER = env.str("PHOTOSYNC_SEGMENTER", default="classical")
-PHOTOSYNC_SCENE_GENERATOR = env.str("PHOTOSYNC_SCENE_GENERATOR", default="procedural")
-# Where this worker runs models: "cuda" on GPU workers (which refuse to start without one).
-PHOTOSYNC_DEVICE = env.str("PHOTOSYNC_DEVICE", default="cpu")
-PHOTOSYNC_DTYPE = env.str("PHOTOSYNC_DTYPE", default="float32")  # float16 / bfloat16 on GPUs
-PHOTOSYNC_AUTO_MODEL = env.str("PHOTOSYNC_AUTO_MODEL", default="u2net")  # for segmenter "auto"
-PHOTOSYNC_ALPHA_MATTING = env.bool("PHOTOSYNC_ALPHA_MATTING", default=False)
-PHOTOSYNC_SCENE_STEPS = env.int("PHOTOSYNC_SCENE_STEPS", default=25)
-PHOTOSYNC_SCENE_GUIDANCE = env.float("PHOTOSYNC_SCENE_GUIDANCE", default=7.0)
-PHOTOSYNC_SCENE_SCHEDULER = env.str("PHOTOSYNC_SCENE_SCHEDULER", default="") or None
-PHOTOSYNC_SCENE_LORA = env.str("PHOTOSYNC_SCENE_LORA", default="") or None
-PHOTOSYNC_SCENE_SIZE = env.int("PHOTOSYNC_SCENE_SIZE", default=0) or None
-PHOTOSYNC_SCENE_DEADLINE = env.float("PHOTOSYNC_SCENE_DEADLINE", default=300.0)
+PHOTOSYNC_MAX_IMAGE_BYTES = read("PHOTOSYNC_MAX_IMAGE_BYTES")
+PHOTOSYNC_MAX_IMAGE_PIXELS = read("PHOTOSYNC_MAX_IMAGE_PIXELS")
+PHOTOSYNC_SEGMENTER = read("PHOTOSYNC_SEGMENTER")
+PHOTOSYNC_SCENE_GENERATOR = read("PHOTOSYNC_SCENE_GENERATOR")
+PHOTOSYNC_DEVICE = read("PHOTOSYNC_DEVICE")
+PHOTOSYNC_DTYPE = read("PHOTOSYNC_DTYPE")
+PHOTOSYNC_AUTO_MODEL = read("PHOTOSYNC_AUTO_MODEL")
+PHOTOSYNC_ALPHA_MATTING = read("PHOTOSYNC_ALPHA_MATTING")
+PHOTOSYNC_SCENE_STEPS = read("PHOTOSYNC_SCENE_STEPS")
+PHOTOSYNC_SCENE_GUIDANCE = read("PHOTOSYNC_SCENE_GUIDANCE")
+PHOTOSYNC_SCENE_SCHEDULER = read("PHOTOSYNC_SCENE_SCHEDULER")
+PHOTOSYNC_SCENE_LORA = read("PHOTOSYNC_SCENE_LORA")
+PHOTOSYNC_SCENE_SIZE = read("PHOTOSYNC_SCENE_SIZE") or None  # 0: the model's native size
+PHOTOSYNC_SCENE_DEADLINE = read("PHOTOSYNC_SCENE_DEADLINE")
 
-# --- sync loop and scheduling -------------------------------------------------------
-PHOTOSYNC_SYNC_INTERVAL = env.float("PHOTOSYNC_SYNC_INTERVAL", default=10.0)
-# Full catalog sweep cadence (seconds); the watermark pass runs every interval.
-PHOTOSYNC_SWEEP_INTERVAL = env.float("PHOTOSYNC_SWEEP_INTERVAL", default=6 * 3600.0)
-# Catalogs with more products than this on first sync are queued as off-peak backfill.
-PHOTOSYNC_BACKFILL_THRESHOLD = env.int("PHOTOSYNC_BACKFILL_THRESHOLD", default=200)
-# Generation jobs handed to the broker at once, per queue; the rest wait in the database
-# where the dispatcher orders them fairly across stores.
-PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT = env.int("PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT", default=4)
-PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT = env.int("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT", default=2)
-# Work sent to the broker that has not started (or finished) by then is sent again.
-PHOTOSYNC_REDISPATCH_AFTER = env.float("PHOTOSYNC_REDISPATCH_AFTER", default=600.0)
-# Webhook events recorded but not processed after this many seconds are enqueued again.
-PHOTOSYNC_RECOVER_EVENTS_AFTER = env.float("PHOTOSYNC_RECOVER_EVENTS_AFTER", default=60.0)
-# Seconds between subscription health checks (re-create or re-activate store webhooks).
-PHOTOSYNC_HEALTH_INTERVAL = env.float("PHOTOSYNC_HEALTH_INTERVAL", default=900.0)
-# Workers report every PHOTOSYNC_HEARTBEAT_INTERVAL s; silent for PHOTOSYNC_WORKER_DEAD_AFTER
-# s means dead. With no GPU heartbeat for PHOTOSYNC_GPU_DEAD_AFTER s, GPU work goes to the
-# CPU path ("cpu") or waits ("hold").
-PHOTOSYNC_HEARTBEAT_INTERVAL = env.float("PHOTOSYNC_HEARTBEAT_INTERVAL", default=10.0)
-PHOTOSYNC_WORKER_DEAD_AFTER = env.float("PHOTOSYNC_WORKER_DEAD_AFTER", default=60.0)
-PHOTOSYNC_GPU_DEAD_AFTER = env.float("PHOTOSYNC_GPU_DEAD_AFTER", default=120.0)
-PHOTOSYNC_GPU_FALLBACK = env.str("PHOTOSYNC_GPU_FALLBACK", default="cpu")
-if PHOTOSYNC_GPU_FALLBACK not in ("cpu", "hold"):
-    raise ImproperlyConfigured("PHOTOSYNC_GPU_FALLBACK must be 'cpu' or 'hold'")
-# Redis broker: how long before a silent worker's unacked messages are redelivered (ms).
-PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT = env.int("PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT", default=60000)
-# Fetches per million that also requeue dead workers' messages (maintenance_chance).
-PHOTOSYNC_BROKER_MAINTENANCE_CHANCE = env.int("PHOTOSYNC_BROKER_MAINTENANCE_CHANCE", default=1000)
+PHOTOSYNC_SYNC_INTERVAL = read("PHOTOSYNC_SYNC_INTERVAL")
+PHOTOSYNC_SWEEP_INTERVAL = read("PHOTOSYNC_SWEEP_INTERVAL")
+PHOTOSYNC_BACKFILL_THRESHOLD = read("PHOTOSYNC_BACKFILL_THRESHOLD")
+PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT = read("PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT")
+PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT = read("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT")
+PHOTOSYNC_REDISPATCH_AFTER = read("PHOTOSYNC_REDISPATCH_AFTER")
+PHOTOSYNC_RECOVER_EVENTS_AFTER = read("PHOTOSYNC_RECOVER_EVENTS_AFTER")
+PHOTOSYNC_HEALTH_INTERVAL = read("PHOTOSYNC_HEALTH_INTERVAL")
+PHOTOSYNC_HEARTBEAT_INTERVAL = read("PHOTOSYNC_HEARTBEAT_INTERVAL")
+PHOTOSYNC_WORKER_DEAD_AFTER = read("PHOTOSYNC_WORKER_DEAD_AFTER")
+PHOTOSYNC_GPU_DEAD_AFTER = read("PHOTOSYNC_GPU_DEAD_AFTER")
+PHOTOSYNC_GPU_FALLBACK = read("PHOTOSYNC_GPU_FALLBACK")
+PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT = read("PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT")
+PHOTOSYNC_BROKER_MAINTENANCE_CHANCE = read("PHOTOSYNC_BROKER_MAINTENANCE_CHANCE")
 
-# --- Shopify app (optional) ----------------------------------------------------------
-# Unset API key/secret: PhotoSync still starts; the Shopify endpoints answer 503 saying so.
-SHOPIFY_API_KEY = env.str("SHOPIFY_API_KEY", default="")
-SHOPIFY_API_SECRET = env.str("SHOPIFY_API_SECRET", default="")
-# The secret being rotated out: webhooks and ID tokens signed with it are still accepted.
-SHOPIFY_PREVIOUS_API_SECRET = env.str("SHOPIFY_PREVIOUS_API_SECRET", default="")
-SHOPIFY_SCOPES = env.str("SHOPIFY_SCOPES", default="read_products,write_products,write_files")
-SHOPIFY_API_VERSION = env.str("SHOPIFY_API_VERSION", default="2026-10")
-# Unset in production. Tests point it at the Shopify Admin emulator (an http://host:port origin
-# that then stands in for https://{shop} and for Shopify's CDN).
-SHOPIFY_API_ORIGIN = env.str("SHOPIFY_API_ORIGIN", default="").rstrip("/")
-# --- end of Shopify app ----------------------------------------------------------------
+SHOPIFY_API_KEY = read("SHOPIFY_API_KEY")
+SHOPIFY_API_SECRET = read("SHOPIFY_API_SECRET")
+SHOPIFY_PREVIOUS_API_SECRET = read("SHOPIFY_PREVIOUS_API_SECRET")
+SHOPIFY_SCOPES = read("SHOPIFY_SCOPES")
+SHOPIFY_API_VERSION = read("SHOPIFY_API_VERSION")
+SHOPIFY_API_ORIGIN = read("SHOPIFY_API_ORIGIN").rstrip("/")
 
-# --- WooCommerce stores --------------------------------------------------------------
-# Read timeout of ordinary API calls, and of image PUTs, during which the store downloads
-# and resizes the image (WooCommerce's client library defaults to 5 s: far too short).
-PHOTOSYNC_WOOCOMMERCE_TIMEOUT = env.float("PHOTOSYNC_WOOCOMMERCE_TIMEOUT", default=30.0)
-PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT = env.float("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT", default=180.0)
-if PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT < 120:
-    raise ImproperlyConfigured("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT must be at least 120 s")
-# Stores and image URLs must resolve to public addresses, except in these networks (CIDR,
-# comma-separated), e.g. 10.0.0.0/8 for an on-premise store.
-PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS = env.list(
-    "PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS", default=[]
-)
+PHOTOSYNC_WOOCOMMERCE_TIMEOUT = read("PHOTOSYNC_WOOCOMMERCE_TIMEOUT")
+PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT = read("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT")
+PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS = read("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS")
 # Process-wide adapter options by platform (services.stores.adapter_options).
 PHOTOSYNC_ADAPTER_OPTIONS = {
     "woocommerce": {
@@ -236,13 +190,9 @@ PHOTOSYNC_ADAPTER_OPTIONS = {
         "max_image_bytes": PHOTOSYNC_MAX_IMAGE_BYTES,
     },
 }
-# --- end of WooCommerce stores ---------------------------------------------------------
 
-# --- observability ------------------------------------------------------------------
-# When set, GET /metrics requires `Authorization: Bearer <token>`.
-PHOTOSYNC_METRICS_TOKEN = env.str("PHOTOSYNC_METRICS_TOKEN", default="")
+PHOTOSYNC_METRICS_TOKEN = read("PHOTOSYNC_METRICS_TOKEN")
 
-# --- auth, sessions, security -------------------------------------------------------
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_HTTPONLY = True
@@ -281,9 +231,9 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_LEVEL = read("LOG_LEVEL")
 # "json" writes one JSON object per line, with store_id/product_id/job_id when known.
-LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+LOG_FORMAT = read("LOG_FORMAT")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

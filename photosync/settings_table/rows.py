@@ -1,0 +1,309 @@
+"""The settings table: one row per environment variable, in the README's order.
+
+Meanings are Markdown: the README shows them as written, `.env.example` wraps them into
+comments (never splitting a `code span`). A default that settings.py computes from other
+settings is described in `shown_default`. After changing a row run
+`python -m photosync.settings_table --write`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from photosync.settings_table.setting import Setting
+
+ALL = ("web", "worker", "gpu-worker", "syncd")  # and serve, which runs the first three
+WEB = ("web",)
+WORKERS = ("worker", "gpu-worker")
+SYNCD = ("syncd",)
+STORES = ("web", "worker", "syncd")  # connect, push, reconcile, health checks
+MODELS = ("worker", "gpu-worker", "image build")  # model caches: workers and prefetch
+
+
+def _group(title: str, *rows: Setting) -> tuple[Setting, ...]:
+    return tuple(replace(row, group=title) for row in rows)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    *_group(
+        "Required",
+        Setting("SECRET_KEY", "str", None,
+                "Django's signing key (sessions, CSRF, signed page tokens). Generate one with "
+                "`python -c \"import secrets; print(secrets.token_urlsafe(50))\"`.",
+                ALL, required=True, secret=True),
+        Setting("PHOTOSYNC_ENCRYPTION_KEY", "list", None,
+                "Fernet key(s) that encrypt store credentials at rest. Separate several with "
+                "commas, newest first, to rotate keys. Generate one with `python -c \"from "
+                "cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\"`.",
+                ALL, required=True, secret=True),
+        Setting("PHOTOSYNC_PUBLIC_URL", "url", None,
+                "The public origin that stores download media from, such as "
+                "`https://photos.example.com` (https in production).",
+                ALL, required=True),
+    ),
+    *_group(
+        "Database and broker",
+        Setting("DATABASE_URL", "url", None,
+                "PostgreSQL in production, such as `postgres://user:password@host:5432/db`.",
+                ALL, secret=True, shown_default="a SQLite file in `PHOTOSYNC_DATA_DIR`"),
+        Setting("DATABASE_CONN_MAX_AGE", "int", 60,
+                "Seconds to keep PostgreSQL connections open.", ALL, minimum=0),
+        Setting("REDIS_URL", "url", None,
+                "The Dramatiq Redis broker in production, such as `redis://redis:6379/0`.",
+                ALL, secret=True, shown_default="the in-process broker"),
+        Setting("PHOTOSYNC_QUEUE_NAMESPACE", "str", "photosync",
+                "Prefix of the broker's Redis keys. Every process of one installation uses "
+                "the same.", ALL),
+        Setting("PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT", "int", 60000,
+                "Redis broker, in ms: after this long, a silent worker's unacknowledged "
+                "messages are delivered again.", ALL, minimum=1),
+        Setting("PHOTOSYNC_BROKER_MAINTENANCE_CHANCE", "int", 1000,
+                "Redis broker: how many fetches per million also run that redelivery.",
+                ALL, minimum=0),
+    ),
+    *_group(
+        "Web, logs and metrics",
+        Setting("DEBUG", "bool", False,
+                "Django debug mode. Never turn it on in production.", ALL),
+        Setting("ALLOWED_HOSTS", "list", None,
+                "Host names the web server answers to, comma-separated.", WEB,
+                shown_default="the host of `PHOTOSYNC_PUBLIC_URL`, 127.0.0.1, localhost"),
+        Setting("CSRF_TRUSTED_ORIGINS", "list", None,
+                "Origins trusted for form posts, comma-separated.", WEB,
+                shown_default="`PHOTOSYNC_PUBLIC_URL`"),
+        Setting("PHOTOSYNC_ENV_FILE", "path", None,
+                "The file that settings are read from; the environment wins over it.", ALL,
+                shown_default="`.env` beside manage.py"),
+        Setting("LOG_LEVEL", "str", "INFO", "Root log level.", ALL,
+                choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+        Setting("LOG_FORMAT", "str", "plain",
+                "`json` writes one JSON object per line, with `store_id`, `product_id` and "
+                "`job_id` when known. Configured secrets are replaced with `[redacted]` in "
+                "every line.", ALL, choices=("plain", "json")),
+        Setting("PHOTOSYNC_METRICS_TOKEN", "str", "",
+                "When set, `GET /metrics` requires `Authorization: Bearer <token>`.",
+                WEB, secret=True),
+        Setting("PROMETHEUS_MULTIPROC_DIR", "path", None,
+                "prometheus_client's own variable: an empty folder where the processes of "
+                "one host (gunicorn workers, Dramatiq processes) write their metrics, so "
+                "`/metrics` adds them up.", ALL),
+    ),
+    *_group(
+        "Files and media",
+        Setting("PHOTOSYNC_DATA_DIR", "path", None,
+                "Holds the SQLite file, media and the demo store.", ALL,
+                shown_default="`var/` beside manage.py"),
+        Setting("PHOTOSYNC_MEDIA_ROOT", "path", None,
+                "Originals and generated images on the local filesystem.", ALL,
+                shown_default="`PHOTOSYNC_DATA_DIR/media`"),
+        Setting("PHOTOSYNC_STATIC_ROOT", "path", None,
+                "Where `collectstatic` writes files, for container images.",
+                ("web", "image build")),
+        Setting("PHOTOSYNC_S3_BUCKET", "str", "",
+                "Keep media in this S3-compatible bucket instead (the `s3` extra). It is "
+                "private: generated images are still served at `/media/`. See "
+                "docs/operations.md, \"Media storage\".", ALL),
+        Setting("PHOTOSYNC_S3_ENDPOINT_URL", "url", None,
+                "The bucket's endpoint for non-AWS services, such as "
+                "`https://minio.internal:9000`.", ALL),
+        Setting("PHOTOSYNC_S3_REGION", "str", None, "The bucket's region.", ALL),
+        Setting("PHOTOSYNC_S3_PREFIX", "str", "",
+                "A key prefix inside the bucket (several installations can share one).", ALL),
+        Setting("PHOTOSYNC_S3_ADDRESSING_STYLE", "str", None,
+                "`path` for services without virtual-hosted buckets.", ALL,
+                choices=("auto", "virtual", "path")),
+        Setting("AWS_ACCESS_KEY_ID", "str", "",
+                "boto3's own variable, for the S3 bucket; any other boto3 credential source "
+                "(an instance role, a workload identity) works too.", ALL, secret=True),
+        Setting("AWS_SECRET_ACCESS_KEY", "str", "",
+                "boto3's own variable: the secret of `AWS_ACCESS_KEY_ID`.", ALL, secret=True),
+    ),
+    *_group(
+        "One-machine mode",
+        Setting("PHOTOSYNC_ADMIN_USER", "str", "",
+                "The operator account that `serve` creates and keeps in sync (with "
+                "`PHOTOSYNC_ADMIN_PASSWORD`).", ("serve",)),
+        Setting("PHOTOSYNC_ADMIN_PASSWORD", "str", "",
+                "That account's password.", ("serve",), secret=True),
+        Setting("PHOTOSYNC_WORKER_THREADS", "int", 2,
+                "Worker threads inside `serve`.", ("serve",), minimum=1),
+    ),
+    *_group(
+        "Image pipeline",
+        Setting("PHOTOSYNC_SEGMENTER", "str", "classical",
+                "`classical`, `auto`, `rembg:<model>` or `rembg-file:<path>`. Every process "
+                "must agree: it decides a job's queue. Also a build argument of the images.",
+                (*ALL, "image build")),
+        Setting("PHOTOSYNC_SCENE_GENERATOR", "str", "procedural",
+                "`procedural` or `diffusers:<hub id or folder>`. A diffusers generator sends "
+                "jobs to the `generate-gpu` queue. Every process must agree; also a build "
+                "argument of the GPU image.", (*ALL, "image build")),
+        Setting("PHOTOSYNC_MAX_IMAGE_BYTES", "int", 40 * 1024 * 1024,
+                "Larger source files are refused before they are decoded.", ALL, minimum=1),
+        Setting("PHOTOSYNC_MAX_IMAGE_PIXELS", "int", 50_000_000,
+                "Protection against decompression bombs.", WORKERS, minimum=1),
+        Setting("PHOTOSYNC_DEVICE", "str", "cpu",
+                "Where this worker runs models. GPU workers use `cuda` and refuse to start "
+                "when the GPU or a configured model is missing.", WORKERS),
+        Setting("PHOTOSYNC_DTYPE", "str", "float32",
+                "Model precision; `float16` or `bfloat16` on GPUs.", WORKERS),
+        Setting("PHOTOSYNC_AUTO_MODEL", "str", "u2net",
+                "The rembg model that segmenter `auto` uses when the backdrop is not plain.",
+                WORKERS),
+        Setting("PHOTOSYNC_ALPHA_MATTING", "bool", False,
+                "Refine cutout edges with alpha matting: about 1–2 s more per megapixel.",
+                WORKERS),
+        Setting("PHOTOSYNC_SCENE_STEPS", "int", 25,
+                "Diffusion steps for model scenes.", WORKERS, minimum=1),
+        Setting("PHOTOSYNC_SCENE_GUIDANCE", "float", 7.0,
+                "Diffusion guidance for model scenes.", WORKERS, minimum=0),
+        Setting("PHOTOSYNC_SCENE_SCHEDULER", "str", None,
+                "A diffusers scheduler class name.", WORKERS,
+                shown_default="the model's own"),
+        Setting("PHOTOSYNC_SCENE_LORA", "str", None,
+                "A few-step LoRA for model scenes: a hub id or a folder.", WORKERS),
+        Setting("PHOTOSYNC_SCENE_SIZE", "int", None,
+                "The long side for generation, a multiple of 8.", WORKERS, minimum=0,
+                shown_default="the model's native size"),
+        Setting("PHOTOSYNC_SCENE_DEADLINE", "float", 300.0,
+                "Seconds one scene generation may take. It is checked between denoising "
+                "steps.", WORKERS, minimum=0),
+        Setting("U2NET_HOME", "path", None,
+                "rembg's own variable: the folder of its model files (the images use "
+                "`/models/rembg`). Nothing is downloaded at run time.", MODELS,
+                shown_default="rembg's default (`REMBG_HOME`, else `~/.rembg`)"),
+        Setting("REMBG_HOME", "path", None,
+                "rembg's newer name for that folder, used when `U2NET_HOME` is unset.",
+                MODELS, shown_default="`~/.rembg`"),
+        Setting("HF_HOME", "path", None,
+                "Hugging Face's own variable: the cache of diffusers models (the images use "
+                "`/models/huggingface`).", MODELS, shown_default="`~/.cache/huggingface`"),
+        Setting("HF_HUB_OFFLINE", "bool", False,
+                "Hugging Face's own variable: `1` (the images' setting) forbids downloads, "
+                "so a missing model fails the worker's start instead of a job.", MODELS),
+    ),
+    *_group(
+        "Sync and scheduling",
+        Setting("PHOTOSYNC_SYNC_INTERVAL", "float", 10.0,
+                "Seconds between sync passes (`syncd --interval` wins).", SYNCD, minimum=0),
+        Setting("PHOTOSYNC_SWEEP_INTERVAL", "float", 6 * 3600.0,
+                "Seconds between full catalog sweeps of a store; the watermark pass runs "
+                "every sync interval. Webhooks and watermarks both miss things.", SYNCD,
+                minimum=0),
+        Setting("PHOTOSYNC_BACKFILL_THRESHOLD", "int", 200,
+                "A first sync of a catalog larger than this is queued as backfill: lowest "
+                "priority, and only inside the store's off-peak window (store setting "
+                "`offpeak`, such as `\"01:00-06:00\"`, in the store's time zone).", SYNCD,
+                minimum=0),
+        Setting("PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT", "int", 4,
+                "How many CPU generation jobs sit in the broker at once. The rest wait in the "
+                "database, where the dispatcher orders them fairly across stores. Set it to "
+                "about twice the worker threads that serve the queue.", SYNCD, minimum=1),
+        Setting("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT", "int", 2,
+                "The same for GPU generation jobs: about twice the GPU workers.", SYNCD,
+                minimum=1),
+        Setting("PHOTOSYNC_REDISPATCH_AFTER", "float", 600.0,
+                "Seconds after which work that was sent to the broker but never started (or "
+                "finished) is sent again.", SYNCD, minimum=0),
+        Setting("PHOTOSYNC_RECOVER_EVENTS_AFTER", "float", 60.0,
+                "Seconds after which a webhook event that was recorded but not processed is "
+                "enqueued again.", SYNCD, minimum=0),
+        Setting("PHOTOSYNC_HEALTH_INTERVAL", "float", 900.0,
+                "Seconds between store health checks (across all daemons): WooCommerce "
+                "webhooks are re-activated or re-created, and Shopify access tokens that "
+                "expire before the next check are refreshed.", SYNCD, minimum=0),
+    ),
+    *_group(
+        "Workers and GPU fallback",
+        Setting("PHOTOSYNC_HEARTBEAT_INTERVAL", "float", 10.0,
+                "Seconds between a worker's heartbeats.", WORKERS, minimum=0),
+        Setting("PHOTOSYNC_WORKER_DEAD_AFTER", "float", 60.0,
+                "A worker silent for longer is dead, and its running jobs are taken over.",
+                ("web", "syncd"), minimum=0),
+        Setting("PHOTOSYNC_GPU_DEAD_AFTER", "float", 120.0,
+                "How long without a GPU heartbeat before GPU work is rerouted.", SYNCD,
+                minimum=0),
+        Setting("PHOTOSYNC_GPU_FALLBACK", "str", "cpu",
+                "What happens to GPU work when no GPU worker is alive, or when a GPU stage "
+                "fails for good. `cpu` runs it with the classical segmenter and procedural "
+                "scenes. `hold` makes it wait. Either way the reason is recorded on the job.",
+                ("worker", "gpu-worker", "syncd"), choices=("cpu", "hold")),
+        Setting("PHOTOSYNC_WORKER_QUEUES", "list", None,
+                "The queues of this worker process, set by `manage.py worker`; with "
+                "`generate-gpu` among them the process loads its models at start and refuses "
+                "to start without them. Set it yourself only when starting "
+                "`dramatiq photosync.worker_boot` directly.", WORKERS),
+    ),
+    *_group(
+        "Shopify app (optional)",
+        Setting("SHOPIFY_API_KEY", "str", "",
+                "The Shopify app's client id. Unset: PhotoSync still runs, and the Shopify "
+                "endpoints answer 503 saying so.", STORES),
+        Setting("SHOPIFY_API_SECRET", "str", "",
+                "The app's client secret: it signs webhooks, ID tokens and OAuth redirects.",
+                STORES, secret=True),
+        Setting("SHOPIFY_PREVIOUS_API_SECRET", "str", "",
+                "While rotating the secret: the old one, still accepted for webhooks and ID "
+                "tokens.", WEB, secret=True),
+        Setting("SHOPIFY_SCOPES", "str", "read_products,write_products,write_files",
+                "Must match `deploy/shopify.app.toml`.", WEB),
+        Setting("SHOPIFY_API_VERSION", "str", "2026-10",
+                "The pinned Admin API version. Every GraphQL document is validated against "
+                "that version's schema in the tests.", STORES),
+        Setting("SHOPIFY_API_ORIGIN", "url", "",
+                "Tests only: points the Shopify client at the Admin emulator. Leave it unset "
+                "in production.", STORES),
+    ),
+    *_group(
+        "WooCommerce stores",
+        Setting("PHOTOSYNC_WOOCOMMERCE_TIMEOUT", "float", 30.0,
+                "Seconds to wait for a WooCommerce store's REST answer.", STORES, minimum=1),
+        Setting("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT", "float", 180.0,
+                "Seconds to wait for an image PUT (at least 120), during which the store "
+                "downloads and resizes the image.", STORES, minimum=120),
+        Setting("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS", "list", (),
+                "Comma-separated CIDRs where a store or its images may live besides public "
+                "addresses, such as `10.0.0.0/8` for an on-premise store. Private and local "
+                "addresses are refused otherwise.", STORES),
+    ),
+    *_group(
+        "Containers (deploy/)",
+        Setting("PHOTOSYNC_APP_DIR", "path", None,
+                "The entrypoint's working folder (the image's copy of the repository).",
+                ("entrypoint",), shown_default="`/app`"),
+        Setting("PORT", "int", 8000, "The port `web` listens on (and the health check "
+                "asks).", ("entrypoint",)),
+        Setting("WEB_CONCURRENCY", "int", 4, "gunicorn worker processes of `web`.",
+                ("entrypoint",)),
+        Setting("WEB_THREADS", "int", 4, "Threads per gunicorn worker.", ("entrypoint",)),
+        Setting("WEB_TIMEOUT", "int", 60,
+                "Seconds before gunicorn restarts a silent worker.", ("entrypoint",)),
+        Setting("FORWARDED_ALLOW_IPS", "str", "*",
+                "Proxies whose `X-Forwarded-*` headers gunicorn trusts.", ("entrypoint",)),
+        Setting("WORKER_QUEUES", "list", ("webhooks", "generate-cpu", "push", "sync"),
+                "The queues of the `worker` role.", ("entrypoint",)),
+        Setting("WORKER_PROCESSES", "int", 2,
+                "Processes of the `worker` role. The GPU worker is always one process, one "
+                "thread, prefetch 1.", ("entrypoint",)),
+        Setting("WORKER_THREADS", "int", 2, "Threads per `worker` process.", ("entrypoint",)),
+        Setting("POSTGRES_PASSWORD", "str", None,
+                "Compose only (required there): the PostgreSQL password it builds "
+                "`DATABASE_URL` from.", ("compose",), secret=True),
+        Setting("PHOTOSYNC_HTTP_PORT", "int", 8000, "Compose: the host port of `web`.",
+                ("compose",)),
+        Setting("PHOTOSYNC_IMAGE", "str", "photosync:local",
+                "Compose: the app image to run or build.", ("compose",)),
+        Setting("PHOTOSYNC_GPU_IMAGE", "str", "photosync-gpu:local",
+                "Compose: the GPU image to run or build.", ("compose",)),
+        Setting("PHOTOSYNC_PREFETCH", "str", "1",
+                "GPU image build argument: `0` keeps the model weights out of the image (a "
+                "model cache is mounted at `/models` instead).", ("image build",),
+                choices=("0", "1")),
+        Setting("REDIS_ADDRESS", "str", None,
+                "Kubernetes Secret: `host:port` of Redis for KEDA's Redis scaler (it takes no "
+                "URL).", ("KEDA",)),
+        Setting("REDIS_PASSWORD", "str", None,
+                "Kubernetes Secret: the Redis password for KEDA, as in `REDIS_URL`.",
+                ("KEDA",), secret=True),
+    ),
+)
