@@ -34,11 +34,11 @@ import jwt
 import requests
 from graphql import GraphQLError, execute, parse, specified_rules, validate
 
-from tests.shopify_emulator import state as st
-from tests.shopify_emulator.cost import MAX_QUERY_COST, actual_cost, requested_cost
-from tests.shopify_emulator.handler import EmulatorHandler
-from tests.shopify_emulator.resolvers import Root, flatten, items
-from tests.shopify_emulator.schema import API_VERSION, admin_schema
+from emulators.shopify import state as st
+from emulators.shopify.cost import MAX_QUERY_COST, actual_cost, requested_cost
+from emulators.shopify.handler import EmulatorHandler
+from emulators.shopify.resolvers import Root, flatten, items
+from emulators.shopify.schema import API_VERSION, admin_schema
 
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"

@@ -1,4 +1,4 @@
-"""A WooCommerce store on loopback for tests, following the platform's rules as PHP does.
+"""A WooCommerce store on loopback, following the platform's rules as PHP does.
 
 - Authentication over plain http is OAuth 1.0a one-legged, checked like
   WC_REST_Authentication: parameters from the query string (PHP's last-wins `$_GET`), sorted

@@ -1,0 +1,1 @@
+"""Store platform emulators (Shopify, WooCommerce): real HTTP servers on loopback."""
