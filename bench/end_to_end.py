@@ -203,7 +203,7 @@ def main() -> None:
     slots = args.processes * args.threads
     photos = sorted(PHOTOS.glob("*.jpg"))
     namespace = f"bench-e2e-{uuid.uuid4().hex[:6]}"
-    from tests.shopify_emulator.server import ShopifyEmulator
+    from emulators.shopify import ShopifyEmulator
 
     web_port = free_port()
     base = f"http://127.0.0.1:{web_port}"

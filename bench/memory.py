@@ -132,7 +132,7 @@ def load_apart(base: str, namespace: str, bodies: list[bytes], rate: float,
 
 
 def product_body(emulator, gid: str) -> bytes:
-    from tests.shopify_emulator import state as st
+    from emulators.shopify import state as st
 
     shop = emulator.shops[SHOP]
     return json.dumps(emulator._product_payload(shop, st.gid_number(gid))).encode()
@@ -149,7 +149,7 @@ def main() -> None:
     if args.smoke:
         args.rate, args.seconds, args.drain = 50.0, 1.0, 2.0
     namespace = f"bench-mem-{uuid.uuid4().hex[:6]}"
-    from tests.shopify_emulator.server import ShopifyEmulator
+    from emulators.shopify import ShopifyEmulator
 
     web_port = free_port()
     base_url = f"http://127.0.0.1:{web_port}"

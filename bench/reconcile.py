@@ -149,12 +149,12 @@ def shopify_catalog(products: int, *, bucket: float, rate: float, sweep: bool,
     from django.conf import settings
     from django.db import connection
 
+    from emulators.images import tiny_png
+    from emulators.shopify import ShopifyEmulator
     from integrations.errors import Unavailable
     from integrations.shopify.budget import budget_for
     from photosync.services import scheduling, shopify_sync, sync
     from photosync.services.shopify_auth import shopify_store_connect
-    from tests.shopify.throughput import tiny_png
-    from tests.shopify_emulator.server import ShopifyEmulator
 
     emulator = ShopifyEmulator(api_key=settings.SHOPIFY_API_KEY,
                                api_secret=settings.SHOPIFY_API_SECRET,
@@ -246,11 +246,11 @@ def shopify_catalog(products: int, *, bucket: float, rate: float, sweep: bool,
 def woocommerce_catalog(products: int, *, profile: bool) -> dict:
     from django.db import connection
 
+    from emulators.images import tiny_png
+    from emulators.woocommerce import WooEmulator
     from photosync.models import Platform, Store
     from photosync.services import scheduling, sync
     from photosync.services.stores import store_credentials_set
-    from tests.shopify.throughput import tiny_png
-    from tests.woocommerce.emulator import WooEmulator
 
     woo = WooEmulator()
     out: dict = {"products": products, "per_page": 100}

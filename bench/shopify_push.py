@@ -85,11 +85,11 @@ def run(*, pushes: int, per_product: int, restore_rate: float, bucket: float,
     from django.conf import settings
     from dramatiq import Worker
 
+    from bench.seed import approve_all, seed_outbox, wait_pushed
+    from emulators.shopify import ShopifyEmulator
     from photosync.models import Push
     from photosync.queueing import get_broker
     from photosync.services.shopify_auth import shopify_store_connect
-    from tests.shopify.throughput import approve_all, seed_outbox, wait_pushed
-    from tests.shopify_emulator.server import ShopifyEmulator
 
     app_url, app_server = _serve_app()
     emulator = ShopifyEmulator(api_key=API_KEY, api_secret=API_SECRET, bucket_size=bucket,

@@ -32,6 +32,19 @@ def test_integrations_import_nothing_from_photosync():
     assert "django" not in imported
 
 
+def test_emulators_import_nothing_from_the_app():
+    """The store emulators are products of their own: they know the platforms, not PhotoSync."""
+    app = {"photosync", "integrations", "pipeline", "django", "rest_framework", "tests", "bench"}
+    assert app & _imports("emulators") == set()
+
+
+def test_runtime_code_never_imports_emulators_tests_or_bench():
+    """Only tests and bench drive the emulators; bench never reaches into tests."""
+    for package in ("photosync", "integrations", "pipeline"):
+        assert {"emulators", "tests", "bench"} & _imports(package) == set(), package
+    assert "tests" not in _imports("bench")
+
+
 def test_web_and_daemon_processes_do_not_load_model_frameworks():
     probe = (
         "import sys, django; django.setup();"

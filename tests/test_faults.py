@@ -234,11 +234,11 @@ def test_webhooks_during_a_redis_outage_are_all_answered_and_each_processed_once
 
     import requests
 
+    from emulators.woocommerce import WooEmulator
     from integrations.woocommerce.webhooks import webhook_signature
     from photosync.models import Platform, Store, WebhookEvent
     from photosync.services.stores import store_credentials_set
     from tests.test_health import _free_port
-    from tests.woocommerce.emulator import WooEmulator
 
     woo = WooEmulator()
     redis_port, web_port = _free_port(), _free_port()
@@ -322,9 +322,9 @@ SHOP = "fault-goods.myshopify.com"
 def _shopify_world(tmp_path, settings):
     """A Shopify emulator, a shop connected to it, and gunicorn serving the app on loopback
     (webhooks go there; media is downloaded from there). Yields (emulator, store, env)."""
+    from emulators.shopify import ShopifyEmulator
     from integrations.shopify.budget import budgets_reset
     from photosync.services.shopify_auth import shopify_store_connect
-    from tests.shopify_emulator.server import ShopifyEmulator
     from tests.test_health import _free_port
 
     web_port = _free_port()

@@ -235,7 +235,7 @@ def test_bulk_approve_from_the_queue_leaves_flagged_outputs_for_review(
 # --- embedded in the Shopify admin -----------------------------------------------------------
 def _shopify_data(emulator, shopify_store):
     """Two products on the shop, one on another shop (ready outputs, no pipeline run)."""
-    from tests.shopify.throughput import seed_outbox
+    from bench.seed import seed_outbox
 
     seed_outbox(emulator, shopify_store, products=2, per_product=2)
     other = shopify_store_connect(shop=OTHER_SHOP,
@@ -292,7 +292,7 @@ def test_embedded_shopify_page_shows_only_its_shop_and_pushes_what_is_approved(
 def test_an_expired_id_token_is_retried_with_a_fresh_one(
     page, live_server, emulator, shopify_store, media_root
 ):
-    from tests.shopify.throughput import seed_outbox
+    from bench.seed import seed_outbox
 
     seed_outbox(emulator, shopify_store, products=1, per_product=1)
     responses = []

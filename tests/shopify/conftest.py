@@ -85,8 +85,8 @@ def product_payload(product_id: int, *, updated_at: str = "2026-11-02T10:00:00-0
 def emulator(shopify_settings, live_server):
     """A Shopify Admin emulator on loopback whose webhooks go to the app's live server, with
     the app's Shopify client pointed at it. Media process in a fraction of a second."""
+    from emulators.shopify import ShopifyEmulator
     from integrations.shopify.budget import budgets_reset
-    from tests.shopify_emulator.server import ShopifyEmulator
 
     budgets_reset()  # each test starts with fresh buckets
     emu = ShopifyEmulator(api_key=API_KEY, api_secret=SECRET,

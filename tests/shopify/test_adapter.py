@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
+from emulators.shopify import ShopifyEmulator
 from integrations.base import NewImage, RemoteImage
 from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
 from integrations.shopify import budget
@@ -19,7 +20,6 @@ from integrations.shopify import queries as q
 from integrations.shopify.adapter import ShopifyAdapter
 from tests.conftest import PHOTOS
 from tests.shopify.conftest import API_KEY, SECRET, SHOP
-from tests.shopify_emulator.server import ShopifyEmulator
 
 
 @pytest.fixture

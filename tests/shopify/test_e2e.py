@@ -162,8 +162,8 @@ def test_the_same_webhook_twenty_times_at_once_makes_one_job_and_one_media(
 def test_rollback_takes_our_image_off_and_restores_the_merchants_featured_image(
     emulator, shopify_store, broker, worker, media_root, client, operator
 ):
+    from bench.seed import seed_outbox, wait_pushed
     from photosync.services.review import image_approve
-    from tests.shopify.throughput import seed_outbox, wait_pushed
 
     image_ids = seed_outbox(emulator, shopify_store, products=1, per_product=1)
     image_approve(image=GeneratedImage.objects.get(pk=image_ids[0]), featured=True)

@@ -7,8 +7,8 @@ import pytest
 from graphql import parse, specified_rules, validate
 from graphql.validation import NoDeprecatedCustomRule
 
+from emulators.shopify.schema import API_VERSION, admin_schema_sdl
 from integrations.shopify import queries
-from tests.shopify_emulator.schema import API_VERSION, admin_schema_sdl
 
 
 def test_the_pinned_version_is_the_schema_under_test(settings):

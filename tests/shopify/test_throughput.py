@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from bench.seed import approve_all, seed_outbox, wait_pushed
 from photosync.models import GeneratedImage, GenerationJob, Push
 from tests.conftest import drain
 from tests.shopify.conftest import SHOP
-from tests.shopify.throughput import approve_all, seed_outbox, wait_pushed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

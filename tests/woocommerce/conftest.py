@@ -6,17 +6,17 @@ import json
 
 import pytest
 
+from emulators.woocommerce import WooEmulator
 from integrations.woocommerce.webhooks import webhook_signature
 from photosync.models import Platform, Store
 from tests.conftest import PHOTOS
-from tests.woocommerce.emulator import WooEmulator
 
 WEBHOOK_SECRET = "S3cretS3cretS3cretS3cretS3cretS3cretAbCd"
 
 
 @pytest.fixture
 def woo():
-    """A WooCommerce store on loopback (see emulator.py for the rules it follows)."""
+    """A WooCommerce store on loopback (emulators/woocommerce for the rules it follows)."""
     emulator = WooEmulator()
     yield emulator
     emulator.close()

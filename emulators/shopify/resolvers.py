@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING
 
 from graphql import GraphQLError
 
-from tests.shopify_emulator import state as st
+from emulators.shopify import state as st
 
 if TYPE_CHECKING:
-    from tests.shopify_emulator.server import ShopifyEmulator
+    from emulators.shopify.server import ShopifyEmulator
 
 
 class Root(dict):

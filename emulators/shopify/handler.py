@@ -11,10 +11,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
-from tests.shopify_emulator.schema import API_VERSION
+from emulators.shopify.schema import API_VERSION
 
 if TYPE_CHECKING:
-    from tests.shopify_emulator.server import ShopifyEmulator
+    from emulators.shopify.server import ShopifyEmulator
 
 
 class EmulatorHandler(BaseHTTPRequestHandler):

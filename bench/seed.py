@@ -1,23 +1,15 @@
-"""Seeding for push throughput runs (the test and bench/shopify_push.py): products on the
-emulated shop, each with one merchant photo, and approved generated images in the outbox."""
+"""Seeding for push throughput runs (bench/shopify_push.py and the tests that measure or drive
+the outbox): products on the emulated shop, each with one merchant photo, and approved
+generated images in the outbox. Needs Django set up: it writes the app's models."""
 
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 
-from PIL import Image
-
+from emulators.images import tiny_png
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
 from photosync.services.media import media_save
-
-
-def tiny_png(seed: int, size: tuple[int, int] = (96, 96)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, ((seed * 37) % 256, (seed * 91) % 256, (seed * 53) % 256)).save(
-        out, format="PNG")
-    return out.getvalue()
 
 
 def seed_outbox(emulator, store: Store, *, products: int, per_product: int) -> list[int]:

@@ -1,7 +1,8 @@
 """Shopify's published Admin GraphQL schema for the pinned version, loaded offline.
 
 The introspection file comes from the npm package `@shopify/dev-mcp` (1.16.0,
-`dist/data/admin_2026-10.json.gz`), committed under tests/fixtures/shopify/.
+`dist/data/admin_2026-10.json.gz`), shipped beside this module as package data. Tests that
+validate the app's GraphQL documents load it from here too (`admin_schema_sdl`).
 """
 
 from __future__ import annotations
@@ -9,19 +10,18 @@ from __future__ import annotations
 import gzip
 import json
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
 
 from graphql import GraphQLSchema, build_client_schema, build_schema, print_schema
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "shopify"
 API_VERSION = "2026-10"
 
 
 @cache
 def admin_schema(version: str = API_VERSION) -> GraphQLSchema:
     """The executable schema built from the introspection result (about half a second)."""
-    path = FIXTURES / f"admin_{version}.json.gz"
-    with gzip.open(path, "rt", encoding="utf-8") as fh:
+    data = files(__package__) / f"admin_{version}.json.gz"
+    with data.open("rb") as raw, gzip.open(raw, "rt", encoding="utf-8") as fh:
         introspection = json.load(fh)
     return _trusted(build_client_schema(introspection["data"]))
 

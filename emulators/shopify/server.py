@@ -10,14 +10,15 @@ to when `SHOPIFY_API_ORIGIN` points at it.
 - Staged uploads (POST multipart or PUT), media processing UPLOADED → PROCESSING → READY,
   or FAILED with a MediaErrorCode for a file that is not an image.
 - The OAuth token endpoint: token exchange of ID tokens, expiring offline tokens with
-  refresh (the previous refresh token stays valid until the new one is used), auth codes.
+  refresh (the previous refresh token stays valid until the new one is used), auth codes
+  (oauth.py).
 - Bulk operations with JSONL results (children after their parent, with `__parentId`).
-- Signed webhook deliveries to the app, including the products/update echo of every change.
+- Signed webhook deliveries to the app, including the products/update echo of every change
+  (webhooks.py).
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -25,27 +26,22 @@ import re
 import secrets
 import threading
 import time
-import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import jwt
-import requests
 from graphql import GraphQLError, execute, parse, specified_rules, validate
 
-from tests.shopify_emulator import state as st
-from tests.shopify_emulator.cost import MAX_QUERY_COST, actual_cost, requested_cost
-from tests.shopify_emulator.handler import EmulatorHandler
-from tests.shopify_emulator.resolvers import Root, flatten, items
-from tests.shopify_emulator.schema import API_VERSION, admin_schema
-
-TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
-OFFLINE_TOKEN_TYPE = "urn:shopify:params:oauth:token-type:offline-access-token"
+from emulators.shopify import state as st
+from emulators.shopify.cost import MAX_QUERY_COST, actual_cost, requested_cost
+from emulators.shopify.handler import EmulatorHandler
+from emulators.shopify.oauth import OAuthServer
+from emulators.shopify.resolvers import Root, flatten, items
+from emulators.shopify.schema import API_VERSION, admin_schema
+from emulators.shopify.webhooks import WebhookSender
 
 
-class ShopifyEmulator:
+class ShopifyEmulator(OAuthServer, WebhookSender):
     def __init__(
         self,
         *,
@@ -91,7 +87,6 @@ class ShopifyEmulator:
         self._timers: list[threading.Timer] = []
         self._server: ThreadingHTTPServer | None = None
 
-    # --- lifecycle ------------------------------------------------------------------
     def start(self) -> str:
         handler = type("Handler", (EmulatorHandler,), {"emulator": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -121,7 +116,6 @@ class ShopifyEmulator:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    # --- test-side helpers ----------------------------------------------------------
     def add_shop(self, domain: str, *, bucket_size: float | None = None,
                  restore_rate: float | None = None) -> st.Shop:
         size = bucket_size or self.bucket_size
@@ -129,42 +123,6 @@ class ShopifyEmulator:
                            available=size)
         with self._lock:
             return self.shops.setdefault(domain, st.Shop(domain=domain, bucket=bucket))
-
-    def issue_token(self, domain: str, *, expires_in: float | None = None) -> str:
-        self.add_shop(domain)
-        token = "shpat_" + secrets.token_hex(16)
-        expires = time.monotonic() + expires_in if expires_in is not None else None
-        self.tokens[token] = (domain, expires)
-        return token
-
-    def authorize(self, domain: str) -> str:
-        """What Shopify's authorize page does once the merchant approves: a one-use code."""
-        self.add_shop(domain)
-        code = secrets.token_hex(16)
-        self.codes[code] = domain
-        return code
-
-    def revoke_refresh_tokens(self, domain: str) -> None:
-        for token in [t for t, v in self.refresh_tokens.items() if v["shop"] == domain]:
-            del self.refresh_tokens[token]
-
-    def id_token(self, domain: str, *, secret: str | None = None, aud: str | None = None,
-                 exp_in: float = 60, nbf_in: float = 0, sub: str = "42", **extra) -> str:
-        """An ID (session) token as App Bridge hands one to the embedded page."""
-        now = int(time.time())
-        claims = {
-            "iss": f"https://{domain}/admin",
-            "dest": f"https://{domain}",
-            "aud": self.api_key if aud is None else aud,
-            "sub": sub,
-            "exp": now + int(exp_in),
-            "nbf": now + int(nbf_in),
-            "iat": now + int(nbf_in),
-            "jti": str(uuid.uuid4()),
-            "sid": secrets.token_hex(16),
-            **extra,
-        }
-        return jwt.encode(claims, secret or self.api_secret, algorithm="HS256")
 
     def create_product(self, domain: str, *, title: str, product_type: str = "",
                        images: list[tuple[str, bytes, str]] = (), notify: bool = False) -> str:
@@ -208,50 +166,6 @@ class ShopifyEmulator:
                 for m in (shop.media[i] for i in product.media_ids)
             ]
 
-    def notify(self, domain: str, topic: str, product_id: int) -> Future | None:
-        """Queue the webhook Shopify sends after a change (delivered on a pool thread)."""
-        if not self.webhook_url:
-            return None
-        payload = self._product_payload(self.shops[domain], product_id)
-        future = self._pool.submit(self.send_webhook, domain, topic, payload)
-        self._pending.append(future)
-        return future
-
-    def send_webhook(self, domain: str, topic: str, payload: dict, *, webhook_id: str = "",
-                     url: str = "", secret: str = "", triggered_at: str = "") -> int:
-        """Deliver one signed webhook to the app; return its HTTP status."""
-        body = json.dumps(payload).replace("/", "\\/").encode()
-        signature = base64.b64encode(
-            hmac.new((secret or self.api_secret).encode(), body, hashlib.sha256).digest()
-        ).decode()
-        webhook_id = webhook_id or str(uuid.uuid4())
-        headers = {
-            "Content-Type": "application/json",
-            "X-Shopify-Hmac-Sha256": signature,
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Shop-Domain": domain,
-            "X-Shopify-API-Version": API_VERSION,
-            "X-Shopify-Webhook-Id": webhook_id,
-            "X-Shopify-Event-Id": str(uuid.uuid4()),
-            "X-Shopify-Triggered-At": triggered_at or st.now_iso(),
-        }
-        try:
-            response = requests.post(url or self.webhook_url, data=body, headers=headers,
-                                     timeout=(1, 5), allow_redirects=False)
-            status = response.status_code
-        except requests.RequestException:
-            status = 0
-        with self._lock:
-            self.deliveries.append((topic, webhook_id, status))
-        return status
-
-    def wait_for_webhooks(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while self._pending:
-            future = self._pending.pop(0)
-            future.result(timeout=max(0.1, deadline - time.monotonic()))
-
-    # --- GraphQL --------------------------------------------------------------------
     def graphql(self, token: str, version: str, body: dict) -> tuple[int, dict]:
         if version != API_VERSION:
             return 404, {"errors": "Not Found"}
@@ -337,7 +251,6 @@ class ShopifyEmulator:
             },
         }
 
-    # --- media ----------------------------------------------------------------------
     def _new_media(self, shop: st.Shop, filename: str, data: bytes, content_type: str,
                    alt: str, delays: tuple[float, float] | None = None) -> st.Media:
         first, second = delays if delays is not None else self.media_delays
@@ -357,44 +270,6 @@ class ShopifyEmulator:
     def cdn_url(self, shop: st.Shop, media: st.Media) -> str:
         return f"{self.base_url}/cdn/shops/{shop.name}/files/{media.filename}?v={media.version}"
 
-    def _product_payload(self, shop: st.Shop, product_id: int) -> dict:
-        """products/create|update as Shopify sends it (REST-shaped)."""
-        clock = time.monotonic()
-        with shop.lock:
-            product = shop.products[product_id]
-            media = [shop.media[i] for i in product.media_ids]
-            ready = [m for m in media if m.status(clock) == "READY"]
-            images = [
-                {"id": m.id, "position": n + 1, "alt": m.alt, "width": m.width,
-                 "height": m.height, "src": self.cdn_url(shop, m), "variant_ids": [],
-                 "admin_graphql_api_id": st.gid("ProductImage", m.id)}
-                for n, m in enumerate(ready)
-            ]
-            return {
-                "id": product.id,
-                "admin_graphql_api_id": st.gid("Product", product.id),
-                "title": product.title,
-                "body_html": "",
-                "vendor": shop.name,
-                "product_type": product.product_type,
-                "handle": re.sub(r"[^a-z0-9]+", "-", product.title.lower()).strip("-"),
-                "status": product.status.lower(),
-                "tags": "",
-                "updated_at": product.updated_at,
-                "variants": [],
-                "options": [],
-                "images": images,
-                "image": images[0] if images else None,
-                "media": [
-                    {"id": m.id, "position": n + 1, "alt": m.alt,
-                     "status": m.status(clock).lower(), "media_content_type": "IMAGE",
-                     "preview_image": None,
-                     "admin_graphql_api_id": st.gid("MediaImage", m.id)}
-                    for n, m in enumerate(media)
-                ],
-            }
-
-    # --- staged uploads ---------------------------------------------------------------
     def _sign(self, key: str) -> str:
         return hmac.new(self._upload_key, key.encode(), hashlib.sha256).hexdigest()
 
@@ -410,50 +285,6 @@ class ShopifyEmulator:
         match = re.match(r"^/staged-uploads/tmp/[^/]+/([0-9a-f]+)/", path)
         return self.uploads.get(match.group(1)) if match else None
 
-    # --- OAuth ----------------------------------------------------------------------
-    def oauth(self, body: dict) -> tuple[int, dict]:
-        if body.get("client_id") != self.api_key or body.get("client_secret") != self.api_secret:
-            return 400, {"error": "invalid_client"}
-        grant = body.get("grant_type", "")
-        expiring = str(body.get("expiring", "0")) == "1"
-        if grant == TOKEN_EXCHANGE:
-            if body.get("subject_token_type") != ID_TOKEN_TYPE:
-                return 400, {"error": "invalid_request"}
-            try:
-                claims = jwt.decode(body.get("subject_token", ""), self.api_secret,
-                                    algorithms=["HS256"], audience=self.api_key, leeway=10)
-            except jwt.PyJWTError:
-                return 400, {"error": "invalid_subject_token"}
-            shop = urlsplit(claims.get("dest", "")).hostname or ""
-            self.stats["exchange"] += 1
-            return 200, self._grant(shop, expiring)
-        if grant == "refresh_token":
-            entry = self.refresh_tokens.get(body.get("refresh_token", ""))
-            if entry is None:
-                return 400, {"error": "invalid_grant"}
-            self.stats["refresh"] += 1
-            previous = entry.get("previous")
-            if previous:
-                self.refresh_tokens.pop(previous, None)  # spent: the new one was used
-            return 200, self._grant(entry["shop"], True, previous=body["refresh_token"])
-        if "code" in body:
-            shop = self.codes.pop(body["code"], None)
-            if shop is None:
-                return 400, {"error": "invalid_grant"}
-            return 200, self._grant(shop, expiring)
-        return 400, {"error": "unsupported_grant_type"}
-
-    def _grant(self, shop: str, expiring: bool, previous: str = "") -> dict:
-        token = self.issue_token(shop, expires_in=3600 if expiring else None)
-        answer = {"access_token": token, "scope": self.scopes}
-        if expiring:
-            refresh = "shprt_" + secrets.token_hex(16)
-            self.refresh_tokens[refresh] = {"shop": shop, "previous": previous}
-            answer.update(expires_in=3599, refresh_token=refresh,
-                          refresh_token_expires_in=7_776_000)
-        return answer
-
-    # --- bulk operations ---------------------------------------------------------------
     def run_bulk(self, shop: st.Shop, query: str) -> st.BulkOperation:
         document = parse(query)
         result = execute(self.schema, document, root_value=Root(self, shop, unbounded=True))
@@ -475,21 +306,6 @@ class ShopifyEmulator:
         self._timers.append(timer)
         timer.start()
         return op
-
-    def _bulk_finished(self, shop: st.Shop, op: st.BulkOperation) -> None:
-        if not self.webhook_url or op.notified:
-            return
-        op.notified = True
-        payload = {
-            "admin_graphql_api_id": st.gid("BulkOperation", op.id),
-            "completed_at": st.now_iso(),
-            "created_at": st.now_iso(),
-            "error_code": None,
-            "status": "completed",
-            "type": "query",
-        }
-        self._pending.append(self._pool.submit(
-            self.send_webhook, shop.domain, "bulk_operations/finish", payload))
 
 
 def _format(error: GraphQLError) -> dict:

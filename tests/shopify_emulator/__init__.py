@@ -1,1 +1,0 @@
-"""A Shopify Admin emulator for tests: real schema, in-memory shops, cost-based throttling."""
