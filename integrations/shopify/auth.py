@@ -1,7 +1,7 @@
 """Installing and authenticating: shop names, OAuth query HMACs, ID (session) tokens, and the
 token grants (token exchange, authorization code, refresh of expiring offline tokens).
 
-Checks are pure functions; the grants go through `client.oauth_token`, the one HTTP path.
+Checks are pure functions; the grants go through `transport.oauth_token`, the one HTTP path.
 Nothing here logs or puts a token or secret into an exception message.
 """
 
@@ -18,7 +18,7 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 
 from integrations.errors import AuthRevoked, Invalid
-from integrations.shopify import client as http
+from integrations.shopify import transport
 
 SHOP_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 ID_TOKEN_LEEWAY_S = 10
@@ -155,11 +155,11 @@ def _token_set(answer: dict, now: float) -> TokenSet:
     )
 
 
-def _grant(endpoint: http.Endpoint, payload: dict) -> TokenSet:
+def _grant(endpoint: transport.Endpoint, payload: dict) -> TokenSet:
     now = time.time()
     try:
-        answer = http.oauth_token(endpoint, payload)
-    except http.OAuthRefused as exc:
+        answer = transport.oauth_token(endpoint, payload)
+    except transport.OAuthRefused as exc:
         if exc.code in ("invalid_grant", "invalid_subject_token", "invalid_client"):
             raise AuthRevoked(
                 "Shopify no longer accepts this store's authorization; the merchant must open "
@@ -169,7 +169,7 @@ def _grant(endpoint: http.Endpoint, payload: dict) -> TokenSet:
     return _token_set(answer, now)
 
 
-def exchange_id_token(endpoint: http.Endpoint, *, api_key: str, api_secret: str,
+def exchange_id_token(endpoint: transport.Endpoint, *, api_key: str, api_secret: str,
                       id_token: str) -> TokenSet:
     """Token exchange (embedded apps): an ID token for an expiring offline access token."""
     return _grant(endpoint, {
@@ -183,7 +183,7 @@ def exchange_id_token(endpoint: http.Endpoint, *, api_key: str, api_secret: str,
     })
 
 
-def exchange_code(endpoint: http.Endpoint, *, api_key: str, api_secret: str,
+def exchange_code(endpoint: transport.Endpoint, *, api_key: str, api_secret: str,
                   code: str) -> TokenSet:
     """The authorization-code grant (non-embedded installs), asking for an expiring token."""
     return _grant(endpoint, {
@@ -191,7 +191,7 @@ def exchange_code(endpoint: http.Endpoint, *, api_key: str, api_secret: str,
     })
 
 
-def refresh_access_token(endpoint: http.Endpoint, *, api_key: str, api_secret: str,
+def refresh_access_token(endpoint: transport.Endpoint, *, api_key: str, api_secret: str,
                          refresh_token: str) -> TokenSet:
     """A new access token and a new refresh token; the old refresh token stays valid until
     the new one is first used. `invalid_grant` → AuthRevoked (the merchant must re-authorize).
