@@ -36,7 +36,6 @@ def normalize_shop(value: str | None) -> str | None:
     return shop if SHOP_RE.fullmatch(shop) else None
 
 
-# --- the authorization-code grant ----------------------------------------------------
 def query_hmac(params: Mapping[str, str], secret: str) -> str:
     """Hex HMAC-SHA256 of the query: `hmac`/`signature` dropped, the rest sorted, `k=v&...`."""
     message = "&".join(
@@ -72,7 +71,6 @@ def authorize_url(*, shop: str, api_key: str, scopes: str, redirect_uri: str, st
     return f"{origin}/admin/oauth/authorize?{query}"
 
 
-# --- ID (session) tokens -------------------------------------------------------------
 class InvalidIdToken(Exception):
     """The ID token is not acceptable; the message names why (safe to log)."""
 
@@ -122,7 +120,6 @@ def decode_id_token(token: str, *, api_key: str, secrets: Iterable[str],
                    expires_at=int(claims["exp"]))
 
 
-# --- token grants --------------------------------------------------------------------
 @dataclass(frozen=True)
 class TokenSet:
     """An offline access token, with its refresh token when it expires."""

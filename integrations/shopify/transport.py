@@ -98,8 +98,9 @@ def same_origin(url: str, origin: str) -> bool:
     """True when `url` is on the configured emulator origin (tests only; unset in production)."""
     if not origin:
         return False
-    a, b = urlsplit(url), urlsplit(origin)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+    target, allowed = urlsplit(url), urlsplit(origin)
+    return (target.scheme, target.hostname, target.port) == (
+        allowed.scheme, allowed.hostname, allowed.port)
 
 
 class OAuthRefused(Terminal):
