@@ -5,8 +5,9 @@ build the backend on first use and return the same object afterwards (sessions a
 expensive); ``segmenter_for(config)`` and ``scene_generator_for(config)`` do the same for the
 names a :class:`~pipeline.config.PipelineConfig` gives, with the settings each backend takes.
 Unknown names fail with :class:`~pipeline.errors.UnknownBackend` listing the known ones; a known
-backend that cannot run here fails with :class:`~pipeline.errors.BackendUnavailable`. Each
-backend's module is imported only by its factory, so importing this module costs nothing.
+backend that cannot run here fails with :class:`~pipeline.errors.BackendUnavailable`. The
+model frameworks (rembg/onnxruntime, torch/diffusers) are imported only when a backend that
+needs them is created.
 
 Adding a backend is one module and one :class:`BackendSpec` in ``SEGMENTERS`` or
 ``SCENE_GENERATORS``.
@@ -20,6 +21,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipeline.backends.base import SceneGenerator, Segmentation, Segmenter
+from pipeline.backends.classical import ClassicalSegmenter
+from pipeline.backends.diffusers_scenes import DiffusersSceneGenerator
+from pipeline.backends.procedural import ProceduralSceneGenerator
+from pipeline.backends.rembg_sessions import RembgSegmenter
 from pipeline.errors import UnknownBackend
 
 if TYPE_CHECKING:
@@ -50,38 +55,29 @@ class BackendSpec:
 
 
 def _classical(arg: str, options: dict[str, Any]) -> Segmenter:
-    from pipeline.backends.classical import ClassicalSegmenter
-
     return ClassicalSegmenter(**options)
 
 
 def _rembg(arg: str, options: dict[str, Any]) -> Segmenter:
-    from pipeline.backends.rembg_sessions import RembgSegmenter
-
     return RembgSegmenter.named(arg, **options)
 
 
 def _rembg_file(arg: str, options: dict[str, Any]) -> Segmenter:
-    from pipeline.backends.rembg_sessions import RembgSegmenter
-
     return RembgSegmenter.from_file(arg, **options)
 
 
 def _auto(arg: str, options: dict[str, Any]) -> Segmenter:
+    # Lazy: auto.py asks this registry for its classical and rembg segmenters (import cycle).
     from pipeline.backends.auto import AutoSegmenter
 
     return AutoSegmenter(**options)
 
 
 def _procedural(arg: str, options: dict[str, Any]) -> SceneGenerator:
-    from pipeline.backends.procedural import ProceduralSceneGenerator
-
     return ProceduralSceneGenerator()
 
 
 def _diffusers(arg: str, options: dict[str, Any]) -> SceneGenerator:
-    from pipeline.backends.diffusers_scenes import DiffusersSceneGenerator
-
     return DiffusersSceneGenerator(arg, **options)
 
 
