@@ -12,15 +12,19 @@ class IntegrationError(Exception):
 
 
 class Retryable(IntegrationError):
-    """Try again later; nothing is wrong with the request itself."""
+    """Try again later; nothing is wrong with the request itself. `retry_after`: seconds to
+    wait first, when the store or the adapter knows (None: the caller's own backoff)."""
 
-    retry_after: float | None = None
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Throttled(Retryable):
+    """The store's rate limit; `retry_after` is always known."""
+
     def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+        super().__init__(message, retry_after=retry_after)
 
 
 class Unavailable(Retryable):

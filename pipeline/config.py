@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.backends import scene_generator_spec, segmenter_spec
 from pipeline.errors import ConfigError
 from pipeline.presets import SCENE_PRESETS, frame_preset
 
-SEGMENTER_PREFIXES = ("classical", "auto", "rembg:", "rembg-file:")
-SCENE_GENERATOR_PREFIXES = ("procedural", "diffusers:")
 SHADOWS = ("none", "contact", "drop")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 DEVICES = ("cpu", "cuda")
@@ -56,25 +55,11 @@ class PipelineConfig:
     deadline_s: float | None = None  # wall-clock budget for generation, checked between steps
 
     def __post_init__(self) -> None:
-        if not self.segmenter.startswith(SEGMENTER_PREFIXES) or self.segmenter in (
-            "rembg:",
-            "rembg-file:",
-        ):
-            raise ConfigError(
-                f"Unknown segmenter {self.segmenter!r}; use classical, auto, rembg:<model> "
-                "or rembg-file:<path to .onnx>."
-            )
-        if self.segmenter not in ("classical", "auto") and ":" not in self.segmenter:
-            raise ConfigError(f"Unknown segmenter {self.segmenter!r}.")
+        # Both raise UnknownBackend (a ConfigError) listing the registered names.
+        segmenter_spec(self.segmenter)
+        scene_generator_spec(self.scene_generator)
         frame_preset(self.frame_preset)  # raises ConfigError naming the known presets
         _choice("shadow", self.shadow, SHADOWS)
-        if self.scene_generator != "procedural" and not (
-            self.scene_generator.startswith("diffusers:") and len(self.scene_generator) > 10
-        ):
-            raise ConfigError(
-                f"Unknown scene generator {self.scene_generator!r}; use procedural or "
-                "diffusers:<hub id or local folder>."
-            )
         if isinstance(self.scene_presets, (str, list)):
             object.__setattr__(
                 self,

@@ -8,6 +8,7 @@ orders them, times them and collects notes and flags.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,10 +16,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.backends import get_scene_generator, get_segmenter
-from pipeline.backends.base import Segmentation
+from pipeline.backends import scene_generator_for, segmenter_for
+from pipeline.backends.base import SceneGenerator
 from pipeline.config import PipelineConfig
-from pipeline.errors import BackendUnavailable, DeviceUnavailable, NoProductFound
+from pipeline.errors import DeviceUnavailable, NoProductFound
 from pipeline.presets import (
     CUSTOM_SCENE,
     FramePreset,
@@ -29,7 +30,7 @@ from pipeline.presets import (
 )
 from pipeline.stages.composite import composite, solid_canvas
 from pipeline.stages.cutout import decontaminate
-from pipeline.stages.encode import encode, encode_mask
+from pipeline.stages.encode import Encoded, encode, encode_mask
 from pipeline.stages.enhance import EnhanceReport, enhance
 from pipeline.stages.fidelity import (
     mask_flags,
@@ -39,13 +40,12 @@ from pipeline.stages.fidelity import (
     white_background_metrics,
 )
 from pipeline.stages.frame import ALPHA_THRESHOLD, Layer, crop_product, frame_layer, place
-from pipeline.stages.load import load_image
+from pipeline.stages.load import LoadedImage, load_image
 from pipeline.stages.shadow import make_shadow
 
 STAGES = ("load", "segment", "enhance", "frame", "shadow", "scene", "composite", "fidelity",
           "encode")
 SCENE_CANVAS = (2048, 2048)  # scenes for a trimmed (transparent) frame preset
-AUTO_UNIFORMITY = 0.9  # share of near-median border pixels above which "auto" uses classical
 
 
 @dataclass
@@ -78,13 +78,35 @@ class PipelineResult:
     flags: list[str] = field(default_factory=list)  # image-level flags (mask sanity)
 
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] += time.perf_counter() - start
+@dataclass
+class RunContext:
+    """One image on its way through the stages: what every step reads and adds to."""
+
+    config: PipelineConfig
+    deadline: float | None = None  # time.monotonic() value scene generation must not pass
+    timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+    notes: list[str] = field(default_factory=list)
+    image_flags: list[str] = field(default_factory=list)  # flags every output carries
+    loaded: LoadedImage | None = None
+    rgb: np.ndarray | None = None  # (H, W, 3) uint8, contiguous: the loaded image's colour
+    segmenter: str = ""  # the backend that produced the mask ("input-alpha" for a cutout)
+    alpha: np.ndarray | None = None  # (H, W) uint8 mask at the upright source size
+    cutout: np.ndarray | None = None  # (H, W, 4): the enhanced product with its alpha
+    base_metrics: dict = field(default_factory=dict)  # metrics every output carries
+
+    @classmethod
+    def start(cls, config: PipelineConfig) -> RunContext:
+        deadline = time.monotonic() + config.deadline_s if config.deadline_s else None
+        return cls(config=config, deadline=deadline)
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        """Add the block's wall time to ``stage``."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[stage] += time.perf_counter() - start
 
 
 def process_image(data: bytes, config: PipelineConfig) -> PipelineResult:
@@ -95,80 +117,43 @@ def process_image(data: bytes, config: PipelineConfig) -> PipelineResult:
     host or settings problem, :class:`~pipeline.errors.GenerationError` when scene generation
     fails. Returns only complete results.
     """
-    deadline = time.monotonic() + config.deadline_s if config.deadline_s else None
-    timings = dict.fromkeys(STAGES, 0.0)
-    notes: list[str] = []
-
-    with _timed(timings, "load"):
-        loaded = load_image(data, max_bytes=config.max_input_bytes, max_pixels=config.max_pixels)
-    notes.extend(loaded.notes)
-    rgb = np.ascontiguousarray(loaded.rgba[..., :3])
-
-    with _timed(timings, "segment"):
-        segmentation, used = _segment(loaded.rgba, loaded.has_alpha, config, notes)
-        alpha = segmentation.alpha
-        notes.extend(segmentation.notes)
-        mask_info = mask_metrics(alpha)
-        image_flags = mask_flags(mask_info)
-        if any(n.startswith("classical: ") for n in segmentation.notes):
-            image_flags.append("The background could not be separated with confidence.")
-    if not (alpha > ALPHA_THRESHOLD).any():
+    run = RunContext.start(config)
+    with run.timed("load"):
+        run.loaded = load_image(data, max_bytes=config.max_input_bytes,
+                                max_pixels=config.max_pixels)
+    run.notes.extend(run.loaded.notes)
+    run.rgb = np.ascontiguousarray(run.loaded.rgba[..., :3])
+    with run.timed("segment"):
+        _segment(run)
+    if not (run.alpha > ALPHA_THRESHOLD).any():
         raise NoProductFound(
             "No product could be found in the photo: the whole image looks like background."
         )
+    with run.timed("enhance"):
+        _enhance(run)
 
-    with _timed(timings, "enhance"):
-        if config.enhance:
-            enhanced, report = enhance(rgb, alpha, max_delta_e=config.max_enhance_delta_e)
-        else:
-            enhanced, report = rgb, EnhanceReport(applied=False)
-        if used != "input-alpha":  # a delivered cutout's edge colours are already clean
-            enhanced = decontaminate(enhanced, alpha)
-        cutout = np.dstack([enhanced, alpha])
-    base_metrics = {**mask_info, **report.metrics(), "segmenter": used}
-
-    outputs: list[Output] = []
     preset = frame_preset(config.frame_preset)
-    with _timed(timings, "frame"):
-        layer = frame_layer(cutout, preset)
-    outputs.append(
-        _framed_output(layer, preset, config, base_metrics, image_flags, timings, used)
-    )
+    with run.timed("frame"):
+        layer = frame_layer(run.cutout, preset)
+    outputs = [_framed_output(run, layer, preset)]
+    outputs.extend(_all_scene_outputs(run, preset))
 
-    scenes = [scene_preset(name) for name in config.scene_presets]
-    if config.custom_prompt:
-        scenes.append(custom_scene(config.custom_prompt))
-    if scenes:
-        generator_options = _generator_options(config)
-        generator = get_scene_generator(config.scene_generator, **generator_options)
-        canvas = (
-            (preset.width, preset.height) if preset.width and preset.height else SCENE_CANVAS
-        )
-        with _timed(timings, "frame"):
-            product = crop_product(cutout)
-        for scene in scenes:
-            outputs.extend(
-                _scene_outputs(product, canvas, scene, generator, config, base_metrics,
-                               image_flags, timings, deadline)
-            )
-
-    with _timed(timings, "encode"):
-        mask_png = encode_mask(alpha)
+    with run.timed("encode"):
+        mask_png = encode_mask(run.alpha)
     return PipelineResult(
         outputs=outputs,
         mask_png=mask_png,
-        timings={k: round(v, 6) for k, v in timings.items()},
-        notes=notes,
-        segmenter=used,
-        source_size=loaded.size,
-        flags=image_flags,
+        timings={k: round(v, 6) for k, v in run.timings.items()},
+        notes=run.notes,
+        segmenter=run.segmenter,
+        source_size=run.loaded.size,
+        flags=run.image_flags,
     )
 
 
 def require_cuda() -> None:
     """Raise DeviceUnavailable unless torch or onnxruntime can use a CUDA device."""
-    import importlib.util
-
+    # Lazy: torch / onnxruntime are optional and slow to import; only a cuda config asks.
     if importlib.util.find_spec("torch") is not None:
         import torch
 
@@ -190,92 +175,82 @@ def prepare(config: PipelineConfig) -> list[str]:
 
     Raises :class:`~pipeline.errors.BackendUnavailable` (missing model, package or device) or
     :class:`~pipeline.errors.ConfigError` now rather than on the first job, so a GPU worker whose
-    GPU or model is missing refuses to start. ``auto`` tries its model and records a fallback.
-    Returns notes (e.g. that ``auto`` will fall back to classical).
+    GPU or model is missing refuses to start. A backend that can run degraded (``auto`` without
+    its model) says so in the returned notes instead.
     """
-    notes: list[str] = []
     if config.device == "cuda":
         require_cuda()
-    options = {"alpha_matting": config.alpha_matting}
-    if config.segmenter == "auto":
-        try:
-            get_segmenter(f"rembg:{config.auto_model}", device=config.device, **options)
-        except BackendUnavailable as exc:
-            notes.append(f"auto segmenter will fall back to classical: {exc.message}")
-        get_segmenter("classical", **options)
-    elif config.segmenter == "classical":
-        get_segmenter("classical", **options)
-    else:
-        get_segmenter(config.segmenter, device=config.device, **options)
+    notes = segmenter_for(config).preload()
     if config.scene_presets or config.custom_prompt:
-        get_scene_generator(config.scene_generator, **_generator_options(config))
+        scene_generator_for(config)
     return notes
 
 
-def _segment(rgba: np.ndarray, has_alpha: bool, config: PipelineConfig,
-             notes: list[str]) -> tuple[Segmentation, str]:
-    """Pick and run the segmenter; returns the segmentation and the name actually used."""
-    alpha = rgba[..., 3]
-    if has_alpha and (alpha <= ALPHA_THRESHOLD).mean() > 0.01:
-        notes.append("the image already had a transparent background; its alpha was used")
-        return Segmentation(alpha=alpha.copy()), "input-alpha"
-    rgb = np.ascontiguousarray(rgba[..., :3])
-    options = {"alpha_matting": config.alpha_matting}
-    name = config.segmenter
-    if name == "auto":
-        from pipeline.backends.classical import border_uniformity
+def _segment(run: RunContext) -> None:
+    """The mask: the photo's own transparency when it has some, else the configured segmenter.
 
-        uniformity = border_uniformity(rgb)
-        if uniformity >= AUTO_UNIFORMITY:
-            name = "classical"
-        else:
-            name = f"rembg:{config.auto_model}"
-            try:
-                segmenter = get_segmenter(name, device=config.device, **options)
-            except BackendUnavailable as exc:
-                notes.append(f"auto segmenter fell back to classical: {exc.message}")
-                name = "classical"
-    if name == "classical":
-        return get_segmenter("classical", **options).segment(rgb), "classical"
-    segmenter = get_segmenter(name, device=config.device, **options)
-    return segmenter.segment(rgb), segmenter.name
+    Sets ``run.alpha`` and ``run.segmenter``; adds the segmenter's notes, the mask's metrics
+    and flags (and one when the segmenter doubts its answer).
+    """
+    alpha = run.loaded.rgba[..., 3]
+    confident = True
+    if run.loaded.has_alpha and (alpha <= ALPHA_THRESHOLD).mean() > 0.01:
+        run.notes.append("the image already had a transparent background; its alpha was used")
+        run.alpha, run.segmenter = alpha.copy(), "input-alpha"
+    else:
+        segmenter = segmenter_for(run.config)
+        segmentation = segmenter.segment(run.rgb)
+        run.alpha = segmentation.alpha
+        run.segmenter = segmentation.segmenter or segmenter.name
+        run.notes.extend(segmentation.notes)
+        confident = segmentation.confident
+    mask_info = mask_metrics(run.alpha)
+    run.base_metrics.update(mask_info)
+    run.image_flags.extend(mask_flags(mask_info))
+    if not confident:
+        run.image_flags.append("The background could not be separated with confidence.")
 
 
-def _generator_options(config: PipelineConfig) -> dict:
-    if config.scene_generator == "procedural":
-        return {}
-    return {
-        "device": config.device,
-        "dtype": config.dtype,
-        "scheduler": config.scheduler,
-        "lora": config.lora,
-        "lora_scale": config.lora_scale,
-    }
+def _enhance(run: RunContext) -> None:
+    """Colour-correct the product and unmix its edge colours; sets ``run.cutout``."""
+    if run.config.enhance:
+        enhanced, report = enhance(run.rgb, run.alpha, max_delta_e=run.config.max_enhance_delta_e)
+    else:
+        enhanced, report = run.rgb, EnhanceReport(applied=False)
+    if run.segmenter != "input-alpha":  # a delivered cutout's edge colours are already clean
+        enhanced = decontaminate(enhanced, run.alpha)
+    run.cutout = np.dstack([enhanced, run.alpha])
+    run.base_metrics.update({**report.metrics(), "segmenter": run.segmenter})
 
 
-def _framed_output(layer: Layer, preset: FramePreset, config: PipelineConfig,
-                   base_metrics: dict, image_flags: list[str], timings: dict[str, float],
-                   used: str) -> Output:
+def _encode(run: RunContext, image: np.ndarray) -> Encoded:
+    with run.timed("encode"):
+        return encode(image, run.config.output_format, jpeg_quality=run.config.jpeg_quality,
+                      webp_quality=run.config.webp_quality)
+
+
+def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output:
+    config = run.config
     shadow_kind = "none" if preset.transparent else config.shadow
-    with _timed(timings, "shadow"):
+    with run.timed("shadow"):
         shadow = make_shadow(layer, shadow_kind)
-    with _timed(timings, "composite"):
+    with run.timed("composite"):
         image = composite(solid_canvas(layer.canvas, preset.background), layer, shadow)
     white = preset.background == (255, 255, 255)
-    with _timed(timings, "fidelity"):
-        metrics = {**base_metrics, **product_fidelity(image, layer),
+    with run.timed("fidelity"):
+        metrics = {**run.base_metrics, **product_fidelity(image, layer),
                    "product_scale": round(layer.scale, 4), "shadow": shadow_kind}
         if white:
             metrics.update(white_background_metrics(image, layer, shadow))
-        flags = [*image_flags, *output_flags(
+        flags = [*run.image_flags, *output_flags(
             metrics, white=white, marketplace=preset.marketplace, fill_target=preset.fill,
             max_delta_e=config.max_enhance_delta_e)]
-    with _timed(timings, "encode"):
-        encoded = encode(image, config.output_format, jpeg_quality=config.jpeg_quality,
-                         webp_quality=config.webp_quality)
+    encoded = _encode(run, image)
     metrics["format"] = encoded.format
-    return Output("framed", preset.name, encoded.data, encoded.content_type, encoded.extension,
-                  image.shape[1], image.shape[0], metrics, flags, None, used)
+    return Output(kind="framed", preset=preset.name, data=encoded.data,
+                  content_type=encoded.content_type, extension=encoded.extension,
+                  width=image.shape[1], height=image.shape[0], metrics=metrics, flags=flags,
+                  seed=None, generator=run.segmenter)
 
 
 def scene_layer(product: np.ndarray, canvas: tuple[int, int], scene: ScenePreset) -> Layer:
@@ -286,34 +261,51 @@ def scene_layer(product: np.ndarray, canvas: tuple[int, int], scene: ScenePreset
                  base=(width / 2, height * scene.floor_y))
 
 
-def _scene_outputs(product: np.ndarray, canvas: tuple[int, int], scene: ScenePreset,
-                   generator, config: PipelineConfig, base_metrics: dict,
-                   image_flags: list[str], timings: dict[str, float],
-                   deadline: float | None) -> list[Output]:
-    with _timed(timings, "frame"):
+def _all_scene_outputs(run: RunContext, preset: FramePreset) -> list[Output]:
+    """Every scene variation the config asks for (none without scene presets or a prompt)."""
+    config = run.config
+    scenes = [scene_preset(name) for name in config.scene_presets]
+    if config.custom_prompt:
+        scenes.append(custom_scene(config.custom_prompt))
+    if not scenes:
+        return []
+    generator = scene_generator_for(config)
+    canvas = (preset.width, preset.height) if preset.width and preset.height else SCENE_CANVAS
+    with run.timed("frame"):
+        product = crop_product(run.cutout)
+    outputs: list[Output] = []
+    for scene in scenes:
+        outputs.extend(_scene_outputs(run, product, canvas, scene, generator))
+    return outputs
+
+
+def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int],
+                   scene: ScenePreset, generator: SceneGenerator) -> list[Output]:
+    config = run.config
+    with run.timed("frame"):
         layer = scene_layer(product, canvas, scene)
     seeds = [config.seed + i for i in range(config.variations)]
-    with _timed(timings, "scene"):
+    with run.timed("scene"):
         backgrounds = generator.generate(product=layer, preset=scene, seeds=seeds,
-                                         deadline=deadline, config=config)
-    with _timed(timings, "shadow"):
+                                         deadline=run.deadline, config=config)
+    with run.timed("shadow"):
         shadow = make_shadow(layer, config.shadow, colour=scene.backdrop.shadow_colour)
     outputs = []
     for seed, background in zip(seeds, backgrounds, strict=True):
-        with _timed(timings, "composite"):
+        with run.timed("composite"):
             image = composite(background, layer, shadow)
-        with _timed(timings, "fidelity"):
-            metrics = {**base_metrics, **product_fidelity(image, layer),
+        with run.timed("fidelity"):
+            metrics = {**run.base_metrics, **product_fidelity(image, layer),
                        "product_scale": round(layer.scale, 4), "shadow": config.shadow}
-            flags = [*image_flags, *output_flags(
+            flags = [*run.image_flags, *output_flags(
                 metrics, white=False, marketplace=False, fill_target=None,
                 max_delta_e=config.max_enhance_delta_e)]
-        with _timed(timings, "encode"):
-            encoded = encode(image, config.output_format, jpeg_quality=config.jpeg_quality,
-                             webp_quality=config.webp_quality)
+        encoded = _encode(run, image)
         metrics["format"] = encoded.format
         metrics["prompt"] = scene.prompt if scene.name == CUSTOM_SCENE else None
-        outputs.append(Output("scene", scene.name, encoded.data, encoded.content_type,
-                              encoded.extension, image.shape[1], image.shape[0], metrics, flags,
-                              seed, generator.name))
+        outputs.append(Output(
+            kind="scene", preset=scene.name, data=encoded.data,
+            content_type=encoded.content_type, extension=encoded.extension,
+            width=image.shape[1], height=image.shape[0], metrics=metrics, flags=flags,
+            seed=seed, generator=generator.name))
     return outputs

@@ -57,3 +57,18 @@ def test_paths_outside_the_store_are_refused(store_dir):
         adapter.get_product("../etc")
     with pytest.raises(NotFound):
         adapter.get_product("no-such-product")
+
+
+def test_the_registry_builds_each_platform_and_names_the_known_ones(store_dir):
+    from integrations.registry import ADAPTERS, build_adapter
+
+    assert sorted(ADAPTERS) == ["local", "shopify", "woocommerce"]
+    local = build_adapter("local", domain=str(store_dir), credentials={})
+    assert isinstance(local, LocalStoreAdapter) and local.root == store_dir.resolve()
+    shop = build_adapter("shopify", domain="a.myshopify.com",
+                         credentials={"access_token": "shpat_x"})
+    assert shop.platform == "shopify"
+    with pytest.raises(ValueError) as caught:
+        build_adapter("magento", domain="x", credentials={})
+    assert str(caught.value) == (
+        "Unknown store platform 'magento'; known: local, shopify, woocommerce")

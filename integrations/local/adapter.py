@@ -35,7 +35,6 @@ class LocalStoreAdapter:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
 
-    # --- reading -------------------------------------------------------------------
     def iter_products(self, *, updated_since: datetime | None = None) -> Iterator[RemoteProduct]:
         if not self.root.is_dir():
             raise NotFound(f"The store folder {self.root} does not exist.")
@@ -59,7 +58,6 @@ class LocalStoreAdapter:
         except FileNotFoundError:
             raise NotFound(f"Image {image.remote_id} was removed from the folder.") from None
 
-    # --- writing -------------------------------------------------------------------
     def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
         folder = self._product_dir(product_remote_id) / APPROVED_DIR
         folder.mkdir(exist_ok=True)
@@ -95,7 +93,6 @@ class LocalStoreAdapter:
         manifest = {"images": list(previous_state.get("images", []))}
         self._write_manifest(folder, manifest)
 
-    # --- helpers -------------------------------------------------------------------
     def _product_dir(self, remote_id: str) -> Path:
         path = (self.root / remote_id).resolve()
         if path.parent != self.root:

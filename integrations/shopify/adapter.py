@@ -21,8 +21,10 @@ from urllib.parse import urlsplit
 
 from integrations.base import NewImage, PushResult, RemoteImage, RemoteProduct
 from integrations.errors import AuthRevoked, Invalid, NotFound, Throttled, Unavailable
-from integrations.shopify import client as http
+from integrations.shopify import files
 from integrations.shopify import queries as q
+from integrations.shopify.graphql import ShopifyClient
+from integrations.shopify.transport import Endpoint
 from integrations.shopify.webhooks import parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -74,17 +76,16 @@ class ShopifyAdapter:
         api_version: str,
         api_origin: str = "",
         max_image_bytes: int = 40 * 1024 * 1024,
-        client: http.ShopifyClient | None = None,
+        client: ShopifyClient | None = None,
     ) -> None:
         self.shop = shop
         self.api_origin = api_origin
         self.max_image_bytes = max_image_bytes
-        self.client = client or http.ShopifyClient(
-            endpoint=http.Endpoint(shop=shop, api_version=api_version, api_origin=api_origin),
+        self.client = client or ShopifyClient(
+            endpoint=Endpoint(shop=shop, api_version=api_version, api_origin=api_origin),
             access_token=access_token,
         )
 
-    # --- reading ----------------------------------------------------------------------
     def get_product(self, remote_id: str) -> RemoteProduct:
         gid = product_gid(remote_id)
         product, media = self._product_and_gallery(gid)
@@ -115,10 +116,9 @@ class ShopifyAdapter:
 
     def fetch_image(self, image: RemoteImage) -> bytes:
         """Download a merchant image from Shopify's CDN (https, CDN hosts only, size-capped)."""
-        return http.download(image.src, max_bytes=self.max_image_bytes,
-                             allow_http_origin=self.api_origin)
+        return files.download(image.src, max_bytes=self.max_image_bytes,
+                              allow_http_origin=self.api_origin)
 
-    # --- whole-catalog reads (bulk operations) ------------------------------------------
     def bulk_start(self) -> str:
         """Start a bulk query over every product and its media; return the operation id."""
         payload = self.client.execute(q.BULK_OPERATION_RUN_QUERY,
@@ -146,8 +146,8 @@ class ShopifyAdapter:
         so a product is complete when the next product (or the end) arrives."""
         product: dict | None = None
         media: list[dict] = []
-        for line in _lines(http.stream(url, allowed_hosts=http.BULK_RESULT_HOSTS,
-                                       allow_http_origin=self.api_origin)):
+        for line in _lines(files.stream(url, allowed_hosts=files.BULK_RESULT_HOSTS,
+                                        allow_http_origin=self.api_origin)):
             row = json.loads(line)
             if row.get("__parentId"):
                 if product is not None and row["__parentId"] == product["id"]:
@@ -159,7 +159,6 @@ class ShopifyAdapter:
         if product is not None:
             yield self._remote(product, media)
 
-    # --- writing ----------------------------------------------------------------------
     def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
         """staged upload → attach with alt → (featured: reorder to first); "processing".
 
@@ -219,7 +218,6 @@ class ShopifyAdapter:
         if current[: len(wanted)] != wanted:
             self._reorder(gid, list(zip(wanted, range(len(wanted)), strict=True)))
 
-    # --- helpers ----------------------------------------------------------------------
     def _product_and_gallery(self, gid: str) -> tuple[dict, list[dict]]:
         media: list[dict] = []
         after = None
@@ -262,7 +260,7 @@ class ShopifyAdapter:
         target = (staged.get("stagedTargets") or [None])[0]
         if not target or not target.get("url") or not target.get("resourceUrl"):
             raise Unavailable("Shopify returned no upload target; retrying later.")
-        http.staged_upload(
+        files.staged_upload(
             url=target["url"],
             parameters=[(p["name"], p["value"]) for p in target.get("parameters") or []],
             filename=filename, data=image.data, content_type=image.content_type,

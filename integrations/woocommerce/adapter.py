@@ -76,7 +76,6 @@ class WooCommerceAdapter:
             throttle_wait_max=float(options.get("throttle_wait_max", 10.0)),
         )
 
-    # --- reading ---------------------------------------------------------------------
     def iter_products(self, *, updated_since: datetime | None = None) -> Iterator[RemoteProduct]:
         """Products in id order; with `updated_since`, those modified after it minus the
         overlap window (`modified_after` is exclusive and store clocks are not ours)."""
@@ -106,7 +105,6 @@ class WooCommerceAdapter:
         url_check(self.domain, allowed=self.allowed, what="store address")
         self.client.get("webhooks", {"per_page": 1})
 
-    # --- pushing -----------------------------------------------------------------------
     def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
         _sideload_url_check(image.public_url)
         raw = self._read(product_remote_id)
@@ -140,10 +138,10 @@ class WooCommerceAdapter:
             mine = _find_ours(_gallery(self._read(str(pid))), image)
             if mine is not None:
                 return PushResult(str(mine["id"]), "live", previous)
-        raise _later(
+        raise Unavailable(
             "The store did not answer in time and the image is not on the product yet; "
             "PhotoSync will look again before trying once more, so it is never added twice.",
-            self.unknown_retry_after,
+            retry_after=self.unknown_retry_after,
         )
 
     def push_status(self, product_remote_id: str, remote_id: str) -> str:
@@ -171,7 +169,6 @@ class WooCommerceAdapter:
             if [g["id"] for g in _gallery(self._read(product_remote_id))] != target:
                 raise
 
-    # --- webhooks and the companion plugin ----------------------------------------------
     def webhooks_ensure(
         self, *, delivery_url: str, secret: str, topics: tuple[str, ...] = tuple(PRODUCT_TOPICS)
     ) -> WebhookHealth:
@@ -184,7 +181,8 @@ class WooCommerceAdapter:
                 if hook.get("delivery_url") == delivery_url and hook.get("topic") in ours:
                     ours[hook["topic"]].append(hook)
         for topic in sorted(topics):
-            hooks = sorted(ours[topic], key=lambda h: (h.get("status") != "active", h["id"]))
+            hooks = sorted(ours[topic],  # the active, oldest hook is the one kept
+                           key=lambda hook: (hook.get("status") != "active", hook["id"]))
             for extra in hooks[1:]:
                 self.client.delete(f"webhooks/{int(extra['id'])}", {"force": "true"})
                 health.removed.append(int(extra["id"]))
@@ -221,7 +219,6 @@ class WooCommerceAdapter:
             return False
         return True
 
-    # --- helpers ---------------------------------------------------------------------
     def _read(self, remote_id: str) -> dict:
         raw = self.client.get(f"products/{_numeric(remote_id)}").data
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), int):
@@ -325,9 +322,3 @@ def _sideload_url_check(url: str) -> None:
         raise Invalid("The image has no public URL for the store to download it from.")
     if PurePosixPath(parts.path).suffix.lower() not in SIDELOAD_EXTENSIONS:
         raise Invalid("The image URL must end in .png, .jpg, .jpeg, .webp or .gif.")
-
-
-def _later(message: str, seconds: float) -> Unavailable:
-    exc = Unavailable(message)
-    exc.retry_after = seconds
-    return exc

@@ -94,7 +94,6 @@ class WooClient:
         self.timeout = timeout
         self.slow_timeout = slow_timeout
 
-    # --- verbs -------------------------------------------------------------------
     def get(self, endpoint: str, params: Mapping[str, Any] | None = None) -> Reply:
         return self._call("GET", endpoint, params=params)
 
@@ -124,7 +123,6 @@ class WooClient:
                 return
             page += 1
 
-    # --- the one place requests are made -------------------------------------------
     def _call(
         self,
         method: str,
@@ -134,6 +132,7 @@ class WooClient:
         params: Mapping[str, Any] | None = None,
         slow: bool = False,
     ) -> Reply:
+        """The one place requests are made: sends, waits out 429s, maps failures."""
         api = self._slow_api if slow else self._api
         for attempt in range(self.throttle_retries + 1):
             try:
@@ -273,7 +272,6 @@ def _wc_error(response: requests.Response) -> tuple[str, str]:
     return "", ""
 
 
-# --- image downloads ------------------------------------------------------------------
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/webp", "image/gif", "image/avif")
 
 

@@ -10,9 +10,11 @@ See docs/pipeline.md for the measurements behind these choices.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pipeline.backends.base import Segmentation
+from pipeline.backends.matting import refine_alpha
 
 WORK_SIZE = 512  # long side of the reduced copy the flood fill and GrabCut run on
 FLOAT_DIFF = 3  # per-channel step the flood fill accepts between neighbours
@@ -31,8 +33,6 @@ class ClassicalSegmenter:
         self.alpha_matting = alpha_matting
 
     def segment(self, rgb: np.ndarray) -> Segmentation:
-        import cv2
-
         height, width = rgb.shape[:2]
         scale = min(1.0, WORK_SIZE / max(height, width))
         small_w, small_h = max(8, round(width * scale)), max(8, round(height * scale))
@@ -42,22 +42,22 @@ class ClassicalSegmenter:
         background = flood_background(small)
         background |= find_holes(small, background)
         notes: list[str] = []
-        if background.mean() > 0.995 or background.mean() < 0.02:
+        confident = 0.02 <= float(background.mean()) <= 0.995
+        if not confident:
             notes.append("classical: the border flood fill found no separable backdrop")
         foreground = _grabcut(small, background)
         foreground = _clean(foreground)
         alpha = _upscale_alpha(rgb, foreground, scale)
         if self.alpha_matting:
-            from pipeline.backends.matting import refine_alpha
-
             alpha = refine_alpha(rgb, alpha)
-        return Segmentation(alpha=alpha, notes=notes)
+        return Segmentation(alpha=alpha, notes=notes, confident=confident)
+
+    def preload(self) -> list[str]:
+        return []  # nothing to load: no weights
 
 
 def border_uniformity(rgb: np.ndarray) -> float:
     """Share of border pixels close to the border's median colour (1.0 = a clean backdrop)."""
-    import cv2
-
     height, width = rgb.shape[:2]
     scale = min(1.0, 256 / max(height, width))
     small = cv2.resize(
@@ -88,8 +88,6 @@ def flood_background(small: np.ndarray) -> np.ndarray:
 
 def _flood(small: np.ndarray, float_diff: int) -> np.ndarray:
     """A floating-range flood fill from backdrop-coloured border pixels."""
-    import cv2
-
     height, width = small.shape[:2]
     fill_mask = np.zeros((height + 2, width + 2), np.uint8)
     border = _border_coords(height, width)
@@ -112,8 +110,6 @@ def find_holes(small: np.ndarray, background: np.ndarray) -> np.ndarray:
     the filled backdrop nearby); a candidate region counts as a hole when it is big enough and
     uniform (a printed label has texture and stays).
     """
-    import cv2
-
     height, width = background.shape
     if background.all() or not background.any():
         return np.zeros_like(background)
@@ -141,8 +137,6 @@ def _grabcut(small: np.ndarray, background: np.ndarray) -> np.ndarray:
     Away from the edge the fill's answer is kept: where product and backdrop colours overlap
     (grey products, dark on dark) unconstrained GrabCut can discard a whole product.
     """
-    import cv2
-
     if background.all() or not background.any():
         return ~background
     foreground = ~background
@@ -165,8 +159,6 @@ def _grabcut(small: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 def _clean(foreground: np.ndarray) -> np.ndarray:
     """Drop specks and fill pinholes (both under 0.05% of the image)."""
-    import cv2
-
     area = foreground.size
     minimum = max(4, int(area * 0.0005))
     count, labels, stats, _ = cv2.connectedComponentsWithStats(foreground.astype(np.uint8), 8)
@@ -189,8 +181,6 @@ def _upscale_alpha(rgb: np.ndarray, foreground: np.ndarray, scale: float) -> np.
     by projecting the colour onto the line between the local backdrop colour and the local
     product colour (both averaged from the confident pixels nearby).
     """
-    import cv2
-
     height, width = rgb.shape[:2]
     coarse = cv2.resize(foreground.astype(np.float32), (width, height),
                         interpolation=cv2.INTER_LINEAR)
@@ -229,8 +219,6 @@ def _upscale_alpha(rgb: np.ndarray, foreground: np.ndarray, scale: float) -> np.
 
 
 def _masked_mean(image: np.ndarray, mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    import cv2
-
     weight = cv2.blur(mask.astype(np.float32), size)
     total = cv2.blur(image * mask[..., None].astype(np.float32), size)
     return total / np.maximum(weight, 1e-4)[..., None]

@@ -20,12 +20,14 @@ time); a second out-of-memory is :class:`~pipeline.errors.OutOfMemory`, not retr
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -49,6 +51,8 @@ DEFAULT_STEPS = 25
 
 
 def _torch():
+    # Lazy (here and for diffusers below): torch and diffusers are optional (the ml extra) and
+    # take seconds to import; a missing one is BackendUnavailable with a hint, not ImportError.
     try:
         import torch
     except ImportError:
@@ -97,11 +101,9 @@ class DiffusersSceneGenerator:
             self.pipe.unet.config.sample_size * getattr(self.pipe, "vae_scale_factor", 8)
         )
 
-    # -- loading -----------------------------------------------------------------------------
-
     def _load(self, source: str):
         try:
-            from diffusers import AutoPipelineForInpainting
+            from diffusers import AutoPipelineForInpainting  # lazy: see _torch
         except ImportError:
             raise BackendUnavailable(
                 "diffusers scene generation needs the diffusers and transformers packages."
@@ -124,7 +126,7 @@ class DiffusersSceneGenerator:
                 raise BackendUnavailable(
                     f"Scene model folder {source!r} could not be loaded: {exc}"
                 ) from exc
-            from huggingface_hub.constants import HF_HUB_CACHE
+            from huggingface_hub.constants import HF_HUB_CACHE  # lazy: comes with diffusers
 
             raise ModelNotFound(
                 f"Scene model {source!r} is not in the local Hugging Face cache ({HF_HUB_CACHE}). "
@@ -137,7 +139,7 @@ class DiffusersSceneGenerator:
             ) from exc
 
     def _set_scheduler(self, name: str) -> None:
-        import diffusers
+        import diffusers  # lazy: see _torch
 
         compatible = sorted(c.__name__ for c in self.pipe.scheduler.compatibles)
         cls = getattr(diffusers, name, None)
@@ -155,8 +157,6 @@ class DiffusersSceneGenerator:
         except (OSError, ValueError) as exc:
             raise ModelNotFound(f"LoRA {lora!r} could not be loaded: {exc}") from exc
 
-    # -- generation --------------------------------------------------------------------------
-
     def generation_size(self, canvas: tuple[int, int],
                         scene_size: int | None = None) -> tuple[int, int]:
         """The canvas aspect at ``scene_size`` (default: the model's), sides multiples of 8."""
@@ -169,8 +169,6 @@ class DiffusersSceneGenerator:
     def inputs(self, product: Layer, preset: ScenePreset, seed: int,
                scene_size: int | None = None) -> tuple[Image.Image, Image.Image]:
         """The init image (procedural backdrop + product) and the repaint mask (white = paint)."""
-        import cv2
-
         gen_w, gen_h = self.generation_size(product.canvas, scene_size)
         sx, sy = gen_w / product.canvas[0], gen_h / product.canvas[1]
         backdrop = render_backdrop(preset.backdrop, (gen_w, gen_h), seed)
@@ -278,8 +276,6 @@ class DiffusersSceneGenerator:
         return list(result.images)
 
     def _free(self) -> None:
-        import gc
-
         torch = _torch()
         gc.collect()
         if torch.cuda.is_available():

@@ -6,6 +6,7 @@ Costs about 1–1.5 s per megapixel on two cores (docs/pipeline.md), so it is a 
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 ERODE = 10  # pixels on each side of the edge that the matting re-estimates
@@ -13,8 +14,6 @@ ERODE = 10  # pixels on each side of the edge that the matting re-estimates
 
 def trimap(alpha: np.ndarray, erode: int = ERODE) -> np.ndarray:
     """0 = background, 255 = foreground, 128 = unknown band around the edge."""
-    import cv2
-
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * erode + 1, 2 * erode + 1))
     sure_fg = cv2.erode((alpha > 240).astype(np.uint8), kernel) > 0
     maybe = cv2.dilate((alpha > 10).astype(np.uint8), kernel) > 0
@@ -26,6 +25,7 @@ def trimap(alpha: np.ndarray, erode: int = ERODE) -> np.ndarray:
 
 def refine_alpha(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Closed-form matting inside the trimap's unknown band; returns uint8 alpha."""
+    # Lazy: pymatting pulls in numba and JIT-compiles on import (seconds); only with matting on.
     from pymatting.alpha.estimate_alpha_cf import estimate_alpha_cf
 
     tri = trimap(alpha)

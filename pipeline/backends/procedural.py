@@ -8,6 +8,7 @@ light position, tint and surface pattern so variations of one preset differ visi
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pipeline.presets import Backdrop, ScenePreset
@@ -35,8 +36,6 @@ class ProceduralSceneGenerator:
 
 def render_backdrop(backdrop: Backdrop, size: tuple[int, int], seed: int) -> np.ndarray:
     """An (H, W, 3) uint8 backdrop for ``size`` (width, height)."""
-    import cv2
-
     width, height = size
     factor = min(1.0, RENDER_MAX / max(width, height))
     rw, rh = max(8, round(width * factor)), max(8, round(height * factor))
@@ -50,7 +49,7 @@ def render_backdrop(backdrop: Backdrop, size: tuple[int, int], seed: int) -> np.
     floor_t = np.clip((v - horizon) / max(1 - horizon, 1e-3), 0, 1)
     floor = _vgradient(backdrop.floor_far, backdrop.floor_near, floor_t)
     if backdrop.texture != "none" and backdrop.texture_strength > 0:
-        floor = floor * _surface(backdrop.texture, rw, rh, horizon, rng, cv2,
+        floor = floor * _surface(backdrop.texture, rw, rh, horizon, rng,
                                  backdrop.texture_strength)[..., None]
     curve = max(backdrop.curve, 0.004)
     blend = _smoothstep((v - (horizon - curve / 2)) / curve)[..., None]
@@ -93,7 +92,7 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3 - 2 * x)
 
 
-def _noise(rng: np.random.Generator, size: int, octaves: int, cv2) -> np.ndarray:
+def _noise(rng: np.random.Generator, size: int, octaves: int) -> np.ndarray:
     """Fractal value noise in [-1, 1] on a size × size tile."""
     total = np.zeros((size, size), np.float32)
     amplitude, norm = 1.0, 0.0
@@ -106,22 +105,22 @@ def _noise(rng: np.random.Generator, size: int, octaves: int, cv2) -> np.ndarray
     return total / norm
 
 
-def _surface(kind: str, rw: int, rh: int, horizon: float, rng, cv2, strength: float):
+def _surface(kind: str, rw: int, rh: int, horizon: float, rng, strength: float):
     """A brightness multiplier (rh, rw) for the floor, in perspective."""
     tile = 512
-    noise = _noise(rng, tile, 6, cv2)
+    noise = _noise(rng, tile, 6)
     xs, ys = np.meshgrid(np.arange(tile, dtype=np.float32) / tile,
                          np.arange(tile, dtype=np.float32) / tile)
     if kind == "marble":
         # Large, soft veins: a warped sine field, thresholded into thin grey streaks.
-        turbulence = _noise(rng, tile, 4, cv2)
+        turbulence = _noise(rng, tile, 4)
         veins = np.abs(np.sin((xs * 1.6 + ys * 0.7 + turbulence * 1.1) * np.pi * 2))
         streaks = np.exp(-((veins / 0.06) ** 2))
         soft = cv2.GaussianBlur(streaks.astype(np.float32), (0, 0), 2.0)
         pattern = 1 - 0.10 * soft - 0.025 * noise
     elif kind == "wood":
         # Planks run away from the camera: grain varies across x, boards every 1/5 of a tile.
-        stretched = cv2.resize(_noise(rng, tile, 5, cv2), (tile, tile // 8))
+        stretched = cv2.resize(_noise(rng, tile, 5), (tile, tile // 8))
         stretched = cv2.resize(stretched, (tile, tile), interpolation=cv2.INTER_CUBIC)
         grain = np.sin((xs * 90 + stretched * 4.0) * np.pi)
         board = np.floor(xs * 5)

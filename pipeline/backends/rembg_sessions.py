@@ -24,6 +24,7 @@ import numpy as np
 from PIL import Image
 
 from pipeline.backends.base import Segmentation
+from pipeline.backends.matting import refine_alpha
 from pipeline.errors import BackendUnavailable, ConfigError, DeviceUnavailable, ModelNotFound
 
 CUSTOM_SESSIONS = ("u2net_custom", "dis_custom", "ben_custom")
@@ -33,7 +34,8 @@ _env_lock = threading.Lock()
 
 
 def _import_rembg():
-    # `import rembg` calls sys.exit() when onnxruntime is missing: check first.
+    # Lazy: rembg loads onnxruntime (hundreds of MB), which web and CPU-only processes never
+    # need. `import rembg` calls sys.exit() when onnxruntime is missing: check first.
     if importlib.util.find_spec("onnxruntime") is None:
         raise BackendUnavailable(
             "rembg segmenters need onnxruntime: install rembg[cpu] (or rembg[gpu])."
@@ -47,7 +49,7 @@ def _import_rembg():
 
 
 def _providers(device: str) -> list:
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: only once _import_rembg found it (see there)
 
     if device == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
@@ -136,7 +138,8 @@ class RembgSegmenter:
             mask = mask.resize(image.size, Image.Resampling.BILINEAR)
         alpha = np.asarray(mask).copy()
         if self.alpha_matting:
-            from pipeline.backends.matting import refine_alpha
-
             alpha = refine_alpha(rgb, alpha)
         return Segmentation(alpha=alpha)
+
+    def preload(self) -> list[str]:
+        return []  # the session was created with this object

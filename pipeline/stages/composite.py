@@ -37,8 +37,8 @@ def composite(background: np.ndarray, product: Layer, shadow: ShadowLayer | None
 
 
 def _paint_shadow(out: np.ndarray, shadow: ShadowLayer) -> None:
-    h, w = shadow.opacity.shape
-    region = out[shadow.y : shadow.y + h, shadow.x : shadow.x + w]
+    patch_h, patch_w = shadow.opacity.shape
+    region = out[shadow.y : shadow.y + patch_h, shadow.x : shadow.x + patch_w]
     opacity = shadow.opacity[..., None]
     colour = np.array(shadow.colour, np.float32)
     if out.shape[2] == 3:

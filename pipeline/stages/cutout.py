@@ -9,6 +9,7 @@ never touched, so the fidelity guarantee (opaque product pixels equal the source
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 WINDOW = 15  # pixels: neighbourhood the local backdrop and product colours are averaged over
@@ -16,8 +17,6 @@ WINDOW = 15  # pixels: neighbourhood the local backdrop and product colours are 
 
 def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """Return a copy of ``rgb`` with edge colours (0 < alpha < 255) unmixed from the backdrop."""
-    import cv2
-
     soft = (alpha > 0) & (alpha < 255)
     out = rgb.copy()
     if not soft.any():

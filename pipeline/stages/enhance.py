@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from pipeline.stages.color import delta_e_2000, srgb_to_lab
@@ -46,8 +47,6 @@ def enhance(rgb: np.ndarray, alpha: np.ndarray, *, max_delta_e: float) -> tuple[
     np.ndarray, EnhanceReport
 ]:
     """Return the enhanced (H, W, 3) uint8 image and its report. Pure; ``rgb`` is not modified."""
-    import cv2
-
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError("enhance expects an (H, W, 3) uint8 array")
     if max_delta_e < 0:
@@ -65,7 +64,7 @@ def enhance(rgb: np.ndarray, alpha: np.ndarray, *, max_delta_e: float) -> tuple[
     contrast = 0.06
     sharpen = 0.35
     luts = _curves(gains, contrast)
-    full = _apply(rgb, luts, sharpen, cv2)
+    full = _apply(rgb, luts, sharpen)
 
     source_lab = srgb_to_lab(pixels)
     target_lab = srgb_to_lab(full.reshape(-1, 3)[coords])
@@ -79,7 +78,7 @@ def enhance(rgb: np.ndarray, alpha: np.ndarray, *, max_delta_e: float) -> tuple[
         gains = 1.0 + (gains - 1.0) * strength
         contrast *= strength
         sharpen *= strength
-        full = _apply(rgb, _curves(gains, contrast), sharpen, cv2) if strength > 0 else rgb.copy()
+        full = _apply(rgb, _curves(gains, contrast), sharpen) if strength > 0 else rgb.copy()
         target_lab = srgb_to_lab(full.reshape(-1, 3)[coords])
         delta = delta_e_2000(source_lab, target_lab)
     report = EnhanceReport(
@@ -127,7 +126,7 @@ def _curves(gains: np.ndarray, contrast: float) -> list[np.ndarray]:
     return luts
 
 
-def _apply(rgb: np.ndarray, luts: list[np.ndarray], sharpen: float, cv2) -> np.ndarray:
+def _apply(rgb: np.ndarray, luts: list[np.ndarray], sharpen: float) -> np.ndarray:
     lut = np.stack(luts, axis=1).reshape(256, 1, 3)
     out = cv2.LUT(np.ascontiguousarray(rgb), lut)
     if sharpen > 0:

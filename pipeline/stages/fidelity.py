@@ -12,6 +12,7 @@ Flags are sentences a merchant can act on; an output with any flag is never auto
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from pipeline.stages.frame import ALPHA_THRESHOLD, Layer
@@ -25,8 +26,6 @@ BORDER_CONTACT = 0.05
 
 def mask_metrics(alpha: np.ndarray) -> dict[str, float | int]:
     """Sanity numbers for a segmentation mask at source size."""
-    import cv2
-
     solid = alpha > 127
     area = float(solid.mean())
     count, _, stats, _ = cv2.connectedComponentsWithStats(solid.astype(np.uint8), 8)
@@ -75,8 +74,6 @@ def mask_flags(metrics: dict[str, float | int]) -> list[str]:
 
 def product_fidelity(image: np.ndarray, layer: Layer) -> dict[str, float | int]:
     """Compare the output with the placed product inside its eroded opaque area."""
-    import cv2
-
     x0, y0, x1, y1 = layer.box
     opaque = (layer.rgba[..., 3] == 255).astype(np.uint8)
     inner = cv2.erode(opaque, np.ones((2 * ERODE_PX + 1, 2 * ERODE_PX + 1), np.uint8))
@@ -109,8 +106,6 @@ def white_background_metrics(image: np.ndarray, layer: Layer,
     shadow is not an impurity; anything else off-white is). Counted with whole-canvas
     reductions and per-patch corrections, so a 2048² canvas costs a few milliseconds.
     """
-    import cv2
-
     height, width = image.shape[:2]
     white = cv2.inRange(np.ascontiguousarray(image[..., :3]), (255, 255, 255),
                         (255, 255, 255))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from pipeline.stages.frame import Layer
@@ -38,18 +39,16 @@ def make_shadow(
         return None
     if kind not in ("contact", "drop"):
         raise ValueError(f"unknown shadow {kind!r}; use none, contact or drop")
-    import cv2
-
     alpha = layer.rgba[..., 3].astype(np.float32) / 255.0
     height, width = alpha.shape
     factor = min(1.0, _WORK / max(height, width))
     small_w, small_h = max(2, round(width * factor)), max(2, round(height * factor))
     small = cv2.resize(alpha, (small_w, small_h), interpolation=cv2.INTER_AREA)
     if kind == "contact":
-        patch, dx, dy = _contact(small, cv2)
+        patch, dx, dy = _contact(small)
         opacity_peak = 0.6
     else:
-        patch, dx, dy = _drop(small, cv2)
+        patch, dx, dy = _drop(small)
         opacity_peak = 0.32
     patch *= opacity_peak * strength
     full_w = max(1, round(patch.shape[1] / factor))
@@ -62,7 +61,7 @@ def make_shadow(
     return _clip(ShadowLayer(opacity, x, y, colour), layer.canvas)
 
 
-def _contact(alpha: np.ndarray, cv2) -> tuple[np.ndarray, int, int]:
+def _contact(alpha: np.ndarray) -> tuple[np.ndarray, int, int]:
     """A soft pool and a tight dark core on the floor line, under the parts that touch it.
 
     Each column's lowest product pixel says how close that part is to the floor: columns
@@ -98,7 +97,7 @@ def _contact(alpha: np.ndarray, cv2) -> tuple[np.ndarray, int, int]:
     return canvas.astype(np.float32), -pad_x, base - half
 
 
-def _drop(alpha: np.ndarray, cv2) -> tuple[np.ndarray, int, int]:
+def _drop(alpha: np.ndarray) -> tuple[np.ndarray, int, int]:
     """The silhouette offset down-right and blurred (key light from the upper left)."""
     height, width = alpha.shape
     sigma = max(1.0, max(width, height) * 0.025)
@@ -113,9 +112,9 @@ def _drop(alpha: np.ndarray, cv2) -> tuple[np.ndarray, int, int]:
 
 def _clip(shadow: ShadowLayer, canvas: tuple[int, int]) -> ShadowLayer | None:
     width, height = canvas
-    h, w = shadow.opacity.shape
+    patch_h, patch_w = shadow.opacity.shape
     x0, y0 = max(0, shadow.x), max(0, shadow.y)
-    x1, y1 = min(width, shadow.x + w), min(height, shadow.y + h)
+    x1, y1 = min(width, shadow.x + patch_w), min(height, shadow.y + patch_h)
     if x1 <= x0 or y1 <= y0:
         return None
     patch = shadow.opacity[y0 - shadow.y : y1 - shadow.y, x0 - shadow.x : x1 - shadow.x]

@@ -44,10 +44,10 @@ def test_every_segmenter_kind_the_pipeline_knows_is_planned():
     from pipeline.backends import SCENE_GENERATORS, SEGMENTERS
 
     prefetch = load()
-    assert set(SEGMENTERS) == {"classical", "rembg", "rembg-file"}
+    assert set(SEGMENTERS) == {"classical", "rembg", "rembg-file", "auto"}
     assert set(SCENE_GENERATORS) == {"procedural", "diffusers"}
-    for spec in ("classical", "rembg:x", "rembg-file:/x.onnx", "procedural", "diffusers:a/b"):
-        prefetch.plan([spec])
+    for spec in [*SEGMENTERS.values(), *SCENE_GENERATORS.values()]:
+        prefetch.plan([f"{spec.name}:a/b" if spec.argument else spec.name])  # no SystemExit
 
 
 def test_unknown_names_stop_the_build():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 
 import numpy as np
 import pytest
@@ -13,11 +14,19 @@ from pipeline import (
     ModelNotFound,
     PipelineConfig,
     UnknownBackend,
+    prepare,
     process_image,
 )
 from pipeline.backends import clear_cache, get_segmenter, known_segmenters
 from pipeline.backends.classical import ClassicalSegmenter, border_uniformity
 from tests.pipeline.factories import png_bytes, studio_photo, synthetic_studio_set
+
+
+def _busy_photo() -> Image.Image:
+    """Noise with a blue block: no backdrop a border flood fill could follow."""
+    busy = np.random.default_rng(1).integers(0, 256, (200, 240, 3), dtype=np.uint8)
+    busy[60:140, 80:160] = (20, 40, 200)
+    return Image.fromarray(busy)
 
 
 def _iou(predicted: np.ndarray, truth: np.ndarray) -> float:
@@ -128,10 +137,7 @@ def test_auto_uses_classical_on_a_clean_backdrop():
 def test_auto_falls_back_to_classical_and_records_it(tmp_path, monkeypatch):
     monkeypatch.setenv("U2NET_HOME", str(tmp_path))
     clear_cache()
-    rng = np.random.default_rng(1)
-    busy = rng.integers(0, 256, (200, 240, 3), dtype=np.uint8)
-    busy[60:140, 80:160] = (20, 40, 200)
-    result = process_image(png_bytes(Image.fromarray(busy)), PipelineConfig(
+    result = process_image(png_bytes(_busy_photo()), PipelineConfig(
         segmenter="auto", auto_model="u2netp", frame_preset="transparent", scene_presets=()))
     assert result.segmenter == "classical"
     assert result.notes[0].startswith("auto segmenter fell back to classical: rembg model "
@@ -146,3 +152,46 @@ def test_transparent_input_uses_its_own_alpha():
     assert result.segmenter == "input-alpha"
     mask = np.asarray(Image.open(io.BytesIO(result.mask_png)))
     assert mask.sum() == 40 * 40 * 255
+
+
+def test_classical_says_when_it_is_not_confident_and_the_image_is_flagged():
+    doubtful = ClassicalSegmenter().segment(np.asarray(_busy_photo()))
+    assert doubtful.confident is False
+    assert doubtful.notes == ["classical: the border flood fill found no separable backdrop"]
+    flag = "The background could not be separated with confidence."
+    result = process_image(png_bytes(_busy_photo()), PipelineConfig(scene_presets=()))
+    assert flag in result.flags and flag in result.outputs[0].flags
+    # A clean studio backdrop: confident, and no such flag.
+    assert ClassicalSegmenter().segment(np.asarray(studio_photo())).confident is True
+    clean = process_image(png_bytes(studio_photo()), PipelineConfig(scene_presets=()))
+    assert flag not in clean.flags and flag not in clean.outputs[0].flags
+
+
+def test_auto_is_a_registered_backend_and_prepare_notes_its_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path))
+    clear_cache()
+    auto = get_segmenter("auto", auto_model="u2netp")
+    assert auto.name == "auto" and auto is get_segmenter("auto", auto_model="u2netp")
+    assert prepare(PipelineConfig(segmenter="auto", auto_model="u2netp")) == [
+        "auto segmenter will fall back to classical: rembg model 'u2netp' is not installed: "
+        f"u2netp.onnx was not found in {tmp_path}/models/u2netp or {tmp_path}. Weights are "
+        "never downloaded at run time; pre-fetch them when building the image (U2NET_HOME / "
+        "REMBG_HOME choose the folder)."
+    ]
+    assert prepare(PipelineConfig(segmenter="classical")) == []
+    assert list(tmp_path.iterdir()) == []  # nothing was downloaded
+
+
+def test_auto_uses_its_model_on_a_busy_photo_once_it_is_installed(tiny_onnx, tmp_path,
+                                                                   monkeypatch):
+    monkeypatch.setenv("U2NET_HOME", str(tmp_path))
+    clear_cache()
+    config = PipelineConfig(segmenter="auto", auto_model="u2netp", frame_preset="transparent",
+                            scene_presets=())
+    assert process_image(png_bytes(_busy_photo()), config).segmenter == "classical"
+    shutil.copy(tiny_onnx, tmp_path / "u2netp.onnx")  # installed while the worker runs
+    result = process_image(png_bytes(_busy_photo()), config)
+    assert result.segmenter == "rembg:u2netp"
+    assert result.outputs[0].metrics["segmenter"] == "rembg:u2netp"
+    assert not any(note.startswith("auto segmenter") for note in result.notes)
+    assert prepare(config) == []
