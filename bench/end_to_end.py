@@ -231,7 +231,7 @@ def main() -> None:
                 worker_env["dramatiq_worker_timeout"] = str(args.poll_ms)
             django_setup(env)
             from photosync.models import WorkerHeartbeat
-            from photosync.services.shopify_auth import shopify_store_connect
+            from photosync.services.shopify.auth import shopify_store_connect
 
             shopify_store_connect(shop=SHOP,
                                   credentials={"access_token": emulator.issue_token(SHOP)})

@@ -174,7 +174,7 @@ def main() -> None:
             django_setup(env)
             from photosync.models import GenerationJob, WebhookEvent, WorkerHeartbeat
             from photosync.queueing import queue_depth
-            from photosync.services.shopify_auth import shopify_store_connect
+            from photosync.services.shopify.auth import shopify_store_connect
 
             shopify_store_connect(shop=SHOP,
                                   credentials={"access_token": emulator.issue_token(SHOP)})

@@ -2,7 +2,7 @@
 
 Shopify (emulator throttling like a Standard plan: bucket 1,000 points, restore 100/s):
 - bulk: the first read of a 10,000-product catalog through a bulk operation
-  (shopify_backfill_start, then shopify_bulk_import streams the JSONL into product_ingest);
+  (shopify_backfill_start, then shopify_bulk_ingest streams the JSONL into product_ingest);
 - sweep: store_reconcile(sweep=True) over the now-known catalog, page by page (20 products a
   page), which is what the rate limit bounds;
 - push: 500 approved images pushed (bench/shopify_push.py's machinery, here on PostgreSQL and
@@ -153,8 +153,9 @@ def shopify_catalog(products: int, *, bucket: float, rate: float, sweep: bool,
     from emulators.shopify import ShopifyEmulator
     from integrations.errors import Unavailable
     from integrations.shopify.budget import budget_for
-    from photosync.services import scheduling, shopify_sync, sync
-    from photosync.services.shopify_auth import shopify_store_connect
+    from photosync.services import sync
+    from photosync.services.shopify import backfill
+    from photosync.services.shopify.auth import shopify_store_connect
 
     emulator = ShopifyEmulator(api_key=settings.SHOPIFY_API_KEY,
                                api_secret=settings.SHOPIFY_API_SECRET,
@@ -176,17 +177,17 @@ def shopify_catalog(products: int, *, bucket: float, rate: float, sweep: bool,
         # --- bulk: the first read of the catalog ---------------------------------------
         _fresh_bucket(emulator, CATALOG_SHOP)
         queries, wait0, result = Queries(), _throttle_wait(), {}
-        with Timed(shopify_sync, "product_ingest") as ingest, \
-                Timed(scheduling, "jobs_dispatch") as dispatch, \
+        with Timed(backfill, "product_ingest") as ingest, \
+                Timed(backfill, "jobs_dispatch") as dispatch, \
                 connection.execute_wrapper(queries), profiled(profile, "bulk", result):
             started = time.perf_counter()
-            operation = shopify_sync.shopify_backfill_start(store=store)
+            operation = backfill.shopify_backfill_start(store=store)
             start_seconds = time.perf_counter() - started
             polls = 0
             while True:  # what the actor does on Unavailable, without its retry delay
                 polls += 1
                 try:
-                    seen = shopify_sync.shopify_bulk_import(store=store, operation_id=operation)
+                    seen = backfill.shopify_bulk_ingest(store=store, operation_id=operation)
                     break
                 except Unavailable:
                     time.sleep(0.1)
@@ -212,7 +213,7 @@ def shopify_catalog(products: int, *, bucket: float, rate: float, sweep: bool,
             _fresh_bucket(emulator, CATALOG_SHOP)
             queries, wait0, result = Queries(), _throttle_wait(), {}
             with Timed(sync, "product_ingest") as ingest, \
-                    Timed(scheduling, "jobs_dispatch") as dispatch, \
+                    Timed(sync, "jobs_dispatch") as dispatch, \
                     connection.execute_wrapper(queries), profiled(profile, "sweep", result):
                 started = time.perf_counter()
                 seen = sync.store_reconcile(store=store, sweep=True)
@@ -249,8 +250,8 @@ def woocommerce_catalog(products: int, *, profile: bool) -> dict:
     from emulators.images import tiny_png
     from emulators.woocommerce import WooEmulator
     from photosync.models import Platform, Store
-    from photosync.services import scheduling, sync
-    from photosync.services.stores import store_credentials_set
+    from photosync.services import sync
+    from photosync.services.credentials import store_credentials_set
 
     woo = WooEmulator()
     out: dict = {"products": products, "per_page": 100}
@@ -270,7 +271,7 @@ def woocommerce_catalog(products: int, *, profile: bool) -> dict:
             requests_before = len(woo.requests)
             queries, result = Queries(), {}
             with Timed(sync, "product_ingest") as ingest, \
-                    Timed(scheduling, "jobs_dispatch") as dispatch, \
+                    Timed(sync, "jobs_dispatch") as dispatch, \
                     connection.execute_wrapper(queries), profiled(profile, f"woo-{phase}",
                                                                   result):
                 started = time.perf_counter()

@@ -89,7 +89,7 @@ def run(*, pushes: int, per_product: int, restore_rate: float, bucket: float,
     from emulators.shopify import ShopifyEmulator
     from photosync.models import Push
     from photosync.queueing import get_broker
-    from photosync.services.shopify_auth import shopify_store_connect
+    from photosync.services.shopify.auth import shopify_store_connect
 
     app_url, app_server = _serve_app()
     emulator = ShopifyEmulator(api_key=API_KEY, api_secret=API_SECRET, bucket_size=bucket,

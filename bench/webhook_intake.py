@@ -48,7 +48,7 @@ SECRET = "bench-shopify-secret-0123456789"
 # What one delivery's time is spent on, by the frames its stacks pass through (py-spy).
 INTAKE_PARTS = {
     "connection health check (SELECT 1)": "is_usable (",
-    "store lookup (SELECT)": "shopify_webhook_record (photosync/services/shopify_webhooks.py)"
+    "store lookup (SELECT)": "shopify_store_id (photosync/selectors.py)"
                              ";QuerySet.first",
     "event INSERT (autocommit)": "Model.save_base (",
     "transaction BEGIN/COMMIT": "Atomic.",

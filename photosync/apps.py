@@ -7,6 +7,8 @@ class PhotoSyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Build the broker and register the actors as soon as Django is up, in every
-        # process (web enqueues, workers consume), so both sides agree on queue names.
-        from photosync import jobs  # noqa: F401
+        # Imported here, not at the top: both need the app registry (models) to be ready.
+        # Building the broker and registering the actors in every process (web enqueues,
+        # workers consume) makes both sides agree on queue and work names; the checks
+        # module registers the system check that verifies it.
+        from photosync import checks, jobs  # noqa: F401

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 
 from django.db import DatabaseError
+from django.db.utils import InterfaceError, OperationalError
 from django.http import JsonResponse
+
+from photosync.observability import WEBHOOK_ACK, timed
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +27,6 @@ class DatabaseUnavailable:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        from django.db.utils import InterfaceError, OperationalError
-
         if isinstance(exception, OperationalError | InterfaceError) or (
             isinstance(exception, DatabaseError) and "connection" in str(exception).lower()
         ):
@@ -47,8 +48,6 @@ class WebhookTiming:
     def __call__(self, request):
         if not request.path.startswith("/webhooks/"):
             return self.get_response(request)
-        from photosync.observability import WEBHOOK_ACK, timed
-
         platform = request.path.split("/")[2] or "unknown"
         with timed(WEBHOOK_ACK, platform=platform if platform in _PLATFORMS else "other"):
             return self.get_response(request)

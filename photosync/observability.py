@@ -18,7 +18,16 @@ from contextlib import contextmanager
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from django.db.models import Count
+from django.utils import timezone
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 from photosync.settings_table import secret_names, setting
@@ -42,8 +51,6 @@ FIDELITY_FLAGS = Counter(
     "photosync_fidelity_flags_total", "Generated images flagged for review.", ["kind"]
 )
 
-
-# --- log context --------------------------------------------------------------------
 
 _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
     "photosync_log", default=None
@@ -106,16 +113,12 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-# --- scrape-time facts --------------------------------------------------------------
-
-
 class StateCollector:
     """Gauges read from the broker and the database when Prometheus scrapes."""
 
     def collect(self):
-        from django.db.models import Count
-        from django.utils import timezone
-
+        # Imported here: settings.LOGGING loads this module (its log filters) before the app
+        # registry is ready, so models cannot be imported at the top.
         from photosync.models import GeneratedImage, GenerationJob, Push, WorkerHeartbeat
         from photosync.queueing import Queues, queue_depth
 
@@ -175,7 +178,7 @@ class StateCollector:
 
 
 def product_latency_quantiles(*, since) -> dict[str, float]:
-    from photosync.models import GenerationJob
+    from photosync.models import GenerationJob  # see StateCollector.collect
 
     spans = sorted(
         (finished - created).total_seconds()
@@ -191,12 +194,8 @@ def product_latency_quantiles(*, since) -> dict[str, float]:
 
 def metrics_text() -> bytes:
     """The whole exposition: this process (or the multiprocess dir) plus scrape-time facts."""
-    from prometheus_client import REGISTRY
-
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
         multiprocess.MultiProcessCollector(registry)
         body = generate_latest(registry)
     else:

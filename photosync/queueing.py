@@ -1,8 +1,13 @@
-"""The broker, built from settings, and the one way to enqueue work.
+"""The broker, built from settings, the names of the work it carries, and the one way to
+enqueue work.
 
 Production: `REDIS_URL` → Dramatiq's Redis broker shared by web, workers and syncd.
 Embedded default: Dramatiq's stub broker, consumed by worker threads that `manage.py serve`
 starts in the same process.
+
+Work is sent by name (`enqueue(Work.PUSH_RUN, push.pk)`) through the broker's actor registry,
+so services never import the actors (photosync.jobs) that call them back; the system check in
+photosync.checks resolves every name at start-up.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any
 import dramatiq
 from django.conf import settings
 from django.db import close_old_connections, connections, transaction
+from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import (
     AgeLimit,
@@ -27,6 +33,8 @@ from dramatiq.middleware import (
     ShutdownNotifications,
     TimeLimit,
 )
+
+from photosync.services.workers import worker_beat, worker_gone
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +51,40 @@ class Queues:
 
     ALL = (WEBHOOKS, GENERATE_CPU, GENERATE_GPU, PUSH, SYNC)
     CPU = (WEBHOOKS, GENERATE_CPU, PUSH, SYNC)
+
+
+class Work:
+    """The stable name of each kind of work: the name of the actor (photosync.jobs) that does
+    it, and what a message on the broker says. Renaming one strands messages already queued."""
+
+    GENERATION_RUN = "generation_run"  # one generation job, CPU path
+    GENERATION_RUN_GPU = "generation_run_gpu"  # one generation job that needs a model
+    PUSH_RUN = "push_run"  # send one outbox row to its store
+    PUSH_POLL = "push_poll"  # ask the store whether a push it is processing went live
+    WEBHOOK_EVENT_PROCESS = "webhook_event_process"  # act on one recorded delivery
+    SHOPIFY_BULK_IMPORT = "shopify_bulk_import"  # stream a finished bulk operation
+    WOOCOMMERCE_CONNECT_VERIFY = "woocommerce_connect_verify"  # check a wc-auth key
+    WOOCOMMERCE_WEBHOOKS_CHECK = "woocommerce_webhooks_check"  # repair one store's webhooks
+
+    ALL = (
+        GENERATION_RUN,
+        GENERATION_RUN_GPU,
+        PUSH_RUN,
+        PUSH_POLL,
+        WEBHOOK_EVENT_PROCESS,
+        SHOPIFY_BULK_IMPORT,
+        WOOCOMMERCE_CONNECT_VERIFY,
+        WOOCOMMERCE_WEBHOOKS_CHECK,
+    )
+
+
+_GENERATION_WORK = {Queues.GENERATE_CPU: Work.GENERATION_RUN,
+                    Queues.GENERATE_GPU: Work.GENERATION_RUN_GPU}
+
+
+def generation_work(queue: str) -> str:
+    """The work that runs a generation job kept for `queue` (GenerationJob.queue)."""
+    return _GENERATION_WORK[queue]
 
 
 class DjangoConnections(Middleware):
@@ -77,8 +119,6 @@ class Heartbeat(Middleware):
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         self._stop.set()
-        from photosync.services.workers import worker_gone
-
         try:
             worker_gone(name=WORKER_NAME)
         except Exception:
@@ -86,8 +126,6 @@ class Heartbeat(Middleware):
         connections.close_all()
 
     def _beat(self, kind: str, queues: list[str]) -> None:
-        from photosync.services.workers import worker_beat
-
         while not self._stop.is_set():
             try:
                 worker_beat(name=WORKER_NAME, kind=kind, queues=queues)
@@ -112,8 +150,6 @@ def build_broker() -> dramatiq.Broker:
         Heartbeat(),
     ]
     if settings.REDIS_URL:
-        from dramatiq.brokers.redis import RedisBroker
-
         broker: dramatiq.Broker = RedisBroker(
             url=settings.REDIS_URL,
             namespace=settings.PHOTOSYNC_QUEUE_NAMESPACE,
@@ -140,18 +176,21 @@ def get_broker() -> dramatiq.Broker:
     return _broker
 
 
-def enqueue(actor: dramatiq.Actor, *args: Any, delay_ms: int | None = None) -> None:
-    """Send `actor(*args)` once the current transaction commits (at once outside one).
+def enqueue(work: str, *args: Any, delay_ms: int | None = None) -> None:
+    """Send the work named `work` (a Work name) with `args` once the current transaction
+    commits (at once outside one).
 
-    A failed send is logged, not raised: the row that describes the work is already
-    committed, and the sync daemon re-enqueues work that never started.
+    A name without an actor raises ActorNotFound at once (a bug, which the system check
+    catches at start-up). A failed send is logged, not raised: the row that describes the work
+    is already committed, and the sync daemon re-enqueues work that never started.
     """
+    actor = get_broker().get_actor(work)
 
     def send() -> None:
         try:
             actor.send_with_options(args=args, delay=delay_ms)
         except Exception:  # broker down: the daemon picks the work up later
-            log.exception("enqueue of %s%r failed; it will be retried by syncd", actor, args)
+            log.exception("enqueue of %s%r failed; it will be retried by syncd", work, args)
 
     transaction.on_commit(send)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import re
+from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
     F,
@@ -16,11 +19,50 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
-from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
+from photosync.models import (
+    GeneratedImage,
+    GenerationJob,
+    Platform,
+    Product,
+    Push,
+    SourceImage,
+    Store,
+    WooCommerceAuthRequest,
+)
 
-# services.stores.store_staff_username: `store<pk>:<remote user>` (Shopify and WooCommerce).
+# services.staff.store_staff_username: `store<pk>:<remote user>` (Shopify and WooCommerce).
 _STAFF_USERNAME = re.compile(r"^store(\d+):.+$")
+
+
+def store_get(*, store_id: int, platform: str | None = None, active: bool = False) -> Store | None:
+    """A store by id (of `platform`, when given; only while connected, with `active`)."""
+    stores = Store.objects.filter(pk=store_id)
+    if platform is not None:
+        stores = stores.filter(platform=platform)
+    if active:
+        stores = stores.filter(status=Store.Status.ACTIVE)
+    return stores.first()
+
+
+def shopify_store(*, shop_domain: str) -> Store | None:
+    """The store of a myshopify domain, in any status."""
+    return Store.objects.filter(platform=Platform.SHOPIFY, domain=shop_domain).first()
+
+
+def shopify_store_id(*, shop_domain: str) -> int | None:
+    """Only the id of a shop's store: what webhook intake needs, on its hot path."""
+    return (
+        Store.objects.filter(platform=Platform.SHOPIFY, domain=shop_domain)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def woocommerce_auth_request(*, state: str) -> WooCommerceAuthRequest | None:
+    """A wc-auth attempt by its state, or None."""
+    return WooCommerceAuthRequest.objects.filter(state=state).select_related("store").first()
 
 
 def stores_for_user(*, user) -> QuerySet[Store]:
@@ -146,6 +188,11 @@ def pushes_for_stores(*, stores: QuerySet[Store]) -> QuerySet[Push]:
     return pushes_history().filter(store__in=stores)
 
 
+def active_user(*, username: str):
+    """The active account of `username`, or None."""
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
 def store_for_user(*, user, store_id: int | None = None) -> Store | None:
     """The one store a request acts on: `store_id` if the user may see it, else the user's
     only store; None when the id is not theirs or the choice is ambiguous."""
@@ -160,13 +207,43 @@ def generated_for_stores(*, stores: QuerySet[Store]) -> QuerySet[GeneratedImage]
     return GeneratedImage.objects.filter(product__store__in=stores).select_related("product")
 
 
-def woocommerce_store(*, store_id: int) -> Store | None:
-    """A WooCommerce store by id, in any status (webhook intake decides what to do)."""
-    return Store.objects.filter(pk=store_id, platform="woocommerce").first()
+# Jobs that count against a store's monthly limit: sent to a worker this month and neither
+# failed nor cancelled.
+GENERATIONS_COUNTED = (
+    GenerationJob.Status.DISPATCHED,
+    GenerationJob.Status.RUNNING,
+    GenerationJob.Status.SUCCEEDED,
+    GenerationJob.Status.PARTIAL,
+)
 
 
-def woocommerce_auth_request(*, state: str):
-    """A wc-auth attempt by its state, or None."""
-    from photosync.models import WooCommerceAuthRequest
+def month_start(now: datetime) -> datetime:
+    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
-    return WooCommerceAuthRequest.objects.filter(state=state).select_related("store").first()
+
+def generations_this_month(*, now: datetime, store: Store | None = None) -> dict[int, int]:
+    """Generations counted against the monthly limit so far this month, per store id (of one
+    store, when given)."""
+    jobs = GenerationJob.objects.filter(
+        status__in=GENERATIONS_COUNTED, dispatched_at__gte=month_start(now)
+    )
+    if store is not None:
+        jobs = jobs.filter(store=store)
+    counts = jobs.values("store_id").annotate(n=Count("pk")).order_by()
+    return {row["store_id"]: row["n"] for row in counts}
+
+
+def store_usage(*, store: Store, now: datetime | None = None) -> dict:
+    """Generations used this month against the store's limit."""
+    now = now or timezone.now()
+    used = generations_this_month(now=now, store=store).get(store.pk, 0)
+    held = GenerationJob.objects.filter(store=store, status=GenerationJob.Status.HELD).count()
+    last_day = calendar.monthrange(now.year, now.month)[1]
+    return {
+        "month": month_start(now).strftime("%Y-%m"),
+        "used": used,
+        "limit": store.monthly_generation_limit,
+        "remaining": max(0, store.monthly_generation_limit - used),
+        "held": held,
+        "resets_on": now.replace(day=last_day).date().isoformat(),
+    }

@@ -208,7 +208,7 @@ REST_FRAMEWORK = {
         # Embedded Shopify admin: `Authorization: Bearer <App Bridge ID token>`.
         "photosync.views.shopify_session.ShopifyIdTokenAuthentication",
         # WooCommerce plugin's iframe: `Authorization: PhotoSync <signed page token>`.
-        "photosync.views.woocommerce.EmbedTokenAuthentication",
+        "photosync.views.woocommerce_session.EmbedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -5,11 +5,16 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
 from django.db import close_old_connections
 
+from photosync.queueing import WORKER_NAME
+from photosync.services.leases import lease_acquire
 from photosync.services.recovery import work_recover
 from photosync.services.scheduling import jobs_dispatch
+from photosync.services.shopify.auth import shopify_stores_refresh
 from photosync.services.sync import stores_reconcile
+from photosync.services.woocommerce.health import woocommerce_stores_check
 
 log = logging.getLogger(__name__)
 
@@ -34,18 +39,10 @@ def stores_health() -> dict | None:
     """Every PHOTOSYNC_HEALTH_INTERVAL (across all daemons, by lease): re-activate or
     re-create WooCommerce webhooks, and refresh Shopify access tokens ahead of expiry.
     Shopify subscriptions are declared in shopify.app.toml, which Shopify never deletes."""
-    from django.conf import settings
-
-    from photosync.queueing import WORKER_NAME
-    from photosync.services.leases import lease_acquire
-
     # Never released: the lease's expiry is what spaces the checks out.
     if not lease_acquire(name="health", holder=f"{WORKER_NAME}:health",
                          seconds=settings.PHOTOSYNC_HEALTH_INTERVAL, renew=False):
         return None
-    from photosync.services.shopify_auth import shopify_stores_refresh
-    from photosync.services.woocommerce.health import woocommerce_stores_check
-
     return {"woocommerce": woocommerce_stores_check(), "shopify": shopify_stores_refresh()}
 
 

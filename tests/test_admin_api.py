@@ -13,9 +13,10 @@ from PIL import Image
 
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, Store
 from photosync.selectors import stores_for_user
-from photosync.services.pushes import push_run
+from photosync.services.pushes import push_send
 from photosync.services.review import image_approve
-from photosync.services.stores import store_connect_local, store_staff_username
+from photosync.services.staff import store_staff_username
+from photosync.services.stores import store_connect_local
 from tests.conftest import REPO, queue_size
 from tests.review_data import FLAG, seed_product
 
@@ -186,7 +187,7 @@ def test_push_history_retry_and_rollback_on_a_local_store(client, operator, stor
     product = seed_product(store, title="Aim Analog Watch", remote_id="mg01-bk-0")
     image = product.generated.get(kind="framed")
     push = image_approve(image=image, user=operator, alt_text="Watch", featured=True)
-    push_run(push_id=push.pk)
+    push_send(push_id=push.pk)
     manifest = store_dir / "mg01-bk-0" / "approved" / "manifest.json"
     assert [e["alt"] for e in json.loads(manifest.read_text())["images"]] == ["Watch"]
     client.force_login(operator)
@@ -318,7 +319,7 @@ def test_the_pages_serve_the_admin_page_to_each_way_in(client, operator, django_
     assert '<script type="module" src="/static/photosync/admin/main.js">' in html
     assert client.get("/products/999999/").status_code == 404
 
-    from photosync.services.woocommerce.embed import SESSION_KEY
+    from photosync.views.woocommerce_session import SESSION_KEY
 
     woo = Client()
     woo.force_login(_staff(django_user_model, a))
@@ -327,7 +328,7 @@ def test_the_pages_serve_the_admin_page_to_each_way_in(client, operator, django_
     session.save()
     embedded = woo.get(f"/woocommerce/embed/{a.pk}/home")
     assert embedded.status_code == 200
-    assert embedded["Content-Security-Policy"] == "frame-ancestors https://a.example.com"
+    assert embedded["Content-Security-Policy"] == "frame-ancestors https://a.example.com;"
     assert 'data-auth="session"' in embedded.content.decode()
     assert woo.get(f"/products/{pb.pk}/").status_code == 404
 

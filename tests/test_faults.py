@@ -237,7 +237,7 @@ def test_webhooks_during_a_redis_outage_are_all_answered_and_each_processed_once
     from emulators.woocommerce import WooEmulator
     from integrations.woocommerce.webhooks import webhook_signature
     from photosync.models import Platform, Store, WebhookEvent
-    from photosync.services.stores import store_credentials_set
+    from photosync.services.credentials import store_credentials_set
     from tests.test_health import _free_port
 
     woo = WooEmulator()
@@ -324,7 +324,7 @@ def _shopify_world(tmp_path, settings):
     (webhooks go there; media is downloaded from there). Yields (emulator, store, env)."""
     from emulators.shopify import ShopifyEmulator
     from integrations.shopify.budget import budgets_reset
-    from photosync.services.shopify_auth import shopify_store_connect
+    from photosync.services.shopify.auth import shopify_store_connect
     from tests.test_health import _free_port
 
     web_port = _free_port()

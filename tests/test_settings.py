@@ -61,7 +61,7 @@ def test_database_url_selects_postgresql():
 
 def test_credentials_are_encrypted_at_rest(db, tmp_path):
     from photosync.models import Store
-    from photosync.services.stores import store_credentials_get, store_credentials_set
+    from photosync.services.credentials import store_credentials_get, store_credentials_set
 
     store = Store.objects.create(platform="woocommerce", domain="https://shop.example")
     store_credentials_set(store=store, credentials={"consumer_secret": "cs_supersecret"})

@@ -46,7 +46,8 @@ def test_actors_retry_retryable_errors_a_bounded_number_of_times():
     import dramatiq
 
     from integrations.errors import Invalid, Throttled
-    from photosync.jobs import push_run, retry_up_to
+    from photosync.jobs.base import retry_up_to
+    from photosync.jobs.push import push_run
 
     when = retry_up_to(3)
     assert when(0, dramatiq.Retry("later", delay=1000))

@@ -10,23 +10,29 @@ from __future__ import annotations
 import logging
 import time
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.base import RemoteImage
 from integrations.errors import IntegrationError, Retryable
 from photosync.models import GeneratedImage, GenerationJob, SourceImage
 from photosync.observability import FIDELITY_FLAGS, STAGE_SECONDS, log_context
-from photosync.queueing import Queues
+from photosync.queueing import WORKER_NAME, Queues
 from photosync.services.generation_config import pipeline_config
 from photosync.services.media import content_hash, media_delete, media_save, media_save_original
 from photosync.services.originals import original_extension
+from photosync.services.review import images_auto_approve
+from photosync.services.scheduling import HOLD_GPU, job_route_to_cpu
 from photosync.services.stores import store_adapter
+from photosync.services.workers import worker_alive
 
 log = logging.getLogger(__name__)
 
 
 class GpuStageFailed(Exception):
     """A model stage of a GPU job failed permanently (device, model or memory)."""
+
 
 _FINISHED = {
     GenerationJob.Status.SUCCEEDED,
@@ -42,9 +48,6 @@ def job_start(*, job_id: int) -> GenerationJob | None:
     A message may arrive twice (a redelivery after a worker died, or syncd re-sending work
     it presumed lost). A running job is taken over only when its worker has stopped beating.
     """
-    from photosync.queueing import WORKER_NAME
-    from photosync.services.workers import worker_alive
-
     with transaction.atomic():
         job = GenerationJob.objects.select_for_update().filter(pk=job_id).first()
         if job is None or job.status in _FINISHED or job.status == GenerationJob.Status.HELD:
@@ -72,6 +75,8 @@ def job_run(*, job_id: int) -> GenerationJob | None:
 
 
 def _job_process(job: GenerationJob) -> GenerationJob:
+    # Imported here: the pipeline loads numpy and OpenCV, which only a worker that runs a job
+    # needs (every process imports this module through photosync.jobs).
     from pipeline import InputError, PipelineError, process_image
 
     # A redelivered job starts clean: drop outputs of an attempt that died half-way.
@@ -123,18 +128,12 @@ def _job_process(job: GenerationJob) -> GenerationJob:
     job.error = _failure_text(failures, len(sources))
     job.save(update_fields=["timings", "notes", "finished_at", "status", "error"])
     if produced:
-        from photosync.services.store_settings import images_auto_approve
-
         images_auto_approve(job=job)
     return job
 
 
 def job_requeue_after_gpu_failure(*, job_id: int, message: str) -> None:
     """A GPU stage failed for good: take the CPU path or hold, per PHOTOSYNC_GPU_FALLBACK."""
-    from django.conf import settings
-
-    from photosync.services.scheduling import HOLD_GPU, job_route_to_cpu
-
     job = GenerationJob.objects.get(pk=job_id)
     _discard_outputs(job)
     if settings.PHOTOSYNC_GPU_FALLBACK == "cpu":
@@ -168,8 +167,6 @@ def _source_bytes(adapter, source: SourceImage) -> bytes:
     if source.file:
         with source.file.open("rb") as fh:
             return fh.read()
-    from integrations.base import RemoteImage
-
     data = adapter.fetch_image(
         RemoteImage(remote_id=source.remote_id, src=source.src, version=source.version)
     )

@@ -37,6 +37,7 @@ def job_config_for_store(*, store: Store, overrides: dict | None = None) -> dict
 
 def pipeline_config(config: dict):
     """Translate a job's JSON config into the pipeline's typed config."""
+    # Imported here: the pipeline loads numpy and OpenCV; only workers build its config.
     from pipeline import PipelineConfig
 
     return PipelineConfig(

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from integrations.base import RemoteProduct
 from photosync.models import GenerationJob, Product, Push, SourceImage, Store
 from photosync.services.generation_config import job_config_for_store
+from photosync.services.scheduling import jobs_dispatch
 
 
 def product_input_hash(*, remote: RemoteProduct, own_image_ids: set[str]) -> str:
@@ -120,8 +121,6 @@ def _job_create(
     overrides: dict | None = None,
     dispatch: bool = True,
 ) -> GenerationJob | None:
-    from photosync.services.scheduling import jobs_dispatch
-
     config = job_config_for_store(store=store, overrides=overrides)
     try:
         with transaction.atomic():

@@ -11,6 +11,7 @@ from django.utils import timezone
 from integrations.base import NewImage
 from integrations.errors import Retryable, Terminal
 from photosync.models import GeneratedImage, Push
+from photosync.queueing import Work, enqueue
 from photosync.services.media import media_public_url
 from photosync.services.originals import product_originals_backup
 from photosync.services.stores import store_adapter
@@ -20,7 +21,7 @@ log = logging.getLogger(__name__)
 _DONE = {Push.Status.LIVE, Push.Status.ROLLED_BACK}
 
 
-def push_run(*, push_id: int) -> Push | None:
+def push_send(*, push_id: int) -> Push | None:
     """Send one outbox row to its store. Retryable errors propagate for a later retry."""
     with transaction.atomic():
         push = Push.objects.select_for_update().filter(pk=push_id).first()
@@ -47,7 +48,7 @@ def push_run(*, push_id: int) -> Push | None:
         product_originals_backup(product=push.product, adapter=adapter)
         result = adapter.push_image(push.product.remote_id, new)
     except Retryable as exc:
-        _set(push, status=Push.Status.QUEUED, error=exc.message)
+        _status_set(push, status=Push.Status.QUEUED, error=exc.message)
         raise
     except Terminal as exc:
         push_failed(push=push, message=exc.message)
@@ -64,10 +65,7 @@ def push_run(*, push_id: int) -> Push | None:
             push.status = Push.Status.PROCESSING
         push.save()
         if push.status == Push.Status.PROCESSING:
-            from photosync.jobs import push_poll as poll_actor
-            from photosync.queueing import enqueue
-
-            enqueue(poll_actor, push.pk, 0, delay_ms=_poll_delay_ms(0))
+            enqueue(Work.PUSH_POLL, push.pk, 0, delay_ms=_poll_delay_ms(0))
     return push
 
 
@@ -82,11 +80,8 @@ def _poll_delay_ms(attempt: int) -> int:
     return int(min(POLL_MAX_DELAY_S, POLL_FIRST_DELAY_S * 2**attempt) * 1000)
 
 
-def push_poll(*, push_id: int, attempt: int = 0) -> Push | None:
+def push_status_check(*, push_id: int, attempt: int = 0) -> Push | None:
     """Second pass of a push the store is still processing: live, failed, or poll again."""
-    from photosync.jobs import push_poll as poll_actor
-    from photosync.queueing import enqueue
-
     push = Push.objects.select_related("store", "product").filter(pk=push_id).first()
     if push is None or push.status != Push.Status.PROCESSING:
         return push
@@ -117,15 +112,24 @@ def push_poll(*, push_id: int, attempt: int = 0) -> Push | None:
                 "use Retry to check again.",
             )
         else:
-            enqueue(poll_actor, push.pk, attempt + 1, delay_ms=_poll_delay_ms(attempt + 1))
+            enqueue(Work.PUSH_POLL, push.pk, attempt + 1, delay_ms=_poll_delay_ms(attempt + 1))
     return push
 
 
 def push_failed(*, push: Push, message: str) -> None:
-    _set(push, status=Push.Status.FAILED, error=message)
+    _status_set(push, status=Push.Status.FAILED, error=message)
 
 
-def _set(push: Push, *, status: str, error: str) -> None:
+def push_fail_unexpectedly(*, push_id: int) -> Push | None:
+    """The push boundary caught an error it did not expect: fail the push (if it is still
+    there) with a message the merchant can act on."""
+    push = Push.objects.filter(pk=push_id).first()
+    if push is not None:
+        push_failed(push=push, message="The push failed unexpectedly; use Retry to try again.")
+    return push
+
+
+def _status_set(push: Push, *, status: str, error: str) -> None:
     push.status = status
     push.error = error
     push.save(update_fields=["status", "error", "updated_at"])
@@ -137,16 +141,13 @@ class PushError(Exception):
 
 def push_retry(*, push: Push) -> Push:
     """Queue a failed (or rolled back) push again: the merchant pressed Retry / Push again."""
-    from photosync.jobs import push_run as run_actor
-    from photosync.queueing import enqueue
-
     with transaction.atomic():
         push = Push.objects.select_for_update().get(pk=push.pk)
         if push.status not in (Push.Status.FAILED, Push.Status.ROLLED_BACK):
             raise PushError(f"This push is {push.status}; only a failed or rolled back push "
                             "can be sent again.")
-        _set(push, status=Push.Status.QUEUED, error="")
-        enqueue(run_actor, push.pk)
+        _status_set(push, status=Push.Status.QUEUED, error="")
+        enqueue(Work.PUSH_RUN, push.pk)
     return push
 
 

@@ -16,14 +16,13 @@ from django.db.models import Q
 from django.utils import timezone
 
 from photosync.models import GenerationJob, Push, WebhookEvent, WorkerHeartbeat
+from photosync.queueing import Work, enqueue
+from photosync.services.scheduling import job_send
 
 log = logging.getLogger(__name__)
 
 
 def work_recover() -> dict[str, int]:
-    from photosync.jobs import GENERATION_ACTORS, push_poll, push_run
-    from photosync.queueing import enqueue
-
     now = timezone.now()
     stale = now - timedelta(seconds=settings.PHOTOSYNC_REDISPATCH_AFTER)
     dead_before = now - timedelta(seconds=settings.PHOTOSYNC_WORKER_DEAD_AFTER)
@@ -46,23 +45,20 @@ def work_recover() -> dict[str, int]:
         for job in lost + orphaned:
             log.warning("re-sending generation job %s (%s, worker %r)", job.pk, job.status,
                         job.worker)
-            job.status = GenerationJob.Status.DISPATCHED
-            job.dispatched_at = now
-            job.save(update_fields=["status", "dispatched_at"])
-            enqueue(GENERATION_ACTORS[job.queue], job.pk)
+            job_send(job=job, now=now)
             counts["jobs"] += 1
         for push in Push.objects.select_for_update().filter(
             status__in=(Push.Status.QUEUED, Push.Status.UPLOADING), updated_at__lt=stale
         ):
             push.save(update_fields=["updated_at"])  # restart the clock
-            enqueue(push_run, push.pk)
+            enqueue(Work.PUSH_RUN, push.pk)
             counts["pushes"] += 1
         # A push the store is still processing whose poll message was lost.
         for push in Push.objects.select_for_update().filter(
             status=Push.Status.PROCESSING, updated_at__lt=stale
         ):
             push.save(update_fields=["updated_at"])
-            enqueue(push_poll, push.pk, 0)
+            enqueue(Work.PUSH_POLL, push.pk, 0)
             counts["pushes"] += 1
     counts["events"] = webhook_events_recover(now=now)
     return counts
@@ -71,22 +67,16 @@ def work_recover() -> dict[str, int]:
 def webhook_events_recover(*, now=None) -> int:
     """Re-enqueue webhook events recorded but never processed (e.g. the broker was down
     when they arrived). Processing is idempotent: a product's input hash decides."""
-    from photosync import jobs
-    from photosync.queueing import enqueue
-
-    actors = {"shopify": jobs.shopify_webhook_process,
-              "woocommerce": jobs.woocommerce_event_process}
     now = now or timezone.now()
     before = now - timedelta(seconds=settings.PHOTOSYNC_RECOVER_EVENTS_AFTER)
     pending = list(
         WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED, received_at__lt=before)
         .filter(Q(recovered_at__isnull=True) | Q(recovered_at__lt=before))
-        .order_by("received_at").values_list("pk", "platform")[:5000]
+        .order_by("received_at").values_list("pk", flat=True)[:5000]
     )
     with transaction.atomic():
-        for pk, platform in pending:
-            if platform in actors:
-                enqueue(actors[platform], pk)
+        for pk in pending:
+            enqueue(Work.WEBHOOK_EVENT_PROCESS, pk)
         # Restart their clock so the next pass does not send them again at once.
-        WebhookEvent.objects.filter(pk__in=[pk for pk, _ in pending]).update(recovered_at=now)
+        WebhookEvent.objects.filter(pk__in=pending).update(recovered_at=now)
     return len(pending)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from photosync.models import GeneratedImage, Push
+from photosync.models import GeneratedImage, GenerationJob, Push
+from photosync.queueing import Work, enqueue
 
 
 class ReviewError(Exception):
@@ -21,9 +22,6 @@ def image_approve(
     featured: bool = False,
 ) -> Push:
     """Approve an image and put it in the push outbox (once per content hash)."""
-    from photosync.jobs import push_run
-    from photosync.queueing import enqueue
-
     image = GeneratedImage.objects.select_for_update().select_related("product").get(pk=image.pk)
     if image.status in (GeneratedImage.Status.REJECTED, GeneratedImage.Status.FAILED):
         raise ReviewError(f"This image is {image.status}; regenerate to get a new one.")
@@ -46,7 +44,7 @@ def image_approve(
             push.status = Push.Status.QUEUED
             push.error = ""
             push.save(update_fields=["status", "error", "updated_at"])
-        enqueue(push_run, push.pk)
+        enqueue(Work.PUSH_RUN, push.pk)
     return push
 
 
@@ -73,3 +71,19 @@ def images_approve_bulk(*, images, user=None) -> tuple[list[Push], list[Generate
             continue
         pushes.append(image_approve(image=image, user=user))
     return pushes, skipped
+
+
+def images_auto_approve(*, job: GenerationJob) -> int:
+    """Apply the store's auto-approve rule to a finished job; never to flagged outputs."""
+    rule = job.store.settings.get("auto_approve", "never")
+    if rule == "never":
+        return 0
+    candidates = GeneratedImage.objects.filter(job=job, status=GeneratedImage.Status.READY,
+                                               flags=[])
+    if rule == "framed":
+        candidates = candidates.filter(kind=GeneratedImage.Kind.FRAMED)
+    count = 0
+    for image in candidates:
+        image_approve(image=image)
+        count += 1
+    return count

@@ -20,21 +20,16 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Min, Q
+from django.db.models import F, Min, Q
 from django.utils import timezone
 
 from photosync.models import GenerationJob, Lease, Store, WorkerHeartbeat
-from photosync.queueing import Queues
+from photosync.queueing import Queues, enqueue, generation_work
+from photosync.selectors import generations_this_month
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = (GenerationJob.Status.DISPATCHED, GenerationJob.Status.RUNNING)
-COUNTED = (
-    GenerationJob.Status.DISPATCHED,
-    GenerationJob.Status.RUNNING,
-    GenerationJob.Status.SUCCEEDED,
-    GenerationJob.Status.PARTIAL,
-)
 HOLD_LIMIT = "monthly_limit"
 HOLD_GPU = "no_gpu"
 CPU_PATH = {"segmenter": "classical", "scene_generator": "procedural"}
@@ -50,7 +45,7 @@ def jobs_dispatch(*, now: datetime | None = None) -> int:
         _release_holds(now=now, gpu_alive=gpu_alive)
         if not gpu_alive:
             _reroute_gpu_jobs(now=now)
-        used = _month_usage(now)
+        generated = generations_this_month(now=now)
         offpeak = _stores_in_offpeak(now)
         for queue, limit in _limits().items():
             free = limit - GenerationJob.objects.filter(queue=queue, status__in=IN_FLIGHT).count()
@@ -59,11 +54,11 @@ def jobs_dispatch(*, now: datetime | None = None) -> int:
                 if job is None:
                     break
                 store = job.store
-                if used.get(store.pk, 0) >= store.monthly_generation_limit:
+                if generated.get(store.pk, 0) >= store.monthly_generation_limit:
                     _hold(job, HOLD_LIMIT, _limit_message(store))
                     continue
-                _send(job, now)
-                used[store.pk] = used.get(store.pk, 0) + 1
+                job_send(job=job, now=now)
+                generated[store.pk] = generated.get(store.pk, 0) + 1
                 # A strictly increasing stamp keeps round-robin order exact within one pass.
                 now = now + timedelta(microseconds=1)
                 Store.objects.filter(pk=store.pk).update(last_dispatched_at=now)
@@ -95,7 +90,13 @@ def store_limit_set(*, store: Store, limit: int) -> None:
     transaction.on_commit(lambda: jobs_dispatch())
 
 
-# --- internals -----------------------------------------------------------------------
+def job_send(*, job: GenerationJob, now: datetime) -> None:
+    """Mark the job dispatched and send it to the work of its queue (also how recovery
+    re-sends a job the broker lost)."""
+    job.status = GenerationJob.Status.DISPATCHED
+    job.dispatched_at = now
+    job.save(update_fields=["status", "dispatched_at"])
+    enqueue(generation_work(job.queue), job.pk)
 
 
 def _limits() -> dict[str, int]:
@@ -127,16 +128,6 @@ def _next_job(*, queue: str, offpeak: set[int]) -> GenerationJob | None:
     return waiting.filter(store=store).select_related("store").order_by("created_at", "pk").first()
 
 
-def _send(job: GenerationJob, now: datetime) -> None:
-    from photosync.jobs import GENERATION_ACTORS
-    from photosync.queueing import enqueue
-
-    job.status = GenerationJob.Status.DISPATCHED
-    job.dispatched_at = now
-    job.save(update_fields=["status", "dispatched_at"])
-    enqueue(GENERATION_ACTORS[job.queue], job.pk)
-
-
 def _hold(job: GenerationJob, reason: str, message: str) -> None:
     job.status = GenerationJob.Status.HELD
     job.hold_reason = reason
@@ -151,27 +142,14 @@ def _limit_message(store: Store) -> str:
     )
 
 
-def _month_start(now: datetime) -> datetime:
-    return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-
-
-def _month_usage(now: datetime) -> dict[int, int]:
-    counts = (
-        GenerationJob.objects.filter(status__in=COUNTED, dispatched_at__gte=_month_start(now))
-        .values("store_id")
-        .annotate(n=Count("pk"))
-    )
-    return {row["store_id"]: row["n"] for row in counts}
-
-
 def _release_holds(*, now: datetime, gpu_alive: bool) -> None:
     """Held jobs whose reason no longer applies go back to the queue."""
-    used = _month_usage(now)
+    generated = generations_this_month(now=now)
     held = GenerationJob.objects.filter(status=GenerationJob.Status.HELD)
     for store in Store.objects.filter(
         pk__in=held.filter(hold_reason=HOLD_LIMIT).values("store_id")
     ):
-        if used.get(store.pk, 0) < store.monthly_generation_limit:
+        if generated.get(store.pk, 0) < store.monthly_generation_limit:
             held.filter(store=store, hold_reason=HOLD_LIMIT).update(
                 status=GenerationJob.Status.QUEUED, hold_reason="", error=""
             )

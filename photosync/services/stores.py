@@ -1,31 +1,36 @@
-"""Stores: connecting, credentials at rest, and building the adapter for a store."""
+"""Stores: building the adapter for a store, connecting a folder, uninstalling and erasing.
+
+Credentials at rest live in services.credentials, staff accounts in services.staff.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from django.conf import settings as django_settings
 from django.db import transaction
+from django.utils import timezone
 
 from integrations.base import StoreAdapter
 from integrations.registry import build_adapter
-from photosync.crypto import decrypt_json, encrypt_json
-from photosync.models import Platform, Store
-
-
-def store_credentials_set(*, store: Store, credentials: dict) -> None:
-    store.credentials_encrypted = encrypt_json(credentials)
-    store.save(update_fields=["credentials_encrypted", "updated_at"])
-
-
-def store_credentials_get(*, store: Store) -> dict:
-    return decrypt_json(store.credentials_encrypted)
+from photosync.models import (
+    GeneratedImage,
+    GenerationJob,
+    Platform,
+    Push,
+    SourceImage,
+    Store,
+    WebhookEvent,
+)
+from photosync.services.credentials import store_credentials_get
+from photosync.services.media import media_delete, media_delete_tree
+from photosync.services.shopify.auth import shopify_credentials_fresh
+from photosync.services.staff import store_staff_delete
 
 
 def store_adapter(*, store: Store) -> StoreAdapter:
     credentials = store_credentials_get(store=store)
     if store.platform == Platform.SHOPIFY:
-        from photosync.services.shopify_auth import shopify_credentials_fresh
-
         credentials = shopify_credentials_fresh(store=store, credentials=credentials)
     return build_adapter(
         store.platform,
@@ -38,8 +43,6 @@ def store_adapter(*, store: Store) -> StoreAdapter:
 def adapter_options(*, platform: str) -> dict:
     """Process-wide options for a platform's adapter (timeouts, network policy), from
     settings.PHOTOSYNC_ADAPTER_OPTIONS; they win over a store's own settings."""
-    from django.conf import settings as django_settings
-
     options = getattr(django_settings, "PHOTOSYNC_ADAPTER_OPTIONS", {}) or {}
     if platform == Platform.SHOPIFY:  # read per call: tests point SHOPIFY_API_ORIGIN elsewhere
         return {
@@ -68,23 +71,11 @@ def store_connect_local(*, path: str | Path, name: str = "", settings: dict | No
     return store
 
 
-def store_staff_username(*, store: Store, remote_user_id: str) -> str:
-    """The Django username of a store's staff member who signed in through the platform.
-
-    The prefix ties the account to its store, so that erasing the store erases it too.
-    """
-    return f"store{store.pk}:{remote_user_id}"[:150]
-
-
 def store_uninstall(*, store: Store, reason: str = "The app was uninstalled.") -> None:
     """The merchant removed the app: mark the store uninstalled, drop its credentials and
     cancel its queued work. The platform has already revoked every token: nothing remote is
     called. Outputs and history stay until the platform asks for erasure (shop/redact).
     """
-    from django.utils import timezone
-
-    from photosync.models import GenerationJob, Push
-
     with transaction.atomic():
         Store.objects.filter(pk=store.pk).update(
             status=Store.Status.UNINSTALLED, credentials_encrypted=b"", updated_at=timezone.now()
@@ -105,11 +96,6 @@ def store_redact(*, store: Store) -> dict[str, int]:
 
     Returns counts by kind, for the audit log line.
     """
-    from django.contrib.auth import get_user_model
-
-    from photosync.models import GeneratedImage, SourceImage, WebhookEvent
-    from photosync.services.media import media_delete, media_delete_tree
-
     with transaction.atomic():
         store = Store.objects.select_for_update().get(pk=store.pk)
         names = list(
@@ -120,9 +106,7 @@ def store_redact(*, store: Store) -> dict[str, int]:
         names += list(
             GeneratedImage.objects.filter(product__store=store).values_list("file", flat=True)
         )
-        staff = get_user_model().objects.filter(username__startswith=f"store{store.pk}:")
-        counts = {"files": len(names), "staff": staff.count()}
-        staff.delete()
+        counts = {"files": len(names), "staff": store_staff_delete(store=store)}
         WebhookEvent.objects.filter(platform=store.platform, shop_domain=store.domain).delete()
         store_pk = store.pk
         _, deleted = store.delete()

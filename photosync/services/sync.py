@@ -10,7 +10,11 @@ from django.utils import timezone
 
 from integrations.errors import IntegrationError, NotFound, Retryable
 from photosync.models import GenerationJob, Store
+from photosync.queueing import WORKER_NAME
+from photosync.selectors import store_get
+from photosync.services.leases import lease_acquire, lease_release
 from photosync.services.products import product_ingest
+from photosync.services.scheduling import jobs_dispatch
 from photosync.services.stores import store_adapter
 
 log = logging.getLogger(__name__)
@@ -22,7 +26,8 @@ LEASE_SECONDS = 600
 
 
 def product_refresh(*, store_id: int, remote_id: str) -> GenerationJob | None:
-    store = Store.objects.filter(pk=store_id, status=Store.Status.ACTIVE).first()
+    """Re-read one product from its store and queue generation if its inputs are new."""
+    store = store_get(store_id=store_id, active=True)
     if store is None:
         return None
     try:
@@ -58,8 +63,6 @@ def store_reconcile(*, store: Store, sweep: bool = False) -> int:
         if remote.updated_at and (newest is None or remote.updated_at > newest):
             newest = remote.updated_at
     if seen:
-        from photosync.services.scheduling import jobs_dispatch
-
         jobs_dispatch()
     new_watermark = min(newest, started) if newest else None
     fields = {"watermark": new_watermark}
@@ -76,9 +79,7 @@ def stores_reconcile(*, holder: str = "") -> dict[int, int | str]:
     Each store is reconciled under a lease, so several daemons share the stores between
     them instead of each doing all of them.
     """
-    from photosync.services.leases import lease_acquire, lease_release
-
-    holder = holder or _default_holder()
+    holder = holder or WORKER_NAME
     results: dict[int, int | str] = {}
     sweep_before = timezone.now() - timedelta(seconds=settings.PHOTOSYNC_SWEEP_INTERVAL)
     for store in Store.objects.filter(status=Store.Status.ACTIVE).order_by("pk"):
@@ -97,9 +98,3 @@ def stores_reconcile(*, holder: str = "") -> dict[int, int | str]:
         finally:
             lease_release(name=lease, holder=holder)
     return results
-
-
-def _default_holder() -> str:
-    from photosync.queueing import WORKER_NAME
-
-    return WORKER_NAME

@@ -33,6 +33,7 @@ from photosync.selectors import (
     review_queue,
     review_queue_counts,
     store_for_user,
+    store_usage,
     stores_for_user,
 )
 from photosync.services.products import product_regenerate
@@ -44,13 +45,10 @@ from photosync.services.review import (
     images_approve_bulk,
 )
 from photosync.services.store_settings import (
-    AUTO_APPROVE,
-    OUTPUT_FORMATS,
-    SHADOWS,
     SettingsError,
+    store_settings_choices,
     store_settings_get,
     store_settings_update,
-    store_usage,
 )
 from photosync.views.serializers import (
     ApproveSerializer,
@@ -67,7 +65,7 @@ from photosync.views.serializers import (
     UsageSerializer,
 )
 from photosync.views.shopify_session import ShopifyIdTokenAuthentication
-from photosync.views.woocommerce import EmbedTokenAuthentication
+from photosync.views.woocommerce_session import EmbedTokenAuthentication
 
 
 class IdTokenScheme(OpenApiAuthenticationExtension):
@@ -80,7 +78,7 @@ class IdTokenScheme(OpenApiAuthenticationExtension):
 
 
 class EmbedTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "photosync.views.woocommerce.EmbedTokenAuthentication"
+    target_class = "photosync.views.woocommerce_session.EmbedTokenAuthentication"
     name = "woocommerceEmbedToken"
 
     def get_security_definition(self, auto_schema):
@@ -130,7 +128,6 @@ def _integration_error(exc: IntegrationError) -> Response:
     return Response({"detail": exc.message}, status=code)
 
 
-# --- root ----------------------------------------------------------------------------------
 class ApiRoot(StoreScoped, APIView):
     @extend_schema(responses=inline_serializer("ApiRoot", {
         "stores": StoreSerializer(many=True),
@@ -147,7 +144,6 @@ class ApiRoot(StoreScoped, APIView):
 api_root = ApiRoot.as_view()
 
 
-# --- products ------------------------------------------------------------------------------
 class ProductList(StoreScoped, ListAPIView):
     """The review queue: products newest activity first, with per-status counts, filtered by
     `status`, plus `counts`: how many products each filter shows."""
@@ -205,7 +201,6 @@ class ProductRegenerate(StoreScoped, APIView):
         return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-# --- images --------------------------------------------------------------------------------
 class ImageList(StoreScoped, ListAPIView):
     serializer_class = GeneratedSerializer
 
@@ -273,7 +268,6 @@ class ImagesBulkApprove(StoreScoped, APIView):
         return Response(result, status=status.HTTP_202_ACCEPTED)
 
 
-# --- pushes --------------------------------------------------------------------------------
 class PushList(StoreScoped, ListAPIView):
     """Pushes newest first (the history and live status), by `product` and `status`."""
 
@@ -327,20 +321,6 @@ class PushRollback(PushAction):
         return Response(PushSerializer(self.push(push.pk)).data)
 
 
-# --- settings and usage --------------------------------------------------------------------
-def _choices() -> dict:
-    from pipeline import FRAME_PRESETS, SCENE_PRESETS
-
-    return {
-        "frame_preset": list(FRAME_PRESETS),
-        "scene_presets": [{"name": p.name, "title": p.title} for p in SCENE_PRESETS.values()],
-        "shadow": list(SHADOWS),
-        "auto_approve": list(AUTO_APPROVE),
-        "output_format": list(OUTPUT_FORMATS),
-        "variations": {"min": 1, "max": 8},
-    }
-
-
 SETTINGS_RESPONSE = inline_serializer("StoreSettings", {
     "store": StoreSerializer(),
     "settings": SettingsSerializer(),
@@ -357,7 +337,7 @@ class StoreSettingsView(StoreScoped, APIView):
         return Response({
             "store": StoreSerializer(store).data,
             "settings": values,
-            "choices": _choices(),
+            "choices": store_settings_choices(),
             "usage": store_usage(store=store),
             "can_change_limit": bool(self.request.user.is_staff),
         })

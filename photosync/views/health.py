@@ -6,6 +6,8 @@ from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET
 
+from photosync.queueing import broker_ping
+
 
 @require_GET
 def healthz(request):
@@ -16,8 +18,6 @@ def healthz(request):
 @require_GET
 def readyz(request):
     """Ready when the database and the broker answer; 503 naming the failing part."""
-    from photosync.queueing import broker_ping
-
     checks: dict[str, str] = {}
     try:
         with connection.cursor() as cursor:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import mimetypes
 
 from django.contrib.auth.decorators import login_required
+from django.core import signing
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 
 from photosync.models import SourceImage
 from photosync.selectors import stores_for_user
+from photosync.services.thumbnails import SIZES, original_link_open, thumbnail_name
 
 
 def generated_media(request, path: str):
@@ -45,8 +47,6 @@ def source_media(request, source_id: int):
 
 def thumb(request, size: int, path: str):
     """A generated image's thumbnail at a display size (public, cached for a year)."""
-    from photosync.services.thumbnails import SIZES, thumbnail_name
-
     if size not in SIZES or not path.startswith("generated/") or ".." in path.split("/"):
         raise Http404
     if not default_storage.exists(path):
@@ -59,10 +59,6 @@ def thumb(request, size: int, path: str):
 
 def original(request, token: str):
     """A merchant's original (or its thumbnail) through an expiring signed link."""
-    from django.core import signing
-
-    from photosync.services.thumbnails import SIZES, original_link_open, thumbnail_name
-
     try:
         source_id, size = original_link_open(token)
     except signing.BadSignature:

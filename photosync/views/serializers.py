@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
 from photosync.services.media import media_public_url
+from photosync.services.store_settings import SettingsError, store_setting_clean
 from photosync.services.thumbnails import generated_thumb_url, original_link
 
 ROLLBACK_FROM = (Push.Status.LIVE, Push.Status.PROCESSING, Push.Status.FAILED)
@@ -179,7 +180,6 @@ class ProductSerializer(serializers.ModelSerializer):
                   "sources", "generated", "jobs", "pushes"]
 
 
-# --- request bodies ----------------------------------------------------------------------
 class ApproveSerializer(serializers.Serializer):
     alt_text = serializers.CharField(required=False, allow_blank=True, max_length=512)
     featured = serializers.BooleanField(required=False, default=False)
@@ -213,31 +213,12 @@ class RegenerateSerializer(serializers.Serializer):
     variations = serializers.IntegerField(required=False, min_value=1, max_value=8)
     shadow = serializers.CharField(required=False, max_length=20)
 
-    def validate_frame_preset(self, value: str) -> str:
-        from pipeline.errors import ConfigError
-        from pipeline.presets import frame_preset
-
+    def validate(self, attrs: dict) -> dict:
+        """Each override is checked as the store's own setting is (one validator)."""
         try:
-            frame_preset(value)
-        except ConfigError as exc:
-            raise serializers.ValidationError(str(exc)) from None
-        return value
-
-    def validate_scene_presets(self, value: list[str]) -> list[str]:
-        from pipeline import SCENE_PRESETS
-
-        unknown = [v for v in value if v not in SCENE_PRESETS]
-        if unknown:
-            raise serializers.ValidationError(
-                f"Unknown scene presets {unknown}; known: {sorted(SCENE_PRESETS)}.")
-        return list(dict.fromkeys(value))
-
-    def validate_shadow(self, value: str) -> str:
-        from photosync.services.store_settings import SHADOWS
-
-        if value not in SHADOWS:
-            raise serializers.ValidationError(f"shadow must be one of {', '.join(SHADOWS)}.")
-        return value
+            return {key: store_setting_clean(key, value) for key, value in attrs.items()}
+        except SettingsError as exc:
+            raise serializers.ValidationError({exc.field: [exc.message]}) from None
 
 
 class SettingsSerializer(serializers.Serializer):

@@ -23,6 +23,9 @@ from django.views.decorators.http import require_GET
 from integrations.errors import IntegrationError, Retryable
 from integrations.shopify import auth
 from integrations.shopify.webhooks import parse_delivery, verify_webhook
+from photosync.services.shopify.auth import shopify_install_from_code, shopify_secrets
+from photosync.services.shopify.webhooks import shopify_event_fields
+from photosync.services.webhook_events import webhook_event_record
 from photosync.views.shopify_session import (
     SessionError,
     embedded_headers,
@@ -37,11 +40,6 @@ STATE_COOKIE = "shopify_oauth_state"
 STATE_MAX_AGE = 600
 
 
-def shopify_secrets() -> list[str]:
-    """The client secret and, during rotation, the previous one."""
-    return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_PREVIOUS_API_SECRET) if s]
-
-
 def not_configured() -> JsonResponse:
     return JsonResponse(
         {"detail": "Shopify is not configured on this server: set SHOPIFY_API_KEY and "
@@ -54,8 +52,6 @@ def not_configured() -> JsonResponse:
 def webhook(request: HttpRequest) -> HttpResponse:
     """`POST /webhooks/shopify`: 405 wrong method, 400 missing HMAC or headers, 401 bad HMAC,
     503 when the app is not configured, else 200 (a repeated delivery included)."""
-    from photosync.services.shopify_webhooks import shopify_webhook_record
-
     if request.method != "POST":
         response = HttpResponse("Method not allowed", status=405, content_type="text/plain")
         response["Allow"] = "POST"
@@ -78,11 +74,10 @@ def webhook(request: HttpRequest) -> HttpResponse:
         return HttpResponse("Body is not JSON", status=400, content_type="text/plain")
     if not isinstance(payload, dict):
         return HttpResponse("Body is not a JSON object", status=400, content_type="text/plain")
-    shopify_webhook_record(delivery=delivery, payload=payload)
+    webhook_event_record(**shopify_event_fields(delivery=delivery, payload=payload))
     return HttpResponse(status=200)
 
 
-# --- the embedded app ------------------------------------------------------------------
 @require_GET
 def app(request: HttpRequest) -> HttpResponse:
     """The app URL Shopify loads in the admin iframe (`?embedded=1&shop=…&host=…&id_token=…`).
@@ -153,7 +148,6 @@ def _bad_request(message: str) -> HttpResponse:
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
 
-# --- the authorization-code grant (non-embedded installs) ----------------------------------
 @require_GET
 def install(request: HttpRequest) -> HttpResponse:
     """Start OAuth: a single-use state nonce in a signed cookie, then Shopify's consent page."""
@@ -180,8 +174,6 @@ def install(request: HttpRequest) -> HttpResponse:
 def callback(request: HttpRequest) -> HttpResponse:
     """Shopify's redirect after consent: check the query HMAC (hex), the state nonce, the
     timestamp and the shop host, then trade the code for an expiring offline token."""
-    from photosync.services.shopify_auth import shopify_install_from_code
-
     if not shopify_configured():
         return not_configured()
     params = {k: request.GET.get(k, "") for k in request.GET}

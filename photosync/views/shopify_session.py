@@ -27,7 +27,15 @@ from rest_framework.exceptions import APIException
 
 from integrations.errors import AuthRevoked, Retryable
 from integrations.shopify.auth import IdToken, InvalidIdToken, decode_id_token
-from photosync.models import Platform, Store
+from photosync.models import Store
+from photosync.selectors import shopify_store
+from photosync.services.shopify.auth import (
+    shopify_install_from_id_token,
+    shopify_secrets,
+    shopify_store_needs_token,
+)
+from photosync.services.staff import store_staff_user
+from photosync.views.framing import frame_ancestors
 
 log = logging.getLogger(__name__)
 
@@ -64,30 +72,21 @@ def shopify_configured() -> bool:
     return bool(settings.SHOPIFY_API_KEY and settings.SHOPIFY_API_SECRET)
 
 
-def _secrets() -> list[str]:
-    return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_PREVIOUS_API_SECRET) if s]
-
-
 def session_from_id_token(id_token: str) -> ShopifySession:
     """Validate an ID token and resolve its shop's store and staff member.
 
     A shop with no usable offline token (first open, reinstall) is connected here by token
     exchange, as Shopify-managed installation expects. Raises SessionError.
     """
-    from photosync.services.shopify_auth import (
-        shopify_install_from_id_token,
-        shopify_staff_user,
-        shopify_store_needs_token,
-    )
-
     if not shopify_configured():
         raise SessionError("Shopify is not configured on this server.", retry=False, status=503)
     try:
-        token = decode_id_token(id_token, api_key=settings.SHOPIFY_API_KEY, secrets=_secrets())
+        token = decode_id_token(id_token, api_key=settings.SHOPIFY_API_KEY,
+                                secrets=shopify_secrets())
     except InvalidIdToken as exc:
         log.info("shopify ID token refused: %s", exc)
         raise SessionError("Invalid session token.") from None
-    store = Store.objects.filter(platform=Platform.SHOPIFY, domain=token.shop).first()
+    store = shopify_store(shop_domain=token.shop)
     if shopify_store_needs_token(store=store):
         try:
             store = shopify_install_from_id_token(shop=token.shop, id_token=id_token)
@@ -96,7 +95,7 @@ def session_from_id_token(id_token: str) -> ShopifySession:
         except Retryable:
             raise SessionError("Shopify could not be reached; try again shortly.",
                                retry=False, status=503) from None
-    user = shopify_staff_user(store=store, user_id=token.user_id)
+    user = store_staff_user(store=store, remote_user_id=token.user_id)
     user.shopify_store = store
     return ShopifySession(store=store, user=user, token=token)
 
@@ -154,11 +153,7 @@ def shopify_session_required(view):
 
 def embedded_headers(response: HttpResponse, shop: str) -> HttpResponse:
     """Allow framing by this shop's admin only (App Store requirement), per response."""
-    response["Content-Security-Policy"] = (
-        f"frame-ancestors https://{shop} https://admin.shopify.com;"
-    )
-    response.xframe_options_exempt = True  # the CSP above is the framing policy
-    return response
+    return frame_ancestors(response, f"https://{shop}", "https://admin.shopify.com")
 
 
 class ShopifySessionHeaders:

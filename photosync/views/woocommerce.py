@@ -15,7 +15,6 @@ from django.shortcuts import render
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
-from rest_framework.authentication import BaseAuthentication
 
 from integrations.woocommerce.webhooks import (
     PRODUCT_TOPICS,
@@ -25,9 +24,24 @@ from integrations.woocommerce.webhooks import (
     ping_webhook_id,
     verify_signature,
 )
-from photosync.models import Store
-from photosync.selectors import woocommerce_auth_request, woocommerce_store
-from photosync.services.stores import store_credentials_get
+from photosync.models import Platform, Store
+from photosync.selectors import store_get, woocommerce_auth_request
+from photosync.services.credentials import store_credentials_get
+from photosync.services.webhook_events import webhook_event_record
+from photosync.services.woocommerce.connect import (
+    ConnectError,
+    woocommerce_auth_declined,
+    woocommerce_callback_accept,
+    woocommerce_connect_start,
+)
+from photosync.services.woocommerce.embed import EmbedTokenError, woocommerce_embed_token_verify
+from photosync.services.woocommerce.webhooks import woocommerce_event_fields
+from photosync.views.woocommerce_session import (
+    woocommerce_app_token,
+    woocommerce_embed_session_start,
+    woocommerce_frame_headers,
+    woocommerce_session_store,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,13 +53,10 @@ def _text(message: str, status: int) -> HttpResponse:
     return HttpResponse(message, status=status, content_type="text/plain")
 
 
-# --- connecting ---------------------------------------------------------------------------
 @login_required
 @require_GET
 def connect(request: HttpRequest) -> HttpResponse:
     """`GET /woocommerce/connect?store=URL`: send an operator to the store's authorize page."""
-    from photosync.services.woocommerce.connect import ConnectError, woocommerce_connect_start
-
     if not request.user.is_staff:
         return _text("Only operators can connect stores.", 403)
     store_url = request.GET.get("store", "").strip()
@@ -64,8 +75,6 @@ def connect(request: HttpRequest) -> HttpResponse:
 def callback(request: HttpRequest) -> HttpResponse:
     """`POST /woocommerce/callback`: the store's unsigned key post. Exactly 200 when taken
     (anything else makes WooCommerce delete the key, which is what a refusal wants)."""
-    from photosync.services.woocommerce.connect import woocommerce_callback_accept
-
     if request.method != "POST":
         return _text("Method not allowed", 405)
     if len(request.body) > 16 * 1024:
@@ -84,8 +93,6 @@ def callback(request: HttpRequest) -> HttpResponse:
 @require_GET
 def return_page(request: HttpRequest) -> HttpResponse:
     """`GET /woocommerce/return?success=1&user_id=STATE`: where the store sends the browser."""
-    from photosync.services.woocommerce.connect import woocommerce_auth_declined
-
     state = request.GET.get("user_id", "")
     auth = None
     if state and state == request.session.get(CONNECT_SESSION_KEY):
@@ -95,19 +102,16 @@ def return_page(request: HttpRequest) -> HttpResponse:
     return render(request, "photosync/woocommerce/return.html", {"auth": auth})
 
 
-# --- webhooks -----------------------------------------------------------------------------
 @csrf_exempt
 def webhook(request: HttpRequest, store_id: int) -> HttpResponse:
     """`POST /webhooks/woocommerce/<store id>`: 200 for a ping, 401 bad signature, 404 unknown
     store, 410 disconnected store, 400 malformed; else 200 (a repeated delivery included)."""
-    from photosync.services.woocommerce.intake import woocommerce_delivery_record
-
     if request.method != "POST":
         return _text("Method not allowed", 405)
     if len(request.body) > MAX_BODY:
         return _text("Too large", 413)
     body = request.body  # the raw bytes: the signature is over exactly these
-    store = woocommerce_store(store_id=store_id)
+    store = store_get(store_id=store_id, platform=Platform.WOOCOMMERCE)
     if ping_webhook_id(body, request.headers) is not None:
         return HttpResponse(status=200 if store is not None else 404)
     if store is None:
@@ -124,25 +128,16 @@ def webhook(request: HttpRequest, store_id: int) -> HttpResponse:
         delivery = parse_product_delivery(body, request.headers)
     except DeliveryError as exc:
         return _text(f"Bad delivery: {exc}", 400)
-    woocommerce_delivery_record(store=store, delivery=delivery)
+    webhook_event_record(**woocommerce_event_fields(store=store, delivery=delivery))
     return HttpResponse(status=200)
 
 
-# --- the companion plugin's iframe ----------------------------------------------------------
 @xframe_options_exempt
 @require_GET
 def embed(request: HttpRequest, store_id: int) -> HttpResponse:
     """`GET /woocommerce/embed/<store id>?token=…`: trade the plugin's signed token for a
     session bound to the store, then drop the token from the URL."""
-    from photosync.services.woocommerce.embed import (
-        EmbedTokenError,
-        woocommerce_app_token,
-        woocommerce_embed_session_start,
-        woocommerce_embed_token_verify,
-        woocommerce_frame_headers,
-    )
-
-    store = woocommerce_store(store_id=store_id)
+    store = store_get(store_id=store_id, platform=Platform.WOOCOMMERCE)
     if store is None:
         return _text("Unknown store", 404)
     try:
@@ -168,37 +163,8 @@ def embed(request: HttpRequest, store_id: int) -> HttpResponse:
 @require_GET
 def embed_home(request: HttpRequest, store_id: int) -> HttpResponse:
     """The embedded landing page (the full admin page is the embedded-admin issue's)."""
-    from photosync.services.woocommerce.embed import (
-        woocommerce_frame_headers,
-        woocommerce_session_store,
-    )
-
     store = woocommerce_session_store(request=request)
     if store is None or store.pk != store_id:
         return _text("Open PhotoSync from your WooCommerce admin.", 403)
     page = render(request, "photosync/woocommerce/embed.html", {"store": store})
     return woocommerce_frame_headers(page, store=store)
-
-
-class EmbedTokenAuthentication(BaseAuthentication):
-    """DRF: `Authorization: PhotoSync <token>` from the WooCommerce iframe's page."""
-
-    keyword = "photosync"
-
-    def authenticate(self, request):
-        from rest_framework.authentication import get_authorization_header
-
-        from photosync.services.woocommerce.embed import woocommerce_app_token_user
-
-        parts = get_authorization_header(request).split()
-        if len(parts) != 2 or parts[0].lower() != self.keyword.encode():
-            return None
-        user = woocommerce_app_token_user(parts[1].decode("latin-1"))
-        if user is None:
-            from rest_framework.exceptions import AuthenticationFailed
-
-            raise AuthenticationFailed("The PhotoSync page expired; reopen it from WooCommerce.")
-        return user, None
-
-    def authenticate_header(self, request) -> str:
-        return "PhotoSync"

@@ -22,7 +22,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, Store
-from photosync.services.shopify_auth import shopify_store_connect
+from photosync.services.shopify.auth import shopify_store_connect
 from photosync.services.stores import store_connect_local
 from photosync.services.sync import stores_reconcile
 from tests.browser.conftest import shopify_bridge

@@ -103,7 +103,7 @@ def emulator(shopify_settings, live_server):
 @pytest.fixture
 def shopify_store(emulator):
     """SHOP connected with an offline token the emulator issued."""
-    from photosync.services.shopify_auth import shopify_store_connect
+    from photosync.services.shopify.auth import shopify_store_connect
 
     token = emulator.issue_token(SHOP)
     return shopify_store_connect(shop=SHOP, credentials={"access_token": token})

@@ -13,8 +13,9 @@ import pytest
 from integrations.errors import AuthRevoked
 from integrations.shopify.auth import InvalidIdToken, decode_id_token, query_hmac
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
-from photosync.services.shopify_auth import shopify_credentials_fresh, shopify_store_connect
-from photosync.services.stores import store_adapter, store_credentials_get
+from photosync.services.credentials import store_credentials_get
+from photosync.services.shopify.auth import shopify_credentials_fresh, shopify_store_connect
+from photosync.services.stores import store_adapter
 from tests.shopify.conftest import API_KEY, OTHER_SHOP, PREVIOUS_SECRET, SECRET, SHOP
 
 RETRY = "X-Shopify-Retry-Invalid-Session-Request"
@@ -274,7 +275,7 @@ def test_syncd_refreshes_tokens_ahead_of_expiry(emulator, settings):
     store = _expiring_store(emulator)
     credentials = store_credentials_get(store=store)
     credentials["expires_at"] = time.time() + 600  # fine now, expired before the next pass
-    from photosync.services.stores import store_credentials_set
+    from photosync.services.credentials import store_credentials_set
 
     store_credentials_set(store=store, credentials=credentials)
     report = stores_health()

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from photosync.models import Store
-from photosync.services.stores import store_credentials_get
+from photosync.services.credentials import store_credentials_get
 from tests.shopify.conftest import SHOP
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -147,10 +147,10 @@ def test_the_same_webhook_twenty_times_at_once_makes_one_job_and_one_media(
     push = Push.objects.get()
     assert push.status == Push.Status.LIVE
 
-    from photosync.services.pushes import push_run
+    from photosync.services.pushes import push_send
 
     Push.objects.filter(pk=push.pk).update(status=Push.Status.QUEUED)
-    push_run(push_id=push.pk)
+    push_send(push_id=push.pk)
     _settle(emulator, broker, worker)
     ours = [m for m in emulator.product_media(SHOP, product_gid)
             if m["filename"].startswith("photosync-")]
@@ -186,7 +186,7 @@ def test_rollback_takes_our_image_off_and_restores_the_merchants_featured_image(
 def test_backfill_runs_a_bulk_query_and_imports_when_shopify_says_it_finished(
     emulator, shopify_store, broker, worker, media_root
 ):
-    from photosync.services.shopify_sync import shopify_backfill_start
+    from photosync.services.shopify.backfill import shopify_backfill_start
 
     photo = (PHOTOS / "mg01-bk-0.jpg").read_bytes()
     gids = [emulator.create_product(SHOP, title=f"Old {n}", images=[(f"o{n}.jpg", photo, "")])

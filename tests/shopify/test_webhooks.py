@@ -17,13 +17,10 @@ from photosync.models import (
     Store,
     WebhookEvent,
 )
+from photosync.services.credentials import store_credentials_get, store_credentials_set
 from photosync.services.media import media_save
-from photosync.services.shopify_webhooks import shopify_webhook_process
-from photosync.services.stores import (
-    store_credentials_get,
-    store_credentials_set,
-    store_staff_username,
-)
+from photosync.services.staff import store_staff_username
+from photosync.services.webhook_events import webhook_event_handle
 from tests.shopify.conftest import (
     OTHER_SHOP,
     PREVIOUS_SECRET,
@@ -147,7 +144,7 @@ def test_customer_topics_are_acknowledged_recorded_and_hold_no_personal_data(
     assert [e.topic for e in events] == ["customers/data_request", "customers/redact"]
     for event in events:
         assert "john@example.com" not in json.dumps(event.payload)
-        assert shopify_webhook_process(event_id=event.pk) == "processed"
+        assert webhook_event_handle(event_id=event.pk) == "processed"
 
 
 def _shop_with_data(shop: str, media_root) -> Store:
@@ -186,7 +183,7 @@ def test_shop_redact_leaves_no_row_or_file_of_that_shop(client, shopify_settings
                         topic="shop/redact").status_code == 200
     event = WebhookEvent.objects.get(topic="shop/redact")
     with django_capture_on_commit_callbacks(execute=True):
-        shopify_webhook_process(event_id=event.pk)
+        webhook_event_handle(event_id=event.pk)
 
     assert not Store.objects.filter(pk=store_pk).exists()
     for model in (Product, SourceImage, GenerationJob, GeneratedImage, Push):
@@ -217,7 +214,7 @@ def test_app_uninstalled_deactivates_drops_tokens_and_cancels_queued_work(
                         topic="app/uninstalled").status_code == 200
     event = WebhookEvent.objects.get(topic="app/uninstalled")
     assert event.payload == {}  # the shop object carries the owner's contact details
-    assert shopify_webhook_process(event_id=event.pk) == "processed"
+    assert webhook_event_handle(event_id=event.pk) == "processed"
 
     store.refresh_from_db()
     assert store.status == Store.Status.UNINSTALLED
@@ -230,7 +227,7 @@ def test_app_uninstalled_deactivates_drops_tokens_and_cancels_queued_work(
     later = WebhookEvent.objects.exclude(delivery_id__startswith="old-").get(
         topic="products/update", store=store
     )
-    assert shopify_webhook_process(event_id=later.pk) == "ignored"
+    assert webhook_event_handle(event_id=later.pk) == "ignored"
 
 
 def test_stale_product_delivery_is_dropped_without_a_store_call(client, shopify_settings):
@@ -243,6 +240,6 @@ def test_stale_product_delivery_is_dropped_without_a_store_call(client, shopify_
                  topic="products/update", webhook_id="stale-1")
     event = WebhookEvent.objects.get(delivery_id="stale-1")
     # No credentials are stored: a store call would fail loudly. Stale means none is made.
-    assert shopify_webhook_process(event_id=event.pk) == "ignored"
+    assert webhook_event_handle(event_id=event.pk) == "ignored"
     event.refresh_from_db()
     assert event.error.startswith("stale")

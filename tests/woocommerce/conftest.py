@@ -46,7 +46,7 @@ def photo_bytes(name: str = "mg01-bk-0.jpg") -> bytes:
 def store_with_secret(*, domain: str = "https://shop.example.com", status: str = "active",
                       secret: str = WEBHOOK_SECRET) -> Store:
     """A connected store row without a remote (for intake tests that never call the store)."""
-    from photosync.services.stores import store_credentials_set
+    from photosync.services.credentials import store_credentials_set
 
     store = Store.objects.create(platform=Platform.WOOCOMMERCE, domain=domain, status=status)
     store_credentials_set(store=store, credentials={

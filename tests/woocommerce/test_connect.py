@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from photosync.models import Store, WooCommerceAuthRequest
 from photosync.queueing import Queues
-from photosync.services.stores import store_credentials_get
+from photosync.services.credentials import store_credentials_get
 from tests.conftest import drain, queue_size
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from photosync.jobs import woocommerce_webhooks_check
 from photosync.models import Store
+from photosync.queueing import Work, enqueue
 from photosync.services.sync import store_reconcile
 from photosync.services.woocommerce.connect import woocommerce_store_connect
 from photosync.services.woocommerce.health import woocommerce_stores_check
@@ -59,7 +59,7 @@ def test_a_webhook_disabled_by_the_store_is_reactivated_and_a_missing_one_recrea
     assert [d["status"] for d in woo.deliveries if d["topic"] == "product.updated"][-1] == 200
 
     woo.webhooks[updated["id"]]["status"] = "paused"  # the actor does the same, per store
-    woocommerce_webhooks_check.send(store.pk)
+    enqueue(Work.WOOCOMMERCE_WEBHOOKS_CHECK, store.pk)
     drain(broker, worker)
     assert woo.webhooks[updated["id"]]["status"] == "active"
     assert woocommerce_stores_check() == {store.pk: "ok"}

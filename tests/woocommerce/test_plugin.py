@@ -12,7 +12,7 @@ from django.test import Client
 
 from photosync.models import Store
 from photosync.services.woocommerce.connect import woocommerce_store_connect
-from photosync.services.woocommerce.embed import SESSION_KEY
+from photosync.views.woocommerce_session import SESSION_KEY
 from tests.conftest import REPO
 
 PLUGIN = REPO / "integrations" / "woocommerce" / "wordpress-plugin"
@@ -62,7 +62,7 @@ def test_the_plugins_token_opens_a_session_bound_to_the_store(client, woo, conne
 
     response = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
     assert response.status_code == 200
-    assert response["Content-Security-Policy"] == f"frame-ancestors {woo.url}"
+    assert response["Content-Security-Policy"] == f"frame-ancestors {woo.url};"
     assert response["Referrer-Policy"] == "no-referrer"
     html = response.content.decode()
     assert 'data-auth="embed"' in html
@@ -86,12 +86,12 @@ def test_the_plugins_token_opens_a_session_bound_to_the_store(client, woo, conne
 
     page = client.get(f"/woocommerce/embed/{store.pk}/home")
     assert page.status_code == 200 and b"Sam Shopmanager" in page.content
-    assert page["Content-Security-Policy"] == f"frame-ancestors {woo.url}"
+    assert page["Content-Security-Policy"] == f"frame-ancestors {woo.url};"
     assert "X-Frame-Options" not in page
 
     replay = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
     assert replay.status_code == 403 and b"already used" in replay.content
-    assert replay["Content-Security-Policy"] == f"frame-ancestors {woo.url}"
+    assert replay["Content-Security-Policy"] == f"frame-ancestors {woo.url};"
 
 
 @needs_php

@@ -1,6 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from integrations.errors import IntegrationError
+from photosync.services.shopify.auth import shopify_connect_custom_app
 
 
 class Command(BaseCommand):
@@ -19,8 +20,6 @@ class Command(BaseCommand):
 
     def handle(self, *args, shop: str, access_token: str, name: str, no_verify: bool,
                **options):
-        from photosync.services.shopify_auth import shopify_connect_custom_app
-
         try:
             store = shopify_connect_custom_app(shop=shop, access_token=access_token.strip(),
                                                name=name, verify=not no_verify)

@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
 
 from pipeline import (
     FRAME_PRESETS,
@@ -76,9 +78,6 @@ class Command(BaseCommand):
             raise CommandError("No input files found.")
         out = Path(options["out"])
         out.mkdir(parents=True, exist_ok=True)
-
-        from tqdm import tqdm
-
         started = time.perf_counter()
         images: list[dict] = []
         used_stems: set[str] = set()
@@ -203,6 +202,4 @@ def _process_one(path: Path, stem: str, out: Path, config: PipelineConfig) -> di
 
 
 def _config_json(config: PipelineConfig) -> dict:
-    from dataclasses import asdict
-
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}

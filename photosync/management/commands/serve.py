@@ -7,9 +7,14 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
+from dramatiq import Worker
+from waitress import create_server
 
 from photosync import syncd
+from photosync.demo import demo_store_build
 from photosync.queueing import Queues, get_broker
+from photosync.services.stores import store_connect_local
+from photosync.wsgi import application
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +45,6 @@ class Command(BaseCommand):
         operator = self._ensure_operator()
         if demo:
             self._seed_demo(limit=demo_products)
-
-        from dramatiq import Worker
-        from waitress import create_server
-
-        from photosync.wsgi import application
 
         # The GPU queue is served here only when the operator chose a model generator.
         queues = set(Queues.CPU)
@@ -108,9 +108,6 @@ class Command(BaseCommand):
         return settings.DATA_DIR / "demo-store"
 
     def _seed_demo(self, *, limit: int | None) -> None:
-        from photosync.demo import demo_store_build
-        from photosync.services.stores import store_connect_local
-
         products = demo_store_build(self._demo_dir(), limit=limit)
         store_connect_local(path=self._demo_dir(), name="Demo store")
         self.stdout.write(f"Demo store ready with {len(products)} products")

@@ -2,6 +2,7 @@ import os
 import shutil
 import sys
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from photosync.queueing import Queues
@@ -24,8 +25,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, queues, processes, threads, prefetch, poll_ms, **options):
-        from django.conf import settings
-
         if not settings.REDIS_URL:
             raise CommandError(
                 "REDIS_URL is not set: separate workers need the Redis broker. "

@@ -1,2 +1,2 @@
-"""WooCommerce stores: connecting (wc-auth and the operator command), webhook intake and
-processing, webhook health, and the companion plugin's signed-token handoff."""
+"""WooCommerce stores: connecting (wc-auth and the operator command), the webhook topics'
+handler, webhook health, and verifying the companion plugin's signed-token handoff."""

@@ -5,7 +5,8 @@ Two ways in, one place where a store is trusted (`woocommerce_store_connect`):
 - the wc-auth flow: `woocommerce_connect_start` sends the merchant to the store's authorize
   page with a single-use state as `user_id`; the store then POSTs the key, unsigned, to our
   callback. `woocommerce_callback_accept` takes it only for a pending, unexpired state and
-  queues `woocommerce_auth_verify`, which calls the store with the key before trusting it;
+  queues the `woocommerce_connect_verify` work, whose `woocommerce_auth_verify` calls the
+  store with the key before trusting it;
 - `manage.py connect_woocommerce --url --key --secret`, for operators.
 
 Connecting stores the key encrypted, gives the store its own random webhook secret and
@@ -20,7 +21,6 @@ import secrets
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,7 +30,15 @@ from integrations.woocommerce.addresses import networks_parse, url_check
 from integrations.woocommerce.webhooks import webhook_secret_generate
 from photosync.crypto import decrypt_json, encrypt_json
 from photosync.models import Platform, Store, WooCommerceAuthRequest
-from photosync.services.stores import adapter_options, store_credentials_get, store_credentials_set
+from photosync.queueing import Work, enqueue
+from photosync.services.credentials import store_credentials_get, store_credentials_set
+from photosync.services.stores import adapter_options
+from photosync.services.woocommerce.endpoints import (
+    url_origin,
+    woocommerce_callback_url,
+    woocommerce_return_url,
+)
+from photosync.services.woocommerce.health import woocommerce_webhooks_ensure
 
 log = logging.getLogger(__name__)
 
@@ -57,24 +65,10 @@ def store_url_normalize(url: str) -> str:
     if parts.username or parts.password or parts.query or parts.fragment:
         raise ConnectError("The store address must not contain a login, a query or a fragment.")
     try:
-        port = parts.port
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError:
         raise ConnectError("The store address has an invalid port.") from None
-    default = 443 if parts.scheme == "https" else 80
-    netloc = parts.hostname.lower() + (f":{port}" if port and port != default else "")
-    return f"{parts.scheme}://{netloc}{parts.path.rstrip('/')}"
-
-
-def woocommerce_callback_url() -> str:
-    return f"{settings.PHOTOSYNC_PUBLIC_URL}/woocommerce/callback"
-
-
-def woocommerce_return_url() -> str:
-    return f"{settings.PHOTOSYNC_PUBLIC_URL}/woocommerce/return"
-
-
-def woocommerce_delivery_url(*, store: Store) -> str:
-    return f"{settings.PHOTOSYNC_PUBLIC_URL}/webhooks/woocommerce/{store.pk}"
+    return f"{url_origin(raw)}{parts.path.rstrip('/')}"
 
 
 def woocommerce_connect_start(*, store_url: str, user=None) -> tuple[WooCommerceAuthRequest, str]:
@@ -102,9 +96,6 @@ def woocommerce_callback_accept(*, payload: object) -> WooCommerceAuthRequest | 
     """Take the store's unsigned key post for a pending, unexpired state and queue its
     verification. None means refused: nothing was stored, and the store should delete the
     key (the view answers non-200)."""
-    from photosync.jobs import woocommerce_connect_verify
-    from photosync.queueing import enqueue
-
     if not isinstance(payload, dict):
         return None
     state = payload.get("user_id")
@@ -136,7 +127,7 @@ def woocommerce_callback_accept(*, payload: object) -> WooCommerceAuthRequest | 
         )
         request.status = WooCommerceAuthRequest.Status.RECEIVED
         request.save()
-        enqueue(woocommerce_connect_verify, request.pk)
+        enqueue(Work.WOOCOMMERCE_CONNECT_VERIFY, request.pk)
     return request
 
 
@@ -165,9 +156,10 @@ def woocommerce_auth_verify(*, request_id: int) -> WooCommerceAuthRequest | None
         raise
     except Terminal as exc:
         log.info("wc-auth request %s refused: %s", request.pk, exc.message)
-        _decide(request, status=WooCommerceAuthRequest.Status.FAILED, error=exc.message)
+        _record_decision(request, status=WooCommerceAuthRequest.Status.FAILED,
+                         error=exc.message)
         return request
-    _decide(request, status=WooCommerceAuthRequest.Status.VERIFIED, store=store)
+    _record_decision(request, status=WooCommerceAuthRequest.Status.VERIFIED, store=store)
     return request
 
 
@@ -181,8 +173,6 @@ def woocommerce_store_connect(
 ) -> Store:
     """Verify the key against the store, then store it (encrypted) and make sure the
     store's webhooks exist. Idempotent: the same address is the same store."""
-    from photosync.services.woocommerce.health import woocommerce_webhooks_check
-
     url = store_url_normalize(url)
     key = {"consumer_key": consumer_key, "consumer_secret": consumer_secret}
     adapter = build_adapter(
@@ -211,14 +201,16 @@ def woocommerce_store_connect(
         store.save(update_fields=["status", "name", "updated_at"])
         store_credentials_set(store=store, credentials=credentials)
     try:
-        woocommerce_webhooks_check(store=store)
+        woocommerce_webhooks_ensure(store=store)
     except Terminal:
         Store.objects.filter(pk=store.pk).update(status=Store.Status.NEEDS_REAUTH)
         raise
     return store
 
 
-def _decide(request: WooCommerceAuthRequest, *, status: str, error: str = "", store=None) -> None:
+def _record_decision(request: WooCommerceAuthRequest, *, status: str, error: str = "",
+                     store=None) -> None:
+    """Close a wc-auth request with its outcome; the posted key is wiped either way."""
     request.status = status
     request.error = error
     request.store = store

@@ -1,4 +1,5 @@
-"""The companion plugin's handoff: a short-lived signed token traded for a PhotoSync session.
+"""The companion plugin's handoff: a short-lived signed token, verified here, which the view
+(views.woocommerce_session) trades for a PhotoSync session.
 
 The WordPress plugin (integrations/woocommerce/wordpress-plugin) renders PhotoSync in an iframe
 on a WooCommerce admin page, for users with `manage_woocommerce`. It signs a token with the
@@ -9,9 +10,6 @@ Token: `base64url(payload JSON) "." base64url(HMAC-SHA256(embed secret, first pa
 payload `{"v": 1, "iss": home URL, "store": PhotoSync store id, "sub": WordPress user id,
 "name": display name, "iat": unix time, "exp": unix time, "jti": random hex}`; at most
 five minutes between iat and exp, and each jti is accepted once.
-
-Pages shown to a store in its iframe send `Content-Security-Policy: frame-ancestors <store
-origin>` (`woocommerce_frame_headers`) and no X-Frame-Options.
 """
 
 from __future__ import annotations
@@ -23,18 +21,15 @@ import hmac
 import json
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from django.contrib.auth import get_user_model, login
 from django.core.cache import cache
-from django.http import HttpRequest, HttpResponse
 
 from photosync.models import Platform, Store
-from photosync.services.stores import store_credentials_get, store_staff_username
+from photosync.services.credentials import store_credentials_get
+from photosync.services.woocommerce.endpoints import url_origin
 
 MAX_AGE = 300  # seconds a token may live
 CLOCK_SKEW = 60  # seconds the store's clock may run ahead of ours
-SESSION_KEY = "photosync_store_id"
 
 
 class EmbedTokenError(Exception):
@@ -77,8 +72,8 @@ def woocommerce_embed_token_verify(
     if not isinstance(claims, dict) or claims.get("v") != 1:
         raise EmbedTokenError("The sign-in link has an unknown format.")
     iat, exp, jti = claims.get("iat"), claims.get("exp"), claims.get("jti")
-    if str(claims.get("store")) != str(store.pk) or _origin(claims.get("iss")) != _origin(
-        store.domain
+    if str(claims.get("store")) != str(store.pk) or (
+        url_origin(claims.get("iss")) != url_origin(store.domain)
     ):
         raise EmbedTokenError("The sign-in link is for another store.")
     if not all(isinstance(v, int) for v in (iat, exp)) or not isinstance(jti, str):
@@ -98,79 +93,5 @@ def woocommerce_embed_token_verify(
     )
 
 
-def woocommerce_embed_session_start(
-    *, request: HttpRequest, store: Store, claims: EmbedClaims
-):
-    """Sign the WordPress user in as the store's staff account, bound to that one store;
-    return the account."""
-    user_model = get_user_model()
-    user, created = user_model.objects.get_or_create(
-        username=store_staff_username(store=store, remote_user_id=f"wp{claims.wp_user}"),
-        defaults={"first_name": claims.name[:150]},
-    )
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    request.session[SESSION_KEY] = store.pk
-    return user
-
-
-def woocommerce_session_store(*, request: HttpRequest) -> Store | None:
-    """The store an embedded session is bound to, if any."""
-    store_id = request.session.get(SESSION_KEY)
-    if not store_id:
-        return None
-    return Store.objects.filter(
-        pk=store_id, platform=Platform.WOOCOMMERCE, status=Store.Status.ACTIVE
-    ).first()
-
-
-def woocommerce_frame_headers(response: HttpResponse, *, store: Store) -> HttpResponse:
-    """Let only this store's admin frame the response."""
-    response["Content-Security-Policy"] = f"frame-ancestors {_origin(store.domain)}"
-    response.xframe_options_exempt = True
-    return response
-
-
-def _origin(url: object) -> str:
-    parts = urlsplit(str(url or "").strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return ""
-    default = 443 if parts.scheme == "https" else 80
-    port = f":{parts.port}" if parts.port and parts.port != default else ""
-    return f"{parts.scheme}://{parts.hostname.lower()}{port}"
-
-
 def _b64url_decode(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-# --- the page's own credential inside the iframe ------------------------------------------
-# Browsers do not send our cookies inside another site's iframe (SameSite), so the embedded
-# page authenticates its API calls with a signed token it received in the page itself,
-# like the Shopify page does with ID tokens: `Authorization: PhotoSync <token>`.
-APP_TOKEN_SALT = "photosync.woocommerce-embed"
-APP_TOKEN_MAX_AGE = 8 * 3600
-
-
-def woocommerce_app_token(*, store: Store, username: str) -> str:
-    from django.core import signing
-
-    return signing.dumps({"s": store.pk, "u": username}, salt=APP_TOKEN_SALT, compress=True)
-
-
-def woocommerce_app_token_user(token: str):
-    """The staff account a valid, unexpired app token names, bound to its active store;
-    None otherwise."""
-    from django.core import signing
-
-    try:
-        data = signing.loads(token, salt=APP_TOKEN_SALT, max_age=APP_TOKEN_MAX_AGE)
-    except signing.BadSignature:
-        return None
-    store = Store.objects.filter(pk=data.get("s"), platform=Platform.WOOCOMMERCE,
-                                 status=Store.Status.ACTIVE).first()
-    if store is None or not str(data.get("u", "")).startswith(f"store{store.pk}:"):
-        return None
-    return get_user_model().objects.filter(username=data["u"], is_active=True).first()

@@ -16,15 +16,15 @@ from django.conf import settings
 from integrations.errors import IntegrationError, Retryable
 from integrations.woocommerce.adapter import WebhookHealth
 from photosync.models import Platform, Store
-from photosync.services.stores import store_adapter, store_credentials_get
+from photosync.services.credentials import store_credentials_get
+from photosync.services.stores import store_adapter
+from photosync.services.woocommerce.endpoints import woocommerce_delivery_url
 
 log = logging.getLogger(__name__)
 
 
-def woocommerce_webhooks_check(*, store: Store) -> WebhookHealth:
+def woocommerce_webhooks_ensure(*, store: Store) -> WebhookHealth:
     """Re-activate, re-create or de-duplicate the store's webhooks; return what was done."""
-    from photosync.services.woocommerce.connect import woocommerce_delivery_url
-
     credentials = store_credentials_get(store=store)
     adapter = store_adapter(store=store)
     health = adapter.webhooks_ensure(  # type: ignore[attr-defined]
@@ -55,7 +55,7 @@ def woocommerce_stores_check() -> dict[int, str]:
     stores = Store.objects.filter(platform=Platform.WOOCOMMERCE, status=Store.Status.ACTIVE)
     for store in stores.order_by("pk"):
         try:
-            health = woocommerce_webhooks_check(store=store)
+            health = woocommerce_webhooks_ensure(store=store)
         except Retryable as exc:
             results[store.pk] = f"retry later: {exc.message}"
             continue

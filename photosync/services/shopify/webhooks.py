@@ -1,22 +1,21 @@
-"""Shopify webhooks: record a verified delivery once, then process it on a worker.
+"""Shopify webhooks: what a verified delivery is recorded as, and what each topic does.
 
-The request only records and enqueues (`shopify_webhook_record`); everything that may call
-the store happens in `shopify_webhook_process`, on the webhooks queue. A delivery's identity is
-its `X-Shopify-Webhook-Id`: the unique constraint on WebhookEvent makes a retried or
-concurrently repeated delivery a no-op.
+Recording, deduplication and the processing boundary are services.webhook_events'. A
+delivery's identity is its `X-Shopify-Webhook-Id`: the unique constraint on WebhookEvent
+makes a retried or concurrently repeated delivery a no-op.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
-from django.utils import timezone
-
 from integrations.shopify.webhooks import Delivery, parse_timestamp
 from photosync.models import Platform, Product, Store, WebhookEvent
+from photosync.queueing import Work, enqueue
+from photosync.selectors import shopify_store, shopify_store_id
+from photosync.services.stores import store_redact, store_uninstall
+from photosync.services.sync import product_refresh
 
 log = logging.getLogger(__name__)
 
@@ -32,59 +31,20 @@ _KEPT_FIELDS = {
 }
 
 
-def shopify_store(*, shop_domain: str) -> Store | None:
-    return Store.objects.filter(platform=Platform.SHOPIFY, domain=shop_domain).first()
-
-
-def shopify_webhook_record(*, delivery: Delivery, payload: dict) -> WebhookEvent | None:
-    """Record a verified delivery and queue its processing; None when it is a repeat."""
-    from photosync.jobs import shopify_webhook_process
-    from photosync.queueing import enqueue
-
+def shopify_event_fields(*, delivery: Delivery, payload: dict) -> dict:
+    """The WebhookEvent fields of a verified delivery (services.webhook_events records it)."""
     kept = {k: payload[k] for k in _KEPT_FIELDS.get(delivery.topic, ()) if k in payload}
     if "id" in kept:
         kept["id"] = str(kept["id"])  # may exceed 2**53: keep it exact as text
-    store_id = (
-        Store.objects.filter(platform=Platform.SHOPIFY, domain=delivery.shop_domain)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    # In a request the INSERT is its own transaction (autocommit): a BEGIN and a COMMIT round
-    # trip fewer on the hot path (bench/webhook_intake.py). Inside a caller's transaction a
-    # savepoint keeps a repeated delivery from breaking it. Either way the enqueue below runs
-    # once the row is committed.
-    savepoint = transaction.get_connection().in_atomic_block
-    try:
-        with transaction.atomic() if savepoint else contextlib.nullcontext():
-            event = WebhookEvent.objects.create(
-                platform=Platform.SHOPIFY,
-                delivery_id=delivery.webhook_id,
-                store_id=store_id,
-                topic=delivery.topic,
-                shop_domain=delivery.shop_domain,
-                payload=kept,
-                triggered_at=delivery.triggered_at,
-            )
-    except IntegrityError:  # a repeated delivery
-        return None
-    enqueue(shopify_webhook_process, event.pk)
-    return event
-
-
-def shopify_webhook_process(*, event_id: int) -> str | None:
-    """Act on one recorded delivery; return the status it ended in (None: gone/done).
-
-    Retryable errors propagate (the actor retries); the event stays "received" meanwhile.
-    """
-    event = WebhookEvent.objects.filter(pk=event_id).first()
-    if event is None or event.status != WebhookEvent.Status.RECEIVED:
-        return None
-    handler = _HANDLERS.get(event.topic, _ignore)
-    status, note = handler(event)
-    WebhookEvent.objects.filter(pk=event.pk).update(
-        status=status, error=note, processed_at=timezone.now()
-    )
-    return status
+    return {
+        "platform": Platform.SHOPIFY,
+        "delivery_id": delivery.webhook_id,
+        "store_id": shopify_store_id(shop_domain=delivery.shop_domain),
+        "topic": delivery.topic,
+        "shop_domain": delivery.shop_domain,
+        "payload": kept,
+        "triggered_at": delivery.triggered_at,
+    }
 
 
 def _active_store(event: WebhookEvent) -> Store | None:
@@ -95,8 +55,6 @@ def _active_store(event: WebhookEvent) -> Store | None:
 
 
 def _product(event: WebhookEvent) -> tuple[str, str]:
-    from photosync.services.sync import product_refresh
-
     store = _active_store(event)
     if store is None:
         return WebhookEvent.Status.IGNORED, "the shop is not connected"
@@ -126,8 +84,6 @@ def _stale(store: Store, remote_id: str, event: WebhookEvent) -> bool:
 
 
 def _uninstalled(event: WebhookEvent) -> tuple[str, str]:
-    from photosync.services.stores import store_uninstall
-
     store = shopify_store(shop_domain=event.shop_domain)
     if store is None:
         return WebhookEvent.Status.IGNORED, "the shop is not connected"
@@ -137,8 +93,6 @@ def _uninstalled(event: WebhookEvent) -> tuple[str, str]:
 
 
 def _shop_redact(event: WebhookEvent) -> tuple[str, str]:
-    from photosync.services.stores import store_redact
-
     store = shopify_store(shop_domain=event.shop_domain)
     if store is None:
         WebhookEvent.objects.filter(
@@ -158,24 +112,17 @@ def _customers(event: WebhookEvent) -> tuple[str, str]:
 
 
 def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
-    from photosync.jobs import shopify_bulk_import
-    from photosync.queueing import enqueue
-
     store = _active_store(event)
     operation_id = str(event.payload.get("admin_graphql_api_id") or "")
     if store is None or not operation_id:
         return WebhookEvent.Status.IGNORED, "the shop is not connected"
     if str(event.payload.get("status", "")).lower() != "completed":
         return WebhookEvent.Status.IGNORED, f"bulk operation {event.payload.get('status')}"
-    enqueue(shopify_bulk_import, store.pk, operation_id)  # long: on the sync queue
+    enqueue(Work.SHOPIFY_BULK_IMPORT, store.pk, operation_id)  # long: on the sync queue
     return WebhookEvent.Status.PROCESSED, ""
 
 
-def _ignore(event: WebhookEvent) -> tuple[str, str]:
-    return WebhookEvent.Status.IGNORED, f"topic {event.topic} is not handled"
-
-
-_HANDLERS = {
+HANDLERS = {
     "products/create": _product,
     "products/update": _product,
     "app/uninstalled": _uninstalled,
@@ -184,3 +131,4 @@ _HANDLERS = {
     "customers/redact": _customers,
     "bulk_operations/finish": _bulk_finish,
 }
+"""Topic → handler: each returns the status the event ends in and a note for it."""

@@ -1,8 +1,9 @@
 """Whole-catalog reads of a Shopify store through bulk operations (backfill).
 
 `shopify_backfill_start` asks Shopify to run the bulk query; Shopify announces the result
-with `bulk_operations/finish` (handled by services.shopify_webhooks), or the sync daemon polls
-`shopify_bulk_import`, which streams the JSONL into the same processing as webhooks.
+with `bulk_operations/finish` (handled by services.shopify.webhooks, which enqueues the
+`shopify_bulk_import` work), and `shopify_bulk_ingest` streams the JSONL into the same
+processing as webhooks.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from integrations.errors import Unavailable
 from photosync.models import GenerationJob, Store
 from photosync.services.products import product_ingest
+from photosync.services.scheduling import jobs_dispatch
 from photosync.services.stores import store_adapter
 
 log = logging.getLogger(__name__)
@@ -26,13 +28,11 @@ def shopify_backfill_start(*, store: Store) -> str:
     return operation_id
 
 
-def shopify_bulk_import(*, store: Store, operation_id: str) -> int:
+def shopify_bulk_ingest(*, store: Store, operation_id: str) -> int:
     """Feed every product of a finished bulk operation to processing; return how many.
 
     Still running → Unavailable (the actor retries later). Failed or expired → logged, 0.
     """
-    from photosync.services.scheduling import jobs_dispatch
-
     adapter = store_adapter(store=store)
     status = adapter.bulk_status(operation_id)  # type: ignore[attr-defined]
     if status.status in _PENDING:

@@ -1,9 +1,9 @@
-"""Shopify stores: connecting (token exchange, authorization code, custom-app token), keeping
-expiring offline tokens fresh, and the staff accounts behind embedded-app sessions.
+"""Shopify stores: connecting (token exchange, authorization code, custom-app token) and
+keeping expiring offline tokens fresh.
 
-Credentials are stored encrypted (services.stores.store_credentials_*). A refresh is
-serialized per shop: the store row is locked, the credentials re-read, and only a worker that
-still finds them stale spends the refresh token.
+Credentials are stored encrypted (services.credentials). A refresh is serialized per shop:
+the store row is locked, the credentials re-read, and only a worker that still finds them
+stale spends the refresh token.
 """
 
 from __future__ import annotations
@@ -12,18 +12,13 @@ import logging
 import time
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from integrations.errors import AuthRevoked, Retryable
-from integrations.shopify import auth
-from integrations.shopify.client import Endpoint
+from integrations.shopify import auth, queries
+from integrations.shopify.client import Endpoint, ShopifyClient
 from photosync.models import Platform, Store
-from photosync.services.stores import (
-    store_credentials_get,
-    store_credentials_set,
-    store_staff_username,
-)
+from photosync.services.credentials import store_credentials_get, store_credentials_set
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +32,7 @@ def shopify_endpoint(shop: str) -> Endpoint:
 
 
 def shopify_secrets() -> list[str]:
+    """The client secret and, during rotation, the previous one."""
     return [s for s in (settings.SHOPIFY_API_SECRET, settings.SHOPIFY_PREVIOUS_API_SECRET) if s]
 
 
@@ -125,26 +121,12 @@ def _needs_reauth(store: Store) -> None:
                 store.pk)
 
 
-def shopify_staff_user(*, store: Store, user_id: str):
-    """The Django account of a shop's staff member (from an ID token's `sub`), created on
-    first use with no password: it signs in only through Shopify."""
-    username = store_staff_username(store=store, remote_user_id=user_id)
-    user, created = get_user_model().objects.get_or_create(username=username)
-    if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    return user
-
-
 def shopify_connect_custom_app(*, shop: str, access_token: str, name: str = "",
                                verify: bool = True) -> Store:
     """Connect a store through a custom app's non-expiring Admin API token.
 
     With `verify`, the token is tried on the shop first (a wrong one raises AuthRevoked and
     nothing is stored)."""
-    from integrations.shopify import queries
-    from integrations.shopify.client import ShopifyClient
-
     domain = auth.normalize_shop(shop)
     if domain is None:
         raise ValueError(f"{shop!r} is not a NAME.myshopify.com shop domain")

@@ -1,0 +1,45 @@
+"""WooCommerce webhooks: what a verified product delivery is recorded as, and what it does.
+
+Recording, deduplication and the processing boundary are services.webhook_events'. A
+delivery's identity is store + webhook id + product id + `date_modified_gmt` (WooCommerce's
+delivery id changes on every send), and the unique constraint on WebhookEvent makes a repeat
+a no-op. Processing re-reads the product from the store, the truth, through the same code as
+reconciliation: a payload is only a hint.
+"""
+
+from __future__ import annotations
+
+from integrations.woocommerce.webhooks import PRODUCT_TOPICS, ProductDelivery
+from photosync.models import Platform, Store, WebhookEvent
+from photosync.services.sync import product_refresh
+
+
+def woocommerce_event_fields(*, store: Store, delivery: ProductDelivery) -> dict:
+    """The WebhookEvent fields of a verified product delivery."""
+    return {
+        "platform": Platform.WOOCOMMERCE,
+        "delivery_id": f"{store.pk}:{delivery.identity}"[:255],
+        "store_id": store.pk,
+        "topic": delivery.topic,
+        "shop_domain": store.domain,
+        "payload": {
+            "id": delivery.resource_id,
+            "product_id": delivery.product_id,
+            "date_modified_gmt": delivery.modified_gmt,
+            "variation": delivery.is_variation,
+        },
+        "triggered_at": delivery.modified_at,
+    }
+
+
+def _product(event: WebhookEvent) -> tuple[str, str]:
+    """Refresh the delivery's product (the parent, for a variation)."""
+    store = event.store
+    if store is None or store.status != Store.Status.ACTIVE:
+        return WebhookEvent.Status.IGNORED, "the store is not connected"
+    job = product_refresh(store_id=store.pk, remote_id=str(event.payload["product_id"]))
+    return WebhookEvent.Status.PROCESSED, "" if job is not None else "nothing new to generate"
+
+
+HANDLERS = dict.fromkeys(PRODUCT_TOPICS, _product)
+"""Topic → handler: each returns the status the event ends in and a note for it."""
