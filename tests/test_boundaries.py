@@ -196,3 +196,21 @@ def test_lower_layers_never_import_upper_ones():
         for upper in uppers:
             upward.update(_importers(graph, upper, lower))
     assert upward == {}
+
+
+def test_no_source_file_is_over_400_lines():
+    """House style 13: a module past ~400 lines (or serving two nouns) becomes a package."""
+    sources = [
+        path
+        for package in ("photosync", "pipeline", "integrations")
+        for pattern in ("*.py", "*.js")
+        for path in (REPO / package).rglob(pattern)
+        if "migrations" not in path.parts
+    ]
+    assert len(sources) > 50  # the walk found the real tree
+    too_long = {
+        str(path.relative_to(REPO)): n
+        for path in sources
+        if (n := len(path.read_text().splitlines())) > 400
+    }
+    assert too_long == {}
