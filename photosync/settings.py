@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from integrations.addresses import networks_parse
 from photosync.settings_table import read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -180,18 +181,28 @@ SHOPIFY_API_ORIGIN = read("SHOPIFY_API_ORIGIN").rstrip("/")
 
 PHOTOSYNC_WOOCOMMERCE_TIMEOUT = read("PHOTOSYNC_WOOCOMMERCE_TIMEOUT")
 PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT = read("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT")
-PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS = read("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS")
+# Every outbound connection (integrations.http) is checked against public addresses plus
+# these networks; the old WooCommerce-only name is still read and added.
+PHOTOSYNC_ALLOWED_NETWORKS = [*read("PHOTOSYNC_ALLOWED_NETWORKS"), *(
+    n for n in read("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS")
+    if n not in read("PHOTOSYNC_ALLOWED_NETWORKS"))]
+try:
+    networks_parse(PHOTOSYNC_ALLOWED_NETWORKS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PHOTOSYNC_ALLOWED_NETWORKS: {exc}") from None
+PHOTOSYNC_DOWNLOAD_DEADLINE = read("PHOTOSYNC_DOWNLOAD_DEADLINE")
 # Process-wide adapter options by platform (services.stores.adapter_options).
 PHOTOSYNC_ADAPTER_OPTIONS = {
     "woocommerce": {
         "timeout": PHOTOSYNC_WOOCOMMERCE_TIMEOUT,
         "push_timeout": PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT,
-        "allowed_networks": PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS,
         "max_image_bytes": PHOTOSYNC_MAX_IMAGE_BYTES,
     },
 }
 
 PHOTOSYNC_METRICS_TOKEN = read("PHOTOSYNC_METRICS_TOKEN")
+PHOTOSYNC_METRICS_PUBLIC = read("PHOTOSYNC_METRICS_PUBLIC")
+PHOTOSYNC_TRUSTED_PROXIES = read("PHOTOSYNC_TRUSTED_PROXIES")
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -251,7 +251,7 @@ def test_webhooks_during_a_redis_outage_are_all_answered_and_each_processed_once
         "consumer_key": key, "consumer_secret": key_secret, "webhook_secret": secret})
     photo = (PHOTOS / "luma-yoga-brick.jpg").read_bytes()
     pids = [woo.create_product(f"Brick {i}", [(f"brick{i}.jpg", photo)]) for i in range(12)]
-    env = {"REDIS_URL": redis_url, "PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS": "127.0.0.0/8",
+    env = {"REDIS_URL": redis_url, "PHOTOSYNC_ALLOWED_NETWORKS": "127.0.0.0/8",
            "PHOTOSYNC_RECOVER_EVENTS_AFTER": "0", "ALLOWED_HOSTS": "127.0.0.1",
            "PHOTOSYNC_PUBLIC_URL": f"http://127.0.0.1:{web_port}"}
     web = subprocess.Popen(
@@ -335,9 +335,10 @@ def _shopify_world(tmp_path, settings):
     emulator.add_shop(SHOP)
     env = {"SHOPIFY_API_KEY": SHOPIFY_KEY, "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
            "SHOPIFY_API_ORIGIN": emulator.base_url, "ALLOWED_HOSTS": "127.0.0.1",
-           "PHOTOSYNC_PUBLIC_URL": base}
+           "PHOTOSYNC_ALLOWED_NETWORKS": "127.0.0.0/8", "PHOTOSYNC_PUBLIC_URL": base}
     settings.SHOPIFY_API_KEY, settings.SHOPIFY_API_SECRET = SHOPIFY_KEY, SHOPIFY_SECRET
     settings.SHOPIFY_API_ORIGIN = emulator.base_url
+    settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     budgets_reset()
     store = shopify_store_connect(shop=SHOP,
                                   credentials={"access_token": emulator.issue_token(SHOP)})
