@@ -168,6 +168,7 @@ def main() -> None:
                 DATABASE_URL=db_url, REDIS_URL=REDIS_URL, PHOTOSYNC_QUEUE_NAMESPACE=namespace,
                 SHOPIFY_API_KEY=API_KEY, SHOPIFY_API_SECRET=API_SECRET,
                 SHOPIFY_API_ORIGIN=emulator.base_url, ALLOWED_HOSTS="127.0.0.1",
+                PHOTOSYNC_ALLOWED_NETWORKS="127.0.0.0/8",
                 PHOTOSYNC_PUBLIC_URL=base_url, PHOTOSYNC_DATA_DIR=data_dir,
                 PHOTOSYNC_MEDIA_ROOT=str(Path(data_dir) / "media"),
             )

@@ -171,6 +171,7 @@ def shopify_catalog(products: int, *, bucket: float, rate: float, sweep: bool,
                                     product_type="Demo", images=[(f"c{n}.png", png, "")])
         out["seed_seconds"] = round(time.perf_counter() - started, 2)
         settings.SHOPIFY_API_ORIGIN = emulator.base_url
+        settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the emulator is on loopback
         store = shopify_store_connect(
             shop=CATALOG_SHOP, credentials={"access_token": emulator.issue_token(CATALOG_SHOP)})
 
@@ -335,7 +336,7 @@ def main() -> None:
             shopify_push._setup_django(
                 data_dir, DATABASE_URL=db_url, REDIS_URL=REDIS_URL,
                 PHOTOSYNC_QUEUE_NAMESPACE=namespace,
-                PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS="127.0.0.0/8",
+                PHOTOSYNC_ALLOWED_NETWORKS="127.0.0.0/8",
             )
             if "shopify" in parts:
                 data["shopify"] = shopify_catalog(args.products, bucket=args.bucket,

@@ -97,6 +97,7 @@ def run(*, pushes: int, per_product: int, restore_rate: float, bucket: float,
                                webhook_url=f"{app_url}/webhooks/shopify")
     emulator.start()
     settings.SHOPIFY_API_ORIGIN = emulator.base_url
+    settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the emulator is on loopback
     settings.MEDIA_ROOT = Path(settings.DATA_DIR) / "media"
     emulator.add_shop(SHOP)
     store = shopify_store_connect(shop=SHOP, credentials={"access_token":

@@ -304,3 +304,11 @@ class WooCommerceAuthRequest(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     callback_at = models.DateTimeField(null=True, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
+
+
+class UsedToken(models.Model):
+    """A single-use token already spent (the WooCommerce embed handoff), by its `jti`: the
+    unique key refuses a second use in any process; rows go once the token has expired."""
+
+    jti = models.CharField(max_length=150, unique=True)
+    expires_at = models.DateTimeField(db_index=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import calendar
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from axes.models import AccessAttempt
 from django.contrib.auth import get_user_model
 from django.db.models import (
     Count,
@@ -247,3 +248,25 @@ def store_usage(*, store: Store, now: datetime | None = None) -> dict:
         "held": held,
         "resets_on": now.replace(day=last_day).date().isoformat(),
     }
+
+
+def login_lockout_ends(*, username: str | None, address: str | None, limit: int,
+                       cool_off: timedelta, now: datetime | None = None) -> datetime | None:
+    """When the login lockout of this account or address ends (django-axes' attempts): the
+    moment fewer than `limit` failures are left within `cool_off`, the later of the two;
+    None when neither is locked."""
+    now = now or timezone.now()
+    ends = []
+    for field, value in (("username", username), ("ip_address", address)):
+        if not value:
+            continue
+        rows = (AccessAttempt.objects.filter(**{field: value},
+                                             attempt_time__gte=now - cool_off)
+                .order_by("-attempt_time").values_list("attempt_time", "failures_since_start"))
+        total = 0
+        for attempt_time, failures in rows:
+            total += failures
+            if total >= limit:  # the lock holds until this row leaves the window
+                ends.append(attempt_time + cool_off)
+                break
+    return max(ends) if ends else None

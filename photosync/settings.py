@@ -10,12 +10,14 @@ the process at start-up with a message naming it.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from integrations.addresses import networks_parse
 from photosync.settings_table import read
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -46,6 +48,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "axes",
     "photosync",
 ]
 
@@ -61,6 +64,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "photosync.middleware.DatabaseUnavailable",
     "photosync.views.shopify_session.ShopifySessionHeaders",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429
 ]
 
 ROOT_URLCONF = "photosync.urls"
@@ -180,18 +184,44 @@ SHOPIFY_API_ORIGIN = read("SHOPIFY_API_ORIGIN").rstrip("/")
 
 PHOTOSYNC_WOOCOMMERCE_TIMEOUT = read("PHOTOSYNC_WOOCOMMERCE_TIMEOUT")
 PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT = read("PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT")
-PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS = read("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS")
+# Every outbound connection (integrations.http) is checked against public addresses plus
+# these networks; the old WooCommerce-only name is still read and added.
+PHOTOSYNC_ALLOWED_NETWORKS = [*read("PHOTOSYNC_ALLOWED_NETWORKS"), *(
+    n for n in read("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS")
+    if n not in read("PHOTOSYNC_ALLOWED_NETWORKS"))]
+try:
+    networks_parse(PHOTOSYNC_ALLOWED_NETWORKS)
+except ValueError as exc:
+    raise ImproperlyConfigured(f"PHOTOSYNC_ALLOWED_NETWORKS: {exc}") from None
+PHOTOSYNC_DOWNLOAD_DEADLINE = read("PHOTOSYNC_DOWNLOAD_DEADLINE")
 # Process-wide adapter options by platform (services.stores.adapter_options).
 PHOTOSYNC_ADAPTER_OPTIONS = {
     "woocommerce": {
         "timeout": PHOTOSYNC_WOOCOMMERCE_TIMEOUT,
         "push_timeout": PHOTOSYNC_WOOCOMMERCE_PUSH_TIMEOUT,
-        "allowed_networks": PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS,
         "max_image_bytes": PHOTOSYNC_MAX_IMAGE_BYTES,
     },
 }
 
 PHOTOSYNC_METRICS_TOKEN = read("PHOTOSYNC_METRICS_TOKEN")
+PHOTOSYNC_METRICS_PUBLIC = read("PHOTOSYNC_METRICS_PUBLIC")
+PHOTOSYNC_TRUSTED_PROXIES = read("PHOTOSYNC_TRUSTED_PROXIES")
+
+# Login throttling (django-axes), in the database so every gunicorn worker and replica sees
+# the same failures: 10 failures for one account, or from one address, with no 15-minute
+# pause between them lock that account or address for 15 minutes after the last one; every
+# attempt meanwhile, the right password included, gets 429 with Retry-After (views.login).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 10
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # Retry-After is a promise
+AXES_LOCKOUT_CALLABLE = "photosync.views.login.login_locked_out"
+AXES_CLIENT_IP_CALLABLE = "photosync.views.login.client_address"
+AXES_DISABLE_ACCESS_LOG = True  # successful logins are not kept (the table would only grow)
 
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from PIL import Image
 
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage
@@ -26,32 +25,22 @@ from photosync.services.stores import store_connect_local
 from photosync.services.sync import stores_reconcile
 from tests.conftest import PHOTOS, REPO, drain
 from tests.conftest import wait_until as _wait
+from tests.processes import process_env
+from tests.processes import stop as _stop
 
 pytestmark = [pytest.mark.production, pytest.mark.django_db(transaction=True)]
 
 
 def _env(**extra: str) -> dict[str, str]:
-    """The environment of a PhotoSync process sharing this test's database, broker and media."""
-    db = connection.settings_dict
-    env = {
-        "PATH": os.environ["PATH"],
-        "SECRET_KEY": settings.SECRET_KEY,
-        "PHOTOSYNC_ENCRYPTION_KEY": ",".join(settings.PHOTOSYNC_ENCRYPTION_KEYS),
-        "PHOTOSYNC_PUBLIC_URL": settings.PHOTOSYNC_PUBLIC_URL,
-        "PHOTOSYNC_ENV_FILE": os.devnull,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": settings.REDIS_URL,
-        "PHOTOSYNC_QUEUE_NAMESPACE": settings.PHOTOSYNC_QUEUE_NAMESPACE,
-        "PHOTOSYNC_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "PHOTOSYNC_DATA_DIR": str(settings.DATA_DIR),
+    """The environment of a PhotoSync process sharing this test's database, broker and media,
+    with short heartbeats and broker timeouts."""
+    return process_env(**{
         "PHOTOSYNC_HEARTBEAT_INTERVAL": "0.5",
         "PHOTOSYNC_WORKER_DEAD_AFTER": "3",
         "PHOTOSYNC_BROKER_HEARTBEAT_TIMEOUT": "3000",
         "PHOTOSYNC_BROKER_MAINTENANCE_CHANCE": "1000000",
-        "DATABASE_CONN_MAX_AGE": "0",
-    }
-    env.update(extra)
-    return env
+        **extra,
+    })
 
 
 def _manage(*args: str, **env: str) -> subprocess.Popen:
@@ -59,16 +48,6 @@ def _manage(*args: str, **env: str) -> subprocess.Popen:
         [sys.executable, "manage.py", *args], cwd=REPO, env=_env(**env),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
-
-
-def _stop(proc: subprocess.Popen, sig=signal.SIGTERM) -> str:
-    if proc.poll() is None:
-        os.killpg(proc.pid, sig)
-    try:
-        return proc.communicate(timeout=30)[0]
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        return proc.communicate()[0]
 
 
 @pytest.fixture
@@ -251,7 +230,7 @@ def test_webhooks_during_a_redis_outage_are_all_answered_and_each_processed_once
         "consumer_key": key, "consumer_secret": key_secret, "webhook_secret": secret})
     photo = (PHOTOS / "luma-yoga-brick.jpg").read_bytes()
     pids = [woo.create_product(f"Brick {i}", [(f"brick{i}.jpg", photo)]) for i in range(12)]
-    env = {"REDIS_URL": redis_url, "PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS": "127.0.0.0/8",
+    env = {"REDIS_URL": redis_url, "PHOTOSYNC_ALLOWED_NETWORKS": "127.0.0.0/8",
            "PHOTOSYNC_RECOVER_EVENTS_AFTER": "0", "ALLOWED_HOSTS": "127.0.0.1",
            "PHOTOSYNC_PUBLIC_URL": f"http://127.0.0.1:{web_port}"}
     web = subprocess.Popen(
@@ -335,9 +314,10 @@ def _shopify_world(tmp_path, settings):
     emulator.add_shop(SHOP)
     env = {"SHOPIFY_API_KEY": SHOPIFY_KEY, "SHOPIFY_API_SECRET": SHOPIFY_SECRET,
            "SHOPIFY_API_ORIGIN": emulator.base_url, "ALLOWED_HOSTS": "127.0.0.1",
-           "PHOTOSYNC_PUBLIC_URL": base}
+           "PHOTOSYNC_ALLOWED_NETWORKS": "127.0.0.0/8", "PHOTOSYNC_PUBLIC_URL": base}
     settings.SHOPIFY_API_KEY, settings.SHOPIFY_API_SECRET = SHOPIFY_KEY, SHOPIFY_SECRET
     settings.SHOPIFY_API_ORIGIN = emulator.base_url
+    settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]
     budgets_reset()
     store = shopify_store_connect(shop=SHOP,
                                   credentials={"access_token": emulator.issue_token(SHOP)})

@@ -12,8 +12,13 @@ from photosync.models import GenerationJob, Product, Store, WorkerHeartbeat
 from photosync.observability import RedactSecrets, log_context
 
 
+@pytest.fixture
+def public_metrics(settings):
+    settings.PHOTOSYNC_METRICS_PUBLIC = True
+
+
 @pytest.mark.django_db
-def test_metrics_expose_queue_depth_jobs_and_gpu_heartbeat(client):
+def test_metrics_expose_queue_depth_jobs_and_gpu_heartbeat(client, public_metrics):
     store = Store.objects.create(platform="local", domain="/s", name="s")
     product = Product.objects.create(store=store, remote_id="p")
     GenerationJob.objects.create(store=store, product=product, input_hash="h", dedupe_key="k",
@@ -34,9 +39,30 @@ def test_metrics_expose_queue_depth_jobs_and_gpu_heartbeat(client):
 @pytest.mark.django_db
 def test_metrics_token_is_enforced_when_set(client, settings):
     settings.PHOTOSYNC_METRICS_TOKEN = "scrape-token-123"
-    assert client.get("/metrics").status_code == 401
+    refused = client.get("/metrics")
+    assert refused.status_code == 401 and refused["WWW-Authenticate"].startswith("Bearer")
+    assert b"photosync_" not in refused.content
+    wrong = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-12"})
+    assert wrong.status_code == 401
     ok = client.get("/metrics", headers={"Authorization": "Bearer scrape-token-123"})
-    assert ok.status_code == 200
+    assert ok.status_code == 200 and b"photosync_queue_depth" in ok.content
+    settings.PHOTOSYNC_METRICS_PUBLIC = True  # a token still wins over "public"
+    assert client.get("/metrics").status_code == 401
+
+
+@pytest.mark.django_db
+def test_metrics_are_not_public_by_default(client, settings, operator):
+    """Issue 13, finding 7: without a token nobody reads per-store job counts, not even a
+    signed-in operator (the scraper is not one), unless the operator opted in."""
+    Store.objects.create(platform="local", domain="/s", name="s")
+    assert settings.PHOTOSYNC_METRICS_TOKEN == "" and settings.PHOTOSYNC_METRICS_PUBLIC is False
+    hidden = client.get("/metrics")
+    assert hidden.status_code == 404 and b"photosync_" not in hidden.content
+    client.force_login(operator)
+    assert client.get("/metrics").status_code == 404
+    settings.PHOTOSYNC_METRICS_PUBLIC = True
+    shown = client.get("/metrics")
+    assert shown.status_code == 200 and b"photosync_jobs" in shown.content
 
 
 @pytest.mark.django_db
@@ -92,7 +118,7 @@ def test_log_lines_carry_store_product_and_job_ids(caplog):
 
 
 @pytest.mark.django_db
-def test_webhook_answers_are_timed(client):
+def test_webhook_answers_are_timed(client, public_metrics):
     from photosync.observability import WEBHOOK_ACK
 
     before = WEBHOOK_ACK.labels(platform="shopify")._sum.get()

@@ -76,15 +76,20 @@ class ShopifyAdapter:
         api_version: str,
         api_origin: str = "",
         max_image_bytes: int = 40 * 1024 * 1024,
+        allowed_networks: tuple[str, ...] = (),
+        download_deadline: float = 60.0,
         client: ShopifyClient | None = None,
     ) -> None:
         self.shop = shop
         self.api_origin = api_origin
         self.max_image_bytes = max_image_bytes
+        self.download_deadline = download_deadline
         self.client = client or ShopifyClient(
-            endpoint=Endpoint(shop=shop, api_version=api_version, api_origin=api_origin),
+            endpoint=Endpoint(shop=shop, api_version=api_version, api_origin=api_origin,
+                              allowed_networks=tuple(allowed_networks)),
             access_token=access_token,
         )
+        self.policy = self.client.endpoint.policy
 
     def get_product(self, remote_id: str) -> RemoteProduct:
         gid = product_gid(remote_id)
@@ -117,7 +122,8 @@ class ShopifyAdapter:
     def fetch_image(self, image: RemoteImage) -> bytes:
         """Download a merchant image from Shopify's CDN (https, CDN hosts only, size-capped)."""
         return files.download(image.src, max_bytes=self.max_image_bytes,
-                              allow_http_origin=self.api_origin)
+                              allow_http_origin=self.api_origin, policy=self.policy,
+                              deadline=self.download_deadline)
 
     def bulk_start(self) -> str:
         """Start a bulk query over every product and its media; return the operation id."""
@@ -147,7 +153,8 @@ class ShopifyAdapter:
         product: dict | None = None
         media: list[dict] = []
         for line in _lines(files.stream(url, allowed_hosts=files.BULK_RESULT_HOSTS,
-                                        allow_http_origin=self.api_origin)):
+                                        allow_http_origin=self.api_origin,
+                                        policy=self.policy)):
             row = json.loads(line)
             if row.get("__parentId"):
                 if product is not None and row["__parentId"] == product["id"]:
@@ -264,7 +271,7 @@ class ShopifyAdapter:
             url=target["url"],
             parameters=[(p["name"], p["value"]) for p in target.get("parameters") or []],
             filename=filename, data=image.data, content_type=image.content_type,
-            method="POST", allow_http_origin=self.api_origin,
+            method="POST", allow_http_origin=self.api_origin, policy=self.policy,
         )
         return target["resourceUrl"]
 
@@ -353,4 +360,6 @@ def build(*, domain: str, credentials: dict, settings: dict) -> ShopifyAdapter:
         api_version=str(settings.get("api_version") or "2026-10"),
         api_origin=str(settings.get("api_origin") or ""),
         max_image_bytes=int(settings.get("max_image_bytes") or 40 * 1024 * 1024),
+        allowed_networks=tuple(settings.get("allowed_networks") or ()),
+        download_deadline=float(settings.get("download_deadline") or 60.0),
     )

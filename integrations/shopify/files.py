@@ -2,17 +2,21 @@
 from Shopify's CDN (product images, bulk-operation results).
 
 Every URL is checked before a socket is opened: uploads go to https targets only, downloads come
-from Shopify's file hosts only (also after each redirect), so a URL taken from a payload cannot
-make the worker reach internal addresses.
+from Shopify's file hosts only (also after each redirect), and every connection goes through
+integrations.http (its address checked when it is made), so a URL taken from a payload cannot
+make the worker reach internal addresses. Image downloads have a total deadline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from urllib.parse import urljoin, urlsplit
+from contextlib import contextmanager
+from urllib.parse import urlsplit
 
 import requests
 
+from integrations import http
+from integrations.addresses import AddressPolicy
 from integrations.errors import Invalid, NotFound, Unavailable
 from integrations.shopify.transport import (
     DOWNLOAD_TIMEOUT,
@@ -36,13 +40,14 @@ def staged_upload(
     content_type: str,
     method: str = "POST",
     allow_http_origin: str = "",
+    policy: AddressPolicy | None = None,
     session: requests.Session | None = None,
 ) -> None:
     """Send bytes to a staged upload target: for POST, a multipart form with every returned
     parameter in order and the file field last; for PUT, the raw bytes with the returned
     parameters as headers. Repeating it is harmless (same target, same bytes)."""
     _check_upload_url(url, allow_http_origin)
-    session = session or new_session()
+    session = session or new_session(policy)
     try:
         if method == "PUT":
             response = session.put(url, data=data, headers=dict(parameters),
@@ -74,20 +79,15 @@ def download(
     max_bytes: int,
     allowed_hosts: frozenset[str] = CDN_HOSTS,
     allow_http_origin: str = "",
-    session: requests.Session | None = None,
+    policy: AddressPolicy | None = None,
+    deadline: float = http.DEFAULT_DEADLINE,
 ) -> bytes:
     """Fetch a file from Shopify's CDN: https and an allowed host only (also after each
-    redirect, at most 3), at most `max_bytes`. Anything else is refused, so a URL taken from a
-    payload cannot make the worker fetch internal addresses."""
-    chunks = []
-    size = 0
-    for chunk in stream(url, allowed_hosts=allowed_hosts, allow_http_origin=allow_http_origin,
-                        session=session):
-        size += len(chunk)
-        if size > max_bytes:
-            raise Invalid(f"The image is larger than the {max_bytes // (1024 * 1024)} MB limit.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    redirect, at most 3), at most `max_bytes`, all of it within `deadline` seconds. Anything
+    else is refused, so a URL taken from a payload cannot make the worker fetch internal
+    addresses or hold it for long."""
+    with _opened(url, allowed_hosts, allow_http_origin, policy, deadline) as response:
+        return http.read_body(response, max_bytes=max_bytes, what="image")
 
 
 def stream(
@@ -95,36 +95,32 @@ def stream(
     *,
     allowed_hosts: frozenset[str],
     allow_http_origin: str = "",
-    session: requests.Session | None = None,
+    policy: AddressPolicy | None = None,
     chunk_size: int = 64 * 1024,
 ) -> Iterator[bytes]:
-    """Yield a file's bytes in chunks (for JSONL results that must not be loaded whole)."""
-    session = session or new_session()
-    for _ in range(MAX_REDIRECTS + 1):
-        _check_download_url(url, allowed_hosts, allow_http_origin)
-        try:
-            response = session.get(url, stream=True, timeout=DOWNLOAD_TIMEOUT,
-                                   allow_redirects=False)
-        except requests.RequestException as exc:
-            raise Unavailable(f"The file could not be downloaded ({type(exc).__name__}).") from None
-        with response:
-            if response.status_code in (301, 302, 303, 307, 308):
-                url = urljoin(url, response.headers.get("Location", ""))
-                continue
-            if response.status_code == 404 or response.status_code == 410:
-                raise NotFound("The file is gone from Shopify's CDN.")
-            if response.status_code >= 500 or response.status_code == 429:
-                raise Unavailable(f"Shopify's CDN answered {response.status_code}.")
-            if response.status_code != 200:
-                raise Invalid(f"Shopify's CDN answered {response.status_code}.")
-            try:
-                yield from response.iter_content(chunk_size=chunk_size)
-            except requests.RequestException as exc:
-                raise Unavailable(
-                    f"The download was interrupted ({type(exc).__name__})."
-                ) from None
-            return
-    raise Invalid("Too many redirects while downloading from Shopify's CDN.")
+    """Yield a file's bytes in chunks (for JSONL results that must not be loaded whole; no
+    deadline: a bulk result can be large)."""
+    with _opened(url, allowed_hosts, allow_http_origin, policy, None) as response:
+        yield from http.stream_body(response, what="file", chunk_size=chunk_size)
+
+
+@contextmanager
+def _opened(url: str, allowed_hosts: frozenset[str], allow_http_origin: str,
+            policy: AddressPolicy | None, deadline: float | None) -> Iterator[requests.Response]:
+    """The checked GET of a CDN file, its status mapped to our errors."""
+    with http.opened(
+        url, policy=policy, deadline=deadline, timeout=DOWNLOAD_TIMEOUT,
+        max_redirects=MAX_REDIRECTS, what="file",
+        check_url=lambda u: _check_download_url(u, allowed_hosts, allow_http_origin),
+    ) as response:
+        status = response.status_code
+        if status in (404, 410):
+            raise NotFound("The file is gone from Shopify's CDN.")
+        if status >= 500 or status == 429:
+            raise Unavailable(f"Shopify's CDN answered {status}.")
+        if status != 200:
+            raise Invalid(f"Shopify's CDN answered {status}.")
+        yield response
 
 
 def _check_download_url(url: str, allowed_hosts: frozenset[str], allow_http_origin: str) -> None:

@@ -70,7 +70,7 @@ class ShopifyClient:
     ) -> None:
         self.endpoint = endpoint
         self._token = access_token
-        self._session = session or new_session()
+        self._session = session or new_session(endpoint.policy)
         self._max_attempts = max_attempts
         self._sleep = sleep
         self.budget = budget or budget_for(endpoint.shop)

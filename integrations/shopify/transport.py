@@ -2,7 +2,8 @@
 signal the GraphQL client retries on, and the OAuth token request.
 
 `graphql` (Admin GraphQL) and `files` (staged uploads, CDN downloads) build on this module;
-together they are the only code that talks HTTP to Shopify. Error messages are written for a
+together they are the only code that talks HTTP to Shopify, always through integrations.http
+(every connection's address checked against the endpoint's policy). Error messages are written for a
 merchant and never carry tokens, secrets or raw bodies.
 """
 
@@ -15,6 +16,8 @@ from urllib.parse import urlsplit
 import requests
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
+from integrations import http
+from integrations.addresses import AddressPolicy
 from integrations.errors import IntegrationError, Terminal, Unavailable
 
 USER_AGENT = "PhotoSync (+https://github.com/photosync)"
@@ -33,6 +36,12 @@ class Endpoint:
     shop: str
     api_version: str
     api_origin: str = ""  # "http://127.0.0.1:PORT" points everything at an emulator
+    # Networks besides public addresses this shop's traffic may reach (an emulator's).
+    allowed_networks: tuple[str, ...] = ()
+
+    @property
+    def policy(self) -> AddressPolicy:
+        return AddressPolicy.of(self.allowed_networks)
 
     @property
     def origin(self) -> str:
@@ -79,11 +88,8 @@ def _resend_wait(state: RetryCallState) -> float:
     return exc.wait if isinstance(exc, ResendAfter) else 1.0
 
 
-def new_session() -> requests.Session:
-    session = requests.Session()
-    session.headers["User-Agent"] = USER_AGENT
-    session.trust_env = False  # no proxies or netrc credentials picked up from the host
-    return session
+def new_session(policy: AddressPolicy | None = None) -> requests.Session:
+    return http.session(policy, user_agent=USER_AGENT)
 
 
 def json_or_none(response: requests.Response) -> dict | None:
@@ -119,7 +125,7 @@ def oauth_token(endpoint: Endpoint, payload: dict,
     Unavailable. Nothing is retried: a token request is not idempotent (a refresh token is
     spent by its first use).
     """
-    session = session or new_session()
+    session = session or new_session(endpoint.policy)
     try:
         response = session.post(
             endpoint.token_url,

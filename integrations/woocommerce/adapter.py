@@ -25,9 +25,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from integrations.addresses import AddressPolicy, url_check
 from integrations.base import NewImage, PushResult, RemoteImage, RemoteProduct
 from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
-from integrations.woocommerce.addresses import networks_parse, url_check
 from integrations.woocommerce.client import OutcomeUnknown, WooClient, download
 from integrations.woocommerce.webhooks import PRODUCT_TOPICS, parse_gmt
 
@@ -61,7 +61,9 @@ class WooCommerceAdapter:
         if not key or not secret:
             raise AuthRevoked("This store has no API key; connect it again.")
         self.domain = domain.rstrip("/")
-        self.allowed = networks_parse(options.get("allowed_networks") or ())
+        self.allowed = AddressPolicy.of(options.get("allowed_networks") or ()).allowed
+        self.policy = AddressPolicy(self.allowed)
+        self.download_deadline = float(options.get("download_deadline") or 60.0)
         self.max_image_bytes = int(options.get("max_image_bytes") or 40 * 1024 * 1024)
         self.overlap = timedelta(seconds=float(options.get("overlap_seconds", 120)))
         self.rereads = int(options.get("unknown_outcome_rereads", 3))
@@ -74,6 +76,7 @@ class WooCommerceAdapter:
             timeout=float(options.get("timeout", 30.0)),
             slow_timeout=float(options.get("push_timeout", 180.0)),
             throttle_wait_max=float(options.get("throttle_wait_max", 10.0)),
+            policy=self.policy,
         )
 
     def iter_products(self, *, updated_since: datetime | None = None) -> Iterator[RemoteProduct]:
@@ -96,8 +99,9 @@ class WooCommerceAdapter:
         return download(
             image.src,
             max_bytes=self.max_image_bytes,
-            allowed=self.allowed,
+            policy=self.policy,
             timeout=self.client.timeout,
+            deadline=self.download_deadline,
         )
 
     def verify(self) -> None:

@@ -1,8 +1,10 @@
-"""The one module that talks HTTP to WooCommerce stores (through the `woocommerce` package).
+"""The one module that talks HTTP to WooCommerce stores.
 
-Authentication is the package's: Basic over https, OAuth 1.0a one-legged (HMAC-SHA256) over
-plain http, chosen from the URL's scheme; the secret never goes into a URL. This module owns
-what the package leaves to its caller:
+Every request goes through integrations.http (the address of each connection is checked when
+it is made, so a stored store address that now resolves to a private one is refused at every
+call, not only at connect). Authentication is as the `woocommerce` package does it: Basic over
+https, OAuth 1.0a one-legged (HMAC-SHA256, the package's signer) over plain http, chosen from
+the URL's scheme; the secret never goes into a URL. This module owns the rest:
 
 - timeouts: the package's 5 s default is far too short; image PUTs get a long one of their
   own, because the store downloads and resizes the image while the request is open;
@@ -14,23 +16,28 @@ what the package leaves to its caller:
   or a write answered with a 5xx, raises `OutcomeUnknown`: the write may have been applied
   and must be re-read, not retried.
 
-`download` fetches image bytes from a URL a store gave us, refusing private addresses.
+`download` fetches image bytes from a URL a store gave us (integrations.http's checked download:
+addresses, redirects, size, total deadline).
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import re
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 import requests
+from requests.auth import HTTPBasicAuth
 from urllib3.exceptions import MaxRetryError, NewConnectionError
-from woocommerce import API
+from woocommerce.oauth import OAuth
 
+from integrations import http
+from integrations.addresses import AddressPolicy
 from integrations.errors import (
     AuthRevoked,
     IntegrationError,
@@ -40,9 +47,9 @@ from integrations.errors import (
     Unavailable,
 )
 from integrations.metrics import THROTTLE_WAIT_SECONDS, THROTTLED_CALLS
-from integrations.woocommerce.addresses import Network, peer_allowed, url_check
 
-USER_AGENT = "PhotoSync/0.1 (+https://github.com/photosync)"
+USER_AGENT = http.USER_AGENT
+API_PREFIX = "wp-json/wc/v3"
 MAX_PER_PAGE = 100
 _TAGS = re.compile(r"<[^>]+>")
 
@@ -73,6 +80,7 @@ class WooClient:
         throttle_wait_max: float = 10.0,
         throttle_retries: int = 3,
         sleep: Callable[[float], None] = time.sleep,
+        policy: AddressPolicy | None = None,
     ) -> None:
         self.url = url.rstrip("/")
         self.host = urlsplit(self.url).netloc or self.url
@@ -80,17 +88,9 @@ class WooClient:
         self.throttle_wait_max = throttle_wait_max
         self.throttle_retries = throttle_retries
         self._sleep = sleep
-        common = {
-            "url": self.url,
-            "consumer_key": consumer_key,
-            "consumer_secret": consumer_secret,
-            "version": "wc/v3",
-            "wp_api": True,
-            "user_agent": USER_AGENT,
-            "query_string_auth": False,  # never put the secret in a URL
-        }
-        self._api = API(timeout=(connect_timeout, timeout), **common)
-        self._slow_api = API(timeout=(connect_timeout, slow_timeout), **common)
+        self._key, self._secret = consumer_key, consumer_secret
+        self._session = http.session(policy, user_agent=USER_AGENT)
+        self.connect_timeout = connect_timeout
         self.timeout = timeout
         self.slow_timeout = slow_timeout
 
@@ -133,10 +133,9 @@ class WooClient:
         slow: bool = False,
     ) -> Reply:
         """The one place requests are made: sends, waits out 429s, maps failures."""
-        api = self._slow_api if slow else self._api
         for attempt in range(self.throttle_retries + 1):
             try:
-                response = _send(api, method, endpoint, data, dict(params or {}))
+                response = self._send(method, endpoint, data, dict(params or {}), slow=slow)
             except requests.RequestException as exc:
                 raise self._transport_error(exc, slow=slow) from None
             if response.status_code == 429:
@@ -151,6 +150,30 @@ class WooClient:
                 )
             return self._reply(response, write=method != "GET")
         raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _send(self, method: str, endpoint: str, data: Any, params: dict, *, slow: bool
+              ) -> requests.Response:
+        """As the `woocommerce` package sends it, through the checked session, never
+        following a redirect (a redirected PUT turns into a GET)."""
+        url = f"{self.url}/{API_PREFIX}/{endpoint}"
+        auth = None
+        if urlsplit(url).scheme == "https":
+            auth = HTTPBasicAuth(self._key, self._secret)
+        else:  # OAuth 1.0a one-legged: the signed parameters travel in the query
+            query = f"{url}?{urlencode(params)}" if params else url
+            url = OAuth(url=query, consumer_key=self._key, consumer_secret=self._secret,
+                        version="wc/v3", method=method).get_oauth_url()
+            params = {}
+        headers = {"Accept": "application/json"}
+        body = None
+        if data is not None:
+            body = json.dumps(data, ensure_ascii=False).encode("utf-8")
+            headers["Content-Type"] = "application/json;charset=utf-8"
+        read = self.slow_timeout if slow else self.timeout
+        return self._session.request(
+            method, url, params=params or None, data=body, headers=headers, auth=auth,
+            timeout=(self.connect_timeout, read), allow_redirects=False,
+        )
 
     def _reply(self, response: requests.Response, *, write: bool = False) -> Reply:
         status = response.status_code
@@ -213,19 +236,6 @@ class WooClient:
         return text[:300]
 
 
-def _send(api: API, method: str, endpoint: str, data: Any, params: dict) -> requests.Response:
-    options = {"params": params, "allow_redirects": False}
-    if method == "GET":
-        return api.get(endpoint, **options)
-    if method == "DELETE":
-        return api.delete(endpoint, **options)
-    if method == "POST":
-        return api.post(endpoint, data, **options)
-    if method == "PUT":
-        return api.put(endpoint, data, **options)
-    raise ValueError(f"unsupported method {method}")
-
-
 def _never_sent(exc: requests.RequestException) -> bool:
     """True when the request certainly did not reach the server (nothing to re-read)."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -279,76 +289,26 @@ def download(
     url: str,
     *,
     max_bytes: int,
-    allowed: Iterable[Network] = (),
+    policy: AddressPolicy | None = None,
     timeout: float = 30.0,
+    deadline: float = http.DEFAULT_DEADLINE,
     max_redirects: int = 3,
 ) -> bytes:
-    """Fetch an image from a public URL: address checked before connecting and again on the
-    connected socket, redirects re-checked, the content type must be an image and the body
-    at most `max_bytes`. Raises Invalid / NotFound / Unavailable."""
-    allowed = tuple(allowed)
-    for _ in range(max_redirects + 1):
-        url_check(url, allowed=allowed, what="image URL")
-        try:
-            response = requests.get(
-                url,
-                stream=True,
-                timeout=(10.0, timeout),
-                allow_redirects=False,
-                headers={"User-Agent": USER_AGENT, "Accept": ", ".join(IMAGE_TYPES)},
-            )
-        except requests.RequestException:
-            host = urlsplit(url).netloc
-            raise Unavailable(f"Could not download the image from {host}.") from None
-        with response:
-            if not peer_allowed(_peer(response), allowed):
-                raise Invalid("The image URL resolved to a private address; refusing it.")
-            if response.status_code in (301, 302, 303, 307, 308):
-                url = urljoin(url, response.headers.get("Location", ""))
-                continue
-            return _image_body(response, max_bytes=max_bytes)
-    raise Invalid("The image URL redirected too many times.")
-
-
-def _image_body(response: requests.Response, *, max_bytes: int) -> bytes:
-    host = urlsplit(response.url).netloc
-    if response.status_code in (404, 410):
-        raise NotFound(f"The image is gone from {host} (HTTP {response.status_code}).")
-    if response.status_code >= 500 or response.status_code == 429:
-        raise Unavailable(f"{host} could not serve the image (HTTP {response.status_code}).")
-    if response.status_code != 200:
-        raise Invalid(f"{host} refused the image download (HTTP {response.status_code}).")
-    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if not kind.startswith("image/"):
-        raise Invalid(f"The file at {host} is not an image (content type {kind or 'none'}).")
-    length = _int(response.headers.get("Content-Length"))
-    if length is not None and length > max_bytes:
-        raise Invalid(f"The image is larger than the limit of {max_bytes} bytes.")
-    chunks, size = [], 0
-    try:
-        for chunk in response.iter_content(64 * 1024):
-            size += len(chunk)
-            if size > max_bytes:
-                raise Invalid(f"The image is larger than the limit of {max_bytes} bytes.")
-            chunks.append(chunk)
-    except requests.RequestException:
-        raise Unavailable(f"The image download from {host} broke off.") from None
-    return b"".join(chunks)
-
-
-def _peer(response: requests.Response) -> str | None:
-    """The address the response came from, when urllib3/http.client expose the socket (the
-    connection drops it once the server said it will close; the body's reader keeps it)."""
-    raw = response.raw
-    candidates = (
-        lambda: raw.connection.sock,  # type: ignore[union-attr]
-        lambda: raw._fp.fp.raw._sock,  # type: ignore[union-attr]
-    )
-    for candidate in candidates:
-        try:
-            sock = candidate()
-            if sock is not None:
-                return str(sock.getpeername()[0])
-        except (AttributeError, OSError, TypeError, IndexError):
-            continue
-    return None
+    """Fetch an image from a URL a store gave us: every connection's address checked (also
+    after each redirect), the content type must be an image, the body at most `max_bytes`
+    and all of it within `deadline` seconds. Raises Invalid / NotFound / Unavailable."""
+    accept = {"Accept": ", ".join(IMAGE_TYPES)}
+    with http.opened(url, policy=policy, deadline=deadline, timeout=(10.0, timeout),
+                     max_redirects=max_redirects, headers=accept, what="image") as response:
+        host = urlsplit(response.url).netloc
+        status = response.status_code
+        if status in (404, 410):
+            raise NotFound(f"The image is gone from {host} (HTTP {status}).")
+        if status >= 500 or status == 429:
+            raise Unavailable(f"{host} could not serve the image (HTTP {status}).")
+        if status != 200:
+            raise Invalid(f"{host} refused the image download (HTTP {status}).")
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if not kind.startswith("image/"):
+            raise Invalid(f"The file at {host} is not an image (content type {kind or 'none'}).")
+        return http.read_body(response, max_bytes=max_bytes, what="image")

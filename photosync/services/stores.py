@@ -41,17 +41,22 @@ def store_adapter(*, store: Store) -> StoreAdapter:
 
 
 def adapter_options(*, platform: str) -> dict:
-    """Process-wide options for a platform's adapter (timeouts, network policy), from
-    settings.PHOTOSYNC_ADAPTER_OPTIONS; they win over a store's own settings."""
+    """Process-wide options for a platform's adapter (timeouts, network policy, download
+    limits), from settings; they win over a store's own settings."""
     options = getattr(django_settings, "PHOTOSYNC_ADAPTER_OPTIONS", {}) or {}
+    common = {
+        "allowed_networks": list(django_settings.PHOTOSYNC_ALLOWED_NETWORKS),
+        "download_deadline": django_settings.PHOTOSYNC_DOWNLOAD_DEADLINE,
+        "max_image_bytes": django_settings.PHOTOSYNC_MAX_IMAGE_BYTES,
+    }
     if platform == Platform.SHOPIFY:  # read per call: tests point SHOPIFY_API_ORIGIN elsewhere
         return {
+            **common,
             "api_version": django_settings.SHOPIFY_API_VERSION,
             "api_origin": django_settings.SHOPIFY_API_ORIGIN,
-            "max_image_bytes": django_settings.PHOTOSYNC_MAX_IMAGE_BYTES,
             **options.get(platform, {}),
         }
-    return dict(options.get(platform, {}))
+    return {**common, **options.get(platform, {})}
 
 
 @transaction.atomic

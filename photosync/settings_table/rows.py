@@ -81,8 +81,17 @@ SETTINGS: tuple[Setting, ...] = (
                 "`job_id` when known. Configured secrets are replaced with `[redacted]` in "
                 "every line.", ALL, choices=("plain", "json")),
         Setting("PHOTOSYNC_METRICS_TOKEN", "str", "",
-                "When set, `GET /metrics` requires `Authorization: Bearer <token>`.",
-                WEB, secret=True),
+                "The bearer token Prometheus sends: `GET /metrics` then requires "
+                "`Authorization: Bearer <token>`. Unset: `/metrics` answers 404 (unless "
+                "`PHOTOSYNC_METRICS_PUBLIC`).", WEB, secret=True),
+        Setting("PHOTOSYNC_METRICS_PUBLIC", "bool", False,
+                "`true` serves `/metrics` without a token, for a deployment whose metrics "
+                "port only an internal scraper reaches. It lists per-store job counts and "
+                "queue depths.", WEB),
+        Setting("PHOTOSYNC_TRUSTED_PROXIES", "int", 0,
+                "How many proxies in front of `web` append to `X-Forwarded-For` (an ingress: "
+                "1). Login throttling counts failures per client address; 0 takes the "
+                "connection's own address.", WEB, minimum=0),
         Setting("PROMETHEUS_MULTIPROC_DIR", "path", None,
                 "prometheus_client's own variable: an empty folder where the processes of "
                 "one host (gunicorn workers, Dramatiq processes) write their metrics, so "
@@ -235,6 +244,19 @@ SETTINGS: tuple[Setting, ...] = (
                 "`dramatiq photosync.worker_boot` directly.", WORKERS),
     ),
     *_group(
+        "Outbound connections",
+        Setting("PHOTOSYNC_ALLOWED_NETWORKS", "list", (),
+                "Comma-separated CIDRs PhotoSync may connect to besides public addresses, "
+                "for every outbound call (store APIs, OAuth, image downloads and uploads), "
+                "such as `10.0.0.0/8` for an on-premise store or `127.0.0.0/8` for "
+                "emulators. Private, local and reserved addresses are refused otherwise, "
+                "checked on every connection.", STORES),
+        Setting("PHOTOSYNC_DOWNLOAD_DEADLINE", "float", 60.0,
+                "Seconds one image download from a store may take in all, redirects "
+                "included (besides the size cap `PHOTOSYNC_MAX_IMAGE_BYTES`).", STORES,
+                minimum=1),
+    ),
+    *_group(
         "Shopify app (optional)",
         Setting("SHOPIFY_API_KEY", "str", "",
                 "The Shopify app's client id. Unset: PhotoSync still runs, and the Shopify "
@@ -262,9 +284,8 @@ SETTINGS: tuple[Setting, ...] = (
                 "Seconds to wait for an image PUT (at least 120), during which the store "
                 "downloads and resizes the image.", STORES, minimum=120),
         Setting("PHOTOSYNC_WOOCOMMERCE_ALLOWED_NETWORKS", "list", (),
-                "Comma-separated CIDRs where a store or its images may live besides public "
-                "addresses, such as `10.0.0.0/8` for an on-premise store. Private and local "
-                "addresses are refused otherwise.", STORES),
+                "Deprecated: the old name of `PHOTOSYNC_ALLOWED_NETWORKS`, still read (its "
+                "networks are added to that list).", STORES),
     ),
     *_group(
         "Containers (deploy/)",

@@ -20,11 +20,19 @@ from photosync.queueing import Queues, queue_depth
 
 @require_GET
 def metrics(request):
+    """Prometheus metrics: with `PHOTOSYNC_METRICS_TOKEN`, for a scraper that sends it as a
+    bearer token; without one, nobody's (404) unless the operator made them public
+    (`PHOTOSYNC_METRICS_PUBLIC`, for a port only an internal scraper reaches). They list
+    per-store job counts and queue depths."""
     token = settings.PHOTOSYNC_METRICS_TOKEN
     if token:
         given = request.headers.get("Authorization", "").removeprefix("Bearer ")
         if not hmac.compare_digest(given.encode(), token.encode()):
-            return HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+            response = HttpResponse("unauthorized\n", status=401, content_type="text/plain")
+            response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+            return response
+    elif not settings.PHOTOSYNC_METRICS_PUBLIC:
+        return HttpResponse("Not Found\n", status=404, content_type="text/plain")
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
 
 

@@ -34,10 +34,13 @@ from photosync.services.woocommerce.connect import (
     woocommerce_callback_accept,
     woocommerce_connect_start,
 )
-from photosync.services.woocommerce.embed import EmbedTokenError, woocommerce_embed_token_verify
+from photosync.services.woocommerce.embed import (
+    EmbedTokenError,
+    woocommerce_embed_token_verify,
+    woocommerce_page_token,
+)
 from photosync.services.woocommerce.webhooks import woocommerce_event_fields
 from photosync.views.woocommerce_session import (
-    woocommerce_app_token,
     woocommerce_embed_session_start,
     woocommerce_frame_headers,
     woocommerce_session_store,
@@ -152,7 +155,7 @@ def embed(request: HttpRequest, store_id: int) -> HttpResponse:
     # deployments served from the store's own site.
     page = render(request, "photosync/woocommerce/embed.html", {
         "store": store, "user": user,
-        "app_token": woocommerce_app_token(store=store, username=user.get_username()),
+        "app_token": woocommerce_page_token(store=store, username=user.get_username()),
     })
     page["Cache-Control"] = "no-store"
     page["Referrer-Policy"] = "no-referrer"  # the handoff token is in this page's URL

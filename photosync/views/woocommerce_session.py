@@ -1,10 +1,10 @@
 """Sessions of the WooCommerce companion plugin's iframe (beside views.shopify_session).
 
-The plugin's signed handoff token (verified by services.woocommerce.embed) signs the WordPress
-user in as the store's staff account, bound to that one store. Browsers do not send our
-cookies inside another site's iframe (SameSite), so the page also gets its own credential, a
-signed app token it sends as `Authorization: PhotoSync <token>` on API calls, like the Shopify
-page does with ID tokens.
+The plugin's signed handoff token (verified and spent by services.woocommerce.embed) signs the
+WordPress user in as the store's staff account, bound to that one store. Browsers do not send
+our cookies inside another site's iframe (SameSite), so the page also gets its own credential,
+a page token (an HS256 JWT, services.woocommerce.embed) it sends as
+`Authorization: PhotoSync <token>` on API calls, like the Shopify page does with ID tokens.
 
 Pages shown to a store in its iframe send `Content-Security-Policy: frame-ancestors <store
 origin>` (`woocommerce_frame_headers`) and no X-Frame-Options.
@@ -13,7 +13,6 @@ origin>` (`woocommerce_frame_headers`) and no X-Frame-Options.
 from __future__ import annotations
 
 from django.contrib.auth import login
-from django.core import signing
 from django.http import HttpRequest, HttpResponse
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 from rest_framework.exceptions import AuthenticationFailed
@@ -21,13 +20,14 @@ from rest_framework.exceptions import AuthenticationFailed
 from photosync.models import Platform, Store
 from photosync.selectors import active_user, store_get
 from photosync.services.staff import store_staff_of, store_staff_user
-from photosync.services.woocommerce.embed import EmbedClaims
+from photosync.services.woocommerce.embed import (
+    EmbedClaims,
+    woocommerce_page_token_claims,
+)
 from photosync.services.woocommerce.endpoints import url_origin
 from photosync.views.framing import frame_ancestors
 
 SESSION_KEY = "photosync_store_id"
-APP_TOKEN_SALT = "photosync.woocommerce-embed"
-APP_TOKEN_MAX_AGE = 8 * 3600
 
 
 def woocommerce_embed_session_start(*, request: HttpRequest, store: Store, claims: EmbedClaims):
@@ -52,19 +52,14 @@ def woocommerce_frame_headers(response: HttpResponse, *, store: Store) -> HttpRe
     return frame_ancestors(response, url_origin(store.domain))
 
 
-def woocommerce_app_token(*, store: Store, username: str) -> str:
-    return signing.dumps({"s": store.pk, "u": username}, salt=APP_TOKEN_SALT, compress=True)
-
-
 def woocommerce_app_token_user(token: str):
-    """The staff account a valid, unexpired app token names, bound to its active store;
+    """The staff account a valid, unexpired page token names, bound to its active store;
     None otherwise."""
-    try:
-        data = signing.loads(token, salt=APP_TOKEN_SALT, max_age=APP_TOKEN_MAX_AGE)
-    except signing.BadSignature:
+    claims = woocommerce_page_token_claims(token)
+    if claims is None:
         return None
-    store = store_get(store_id=data.get("s"), platform=Platform.WOOCOMMERCE, active=True)
-    username = str(data.get("u", ""))
+    store_id, username = claims
+    store = store_get(store_id=store_id, platform=Platform.WOOCOMMERCE, active=True)
     if store is None or not store_staff_of(store=store, username=username):
         return None
     return active_user(username=username)

@@ -59,7 +59,7 @@ def test_the_schema_rejects_mistakes():
 
 def test_the_services_the_issue_asks_for():
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert set(services) == {"postgres", "redis", "prometheus", *APP_SERVICES}
     for name in ("postgres", "redis", "web"):
         assert services[name]["healthcheck"]["test"], name
     assert services["web"]["healthcheck"]["test"][-2:] == ["healthcheck", "/readyz"]
@@ -121,7 +121,23 @@ def test_env_example_names_only_real_settings():
         assert re.search(rf"\b{name}\b", known), name
 
 
-@pytest.mark.parametrize("name", ["SECRET_KEY", "PHOTOSYNC_ENCRYPTION_KEY", "POSTGRES_PASSWORD"])
+def test_the_monitoring_profile_scrapes_web_with_the_metrics_token():
+    """/metrics answers 404 without a token: the shipped Prometheus sends it."""
+    doc = compose()
+    prometheus = doc["services"]["prometheus"]
+    assert prometheus["profiles"] == ["monitoring"]
+    assert doc["secrets"]["metrics_token"] == {"environment": "PHOTOSYNC_METRICS_TOKEN"}
+    config = yaml.safe_load((DEPLOY / doc["configs"]["prometheus"]["file"]).read_text())
+    (job,) = config["scrape_configs"]
+    assert job["metrics_path"] == "/metrics"
+    assert job["static_configs"] == [{"targets": ["web:8000"]}]
+    secret = prometheus["secrets"][0]
+    assert job["authorization"] == {"type": "Bearer",
+                                    "credentials_file": f"/run/secrets/{secret['target']}"}
+
+
+@pytest.mark.parametrize("name", ["SECRET_KEY", "PHOTOSYNC_ENCRYPTION_KEY", "POSTGRES_PASSWORD",
+                                  "PHOTOSYNC_METRICS_TOKEN"])
 def test_env_example_ships_no_secret_values(name):
     example = (DEPLOY / ".env.example").read_text()
     (line,) = re.findall(rf"^{name}=.*$", example, flags=re.M)

@@ -2,9 +2,10 @@
 
 Built-in kinds are validated strictly (unknown fields are errors) by kubernetes-validate, which
 bundles the Kubernetes OpenAPI schemas, for the oldest release we support and the newest it
-knows. KEDA's ScaledObject and TriggerAuthentication are validated by the pydantic models that
-cloudcoil-models-keda generates from KEDA's published CRDs; a round trip through the model must
-give the document back unchanged, so an unknown field is an error there too.
+knows. KEDA's ScaledObject and TriggerAuthentication, and the optional Prometheus Operator
+ServiceMonitor, are validated by the pydantic models that cloudcoil-models-keda and
+cloudcoil-models-prometheus-operator generate from the published CRDs; a round trip through
+the model must give the document back unchanged, so an unknown field is an error there too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from tests.deploy.conftest import (
 )
 
 KEDA_API = "keda.sh/v1alpha1"
+MONITORING_API = "monitoring.coreos.com/v1"
+# Applied by hand, not by kustomize: an example, and a kind only some clusters have.
+UNLISTED = {"secret.example.yaml", "servicemonitor.yaml"}
 WORKLOADS = ("Deployment", "Job")
 
 
@@ -42,7 +46,17 @@ def validate_builtin(doc: dict, version: str) -> None:
 def validate_keda(doc: dict) -> None:
     from cloudcoil.models.keda import v1alpha1
 
-    model = getattr(v1alpha1, doc["kind"]).model_validate(doc)
+    _round_trip(v1alpha1, doc)
+
+
+def validate_monitoring(doc: dict) -> None:
+    from cloudcoil.models.prometheus_operator import v1
+
+    _round_trip(v1, doc)
+
+
+def _round_trip(models, doc: dict) -> None:
+    model = getattr(models, doc["kind"]).model_validate(doc)
     back = model.model_dump(by_alias=True, exclude_unset=True, mode="json")
     assert back == doc, f"{doc['kind']}/{doc['metadata']['name']}: fields the CRD does not know"
 
@@ -50,17 +64,19 @@ def validate_keda(doc: dict) -> None:
 def validate(doc: dict, version: str) -> None:
     if doc["apiVersion"] == KEDA_API:
         validate_keda(doc)
+    elif doc["apiVersion"] == MONITORING_API:
+        validate_monitoring(doc)
     else:
         validate_builtin(doc, version)
 
 
-def test_the_kustomization_lists_every_manifest_but_the_secret_example():
+def test_the_kustomization_lists_every_manifest_but_the_unlisted_ones():
     kustomization = yaml_docs(K8S / "kustomization.yaml")[0]
     listed = set(kustomization["resources"])
     on_disk = {p.name for p in manifest_files()}
-    assert "secret.example.yaml" in on_disk
-    assert "secret.example.yaml" not in listed
-    assert listed == on_disk - {"secret.example.yaml"}
+    assert UNLISTED <= on_disk
+    assert not UNLISTED & listed
+    assert listed == on_disk - UNLISTED
 
 
 @pytest.mark.parametrize("version", K8S_VERSIONS)
@@ -76,7 +92,7 @@ def test_rendered_manifests_validate_against_the_schemas(rendered, version):
 
 @pytest.mark.parametrize("path", manifest_files(), ids=lambda p: p.name)
 def test_each_file_validates_on_its_own(path):
-    """Also the files kustomize does not render (secret.example.yaml)."""
+    """Also the files kustomize does not render (secret.example.yaml, servicemonitor.yaml)."""
     for doc in yaml_docs(path):
         validate(doc, "1.29")
 
@@ -214,3 +230,27 @@ def test_configmap_keys_are_settings_the_app_reads(rendered):
 def entrypoint_roles() -> set[str]:
     text = ENTRYPOINT.read_text()
     return set(re.findall(r"^  ([a-z][a-z-]*)\)$", text, flags=re.M))
+
+
+def test_prometheus_scrapes_web_with_the_metrics_token(rendered):
+    """/metrics answers 404 without PHOTOSYNC_METRICS_TOKEN: the shipped scrape config sends
+    the token from the operator's Secret (ServiceMonitor), and the pods carry the usual
+    scrape annotations for annotation-based setups (docs/operations.md, "Monitoring")."""
+    (monitor,) = yaml_docs(K8S / "servicemonitor.yaml")
+    web_service = by_kind(rendered, "Service")["web"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= web_service["metadata"][
+        "labels"].items()
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] in {p["name"] for p in web_service["spec"]["ports"]}
+    assert endpoint["path"] == "/metrics"
+    assert endpoint["authorization"] == {"type": "Bearer", "credentials": {
+        "name": "photosync-secrets", "key": "PHOTOSYNC_METRICS_TOKEN"}}
+    (secret,) = yaml_docs(K8S / "secret.example.yaml")
+    assert "PHOTOSYNC_METRICS_TOKEN" in secret["stringData"]
+    annotations = by_kind(rendered, "Deployment")["web"]["spec"]["template"]["metadata"][
+        "annotations"]
+    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/path": "/metrics",
+                           "prometheus.io/port": "8000"}
+    config = by_kind(rendered, "ConfigMap")["photosync-config"]["data"]
+    assert config.get("PHOTOSYNC_METRICS_PUBLIC", "false") == "false"
+    assert config["PHOTOSYNC_TRUSTED_PROXIES"] == "1"  # behind the Ingress

@@ -15,6 +15,7 @@ SECRET = "shpss_test_current_secret_0123456789abcdef"
 PREVIOUS_SECRET = "shpss_test_previous_secret_0123456789abcdef"
 SHOP = "alpha-goods.myshopify.com"
 OTHER_SHOP = "bravo-supply.myshopify.com"
+LOOPBACK = ("127.0.0.0/8", "::1/128")  # where the emulators listen
 
 
 @pytest.fixture
@@ -93,6 +94,7 @@ def emulator(shopify_settings, live_server):
                           webhook_url=f"{live_server.url}/webhooks/shopify")
     emu.start()
     shopify_settings.SHOPIFY_API_ORIGIN = emu.base_url
+    shopify_settings.PHOTOSYNC_ALLOWED_NETWORKS = list(LOOPBACK)
     emu.add_shop(SHOP)
     emu.add_shop(OTHER_SHOP)
     yield emu

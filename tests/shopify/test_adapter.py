@@ -19,7 +19,7 @@ from integrations.shopify import client as http
 from integrations.shopify import queries as q
 from integrations.shopify.adapter import ShopifyAdapter
 from tests.conftest import PHOTOS
-from tests.shopify.conftest import API_KEY, SECRET, SHOP
+from tests.shopify.conftest import API_KEY, LOOPBACK, SECRET, SHOP
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def emu():
 
 def _adapter(emu: ShopifyEmulator, **kwargs) -> ShopifyAdapter:
     return ShopifyAdapter(shop=SHOP, access_token=emu.issue_token(SHOP), api_version="2026-10",
-                          api_origin=emu.base_url, **kwargs)
+                          api_origin=emu.base_url, allowed_networks=LOOPBACK, **kwargs)
 
 
 def _png(color=(200, 30, 30)) -> bytes:
@@ -180,7 +180,8 @@ def test_bulk_operation_results_are_streamed_into_products(emu):
 
 def test_client_maps_errors_and_retries_only_what_is_safe(emu):
     token = emu.issue_token(SHOP)
-    endpoint = http.Endpoint(shop=SHOP, api_version="2026-10", api_origin=emu.base_url)
+    endpoint = http.Endpoint(shop=SHOP, api_version="2026-10", api_origin=emu.base_url,
+                             allowed_networks=LOOPBACK)
     sleeps: list[float] = []
     client = http.ShopifyClient(endpoint=endpoint, access_token=token, sleep=sleeps.append)
     emu.fail_next = [502, 503]
@@ -198,7 +199,8 @@ def test_client_maps_errors_and_retries_only_what_is_safe(emu):
                          "{ nodes { id } } } } }")
     with pytest.raises(Invalid, match="exceeds the single query max cost"):
         client.execute(too_big)
-    old = http.Endpoint(shop=SHOP, api_version="2023-01", api_origin=emu.base_url)
+    old = http.Endpoint(shop=SHOP, api_version="2023-01", api_origin=emu.base_url,
+                         allowed_networks=LOOPBACK)
     with pytest.raises(NotFound):
         http.ShopifyClient(endpoint=old, access_token=token).execute(q.SHOP)
 
@@ -207,7 +209,8 @@ def test_client_maps_errors_and_retries_only_what_is_safe(emu):
 def test_throttled_calls_wait_and_succeed_whether_200_or_429(emu, status):
     emu.throttle_http_status = status
     shop = emu.add_shop("tiny.myshopify.com", bucket_size=60, restore_rate=200)
-    endpoint = http.Endpoint(shop=shop.domain, api_version="2026-10", api_origin=emu.base_url)
+    endpoint = http.Endpoint(shop=shop.domain, api_version="2026-10", api_origin=emu.base_url,
+                             allowed_networks=LOOPBACK)
     staged = {"input": [{"resource": "IMAGE", "filename": "a.png", "mimeType": "image/png",
                          "httpMethod": "POST"}]}
     # Two processes share the shop's bucket, each with its own budget: they overrun it.

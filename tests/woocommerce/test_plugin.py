@@ -122,3 +122,99 @@ def test_a_token_for_one_store_does_not_open_another(client, woo, connected):
     token = mint(options["photosync_embed_secret"], woo.url, options["photosync_store_id"])
     assert client.get(f"/woocommerce/embed/{other.pk}", {"token": token}).status_code == 403
     assert client.get("/woocommerce/embed/999999", {"token": token}).status_code == 404
+
+
+# --- issue 13, finding 4: standard JWTs, spent in the database ---------------------------
+
+@needs_php
+def test_the_handoff_and_page_tokens_are_standard_hs256_jwts(client, woo, connected):
+    import jwt
+
+    store, options = connected
+    secret, sid = options["photosync_embed_secret"], options["photosync_store_id"]
+    token = mint(secret, woo.url, sid)
+    assert jwt.get_unverified_header(token) == {"alg": "HS256", "typ": "JWT"}
+    claims = jwt.decode(token, secret, algorithms=["HS256"],
+                        audience="photosync:woocommerce-embed", issuer=woo.url)
+    assert {"iss", "aud", "sub", "iat", "exp", "jti", "store"} <= set(claims)
+    assert claims["exp"] - claims["iat"] == 120 and len(claims["jti"]) == 32
+
+    page = client.get(f"/woocommerce/embed/{store.pk}", {"token": token})
+    app_token = page.content.decode().split('data-token="', 1)[1].split('"', 1)[0]
+    assert jwt.get_unverified_header(app_token)["alg"] == "HS256"
+    page_claims = jwt.decode(app_token, options={"verify_signature": False})
+    assert page_claims["aud"] == "photosync:woocommerce-page"
+    assert page_claims["iss"] == "https://photos.example.com"
+    assert page_claims["store"] == store.pk and page_claims["sub"] == f"store{store.pk}:wp7"
+    assert page_claims["exp"] - page_claims["iat"] == 8 * 3600 and page_claims["jti"]
+
+    api = Client()
+    forged = jwt.encode({**page_claims, "jti": "x" * 32}, "not-our-key-" * 4, algorithm="HS256")
+    assert api.get("/api/v1/products/",
+                   headers={"Authorization": f"PhotoSync {forged}"}).status_code in (401, 403)
+    unsigned = jwt.encode(page_claims, None, algorithm="none")
+    assert api.get("/api/v1/products/",
+                   headers={"Authorization": f"PhotoSync {unsigned}"}).status_code in (401, 403)
+
+
+@needs_php
+@pytest.mark.parametrize("case", ["alg none", "wrong audience", "no jti", "no exp"])
+def test_jwts_missing_or_changing_a_claim_are_refused(client, woo, connected, case):
+    import jwt
+
+    store, options = connected
+    secret = options["photosync_embed_secret"]
+    claims = jwt.decode(mint(secret, woo.url, options["photosync_store_id"]), secret,
+                        algorithms=["HS256"], audience="photosync:woocommerce-embed")
+    if case == "alg none":
+        token = jwt.encode(claims, None, algorithm="none")
+    else:
+        changed = dict(claims)
+        if case == "wrong audience":
+            changed["aud"] = "someone-else"
+        else:
+            del changed[case.split()[1]]
+        token = jwt.encode(changed, secret, algorithm="HS256")
+    assert client.get(f"/woocommerce/embed/{store.pk}", {"token": token}).status_code == 403
+    assert SESSION_KEY not in client.session
+
+
+@needs_php
+@pytest.mark.django_db(transaction=True)
+def test_a_handoff_token_opens_one_session_across_server_processes(woo, connected):
+    """Two gunicorn servers get the same token at the same moment: exactly one session."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+    from django.contrib.sessions.models import Session
+
+    from tests.processes import app_servers
+
+    store, options = connected
+    token = mint(options["photosync_embed_secret"], woo.url, options["photosync_store_id"])
+    with app_servers(2) as bases:
+        def open_page(base: str) -> int:
+            return requests.get(f"{base}/woocommerce/embed/{store.pk}", params={"token": token},
+                                timeout=20).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            codes = sorted(pool.map(open_page, bases))
+        assert codes == [200, 403]
+        assert sorted(open_page(base) for base in bases) == [403, 403]  # and never again
+    bound = [s for s in Session.objects.all() if s.get_decoded().get(SESSION_KEY) == store.pk]
+    assert len(bound) == 1
+
+
+def test_spent_tokens_are_cleaned_up_once_expired(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from photosync.models import UsedToken
+    from photosync.services.woocommerce.embed import used_tokens_clean
+
+    now = timezone.now()
+    UsedToken.objects.create(jti="old", expires_at=now - timedelta(seconds=1))
+    UsedToken.objects.create(jti="live", expires_at=now + timedelta(minutes=5))
+    assert used_tokens_clean(now=now) == 1
+    assert list(UsedToken.objects.values_list("jti", flat=True)) == ["live"]

@@ -2,7 +2,7 @@
 /**
  * Plugin Name:       PhotoSync for WooCommerce
  * Description:       Review and approve PhotoSync's product images without leaving WooCommerce.
- * Version:           0.1.0
+ * Version:           0.2.0
  * Requires at least: 6.0
  * Requires PHP:      7.4
  * Requires Plugins:  woocommerce

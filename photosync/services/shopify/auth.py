@@ -28,7 +28,8 @@ REFRESH_MARGIN_S = 300
 
 def shopify_endpoint(shop: str) -> Endpoint:
     return Endpoint(shop=shop, api_version=settings.SHOPIFY_API_VERSION,
-                    api_origin=settings.SHOPIFY_API_ORIGIN)
+                    api_origin=settings.SHOPIFY_API_ORIGIN,
+                    allowed_networks=tuple(settings.PHOTOSYNC_ALLOWED_NETWORKS))
 
 
 def shopify_secrets() -> list[str]:

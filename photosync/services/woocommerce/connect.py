@@ -24,9 +24,9 @@ from urllib.parse import urlencode, urlsplit
 from django.db import transaction
 from django.utils import timezone
 
+from integrations.addresses import url_check
 from integrations.errors import IntegrationError, Retryable, Terminal
 from integrations.registry import build_adapter
-from integrations.woocommerce.addresses import networks_parse, url_check
 from integrations.woocommerce.webhooks import webhook_secret_generate
 from photosync.crypto import decrypt_json, encrypt_json
 from photosync.models import Platform, Store, WooCommerceAuthRequest
@@ -231,8 +231,7 @@ def _key_problem(key: object, secret: object, permissions: object) -> str:
 
 def _address_check(url: str) -> None:
     options = adapter_options(platform=Platform.WOOCOMMERCE)
-    allowed = networks_parse(options.get("allowed_networks") or ())
     try:
-        url_check(url, allowed=allowed, what="store address")
+        url_check(url, allowed=options.get("allowed_networks") or (), what="store address")
     except IntegrationError as exc:
         raise ConnectError(exc.message) from None

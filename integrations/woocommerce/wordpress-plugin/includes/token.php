@@ -3,10 +3,13 @@
  * The signed token that lets PhotoSync trust the WordPress user in its iframe.
  *
  * Kept free of WordPress functions so that PhotoSync's test suite runs this very code with
- * php-cli. The token is base64url(JSON payload) "." base64url(HMAC-SHA256(secret, part 1)).
- * PhotoSync checks the signature with the store's embed secret (which it wrote into this
- * plugin's options), the store, the origin, the age (at most five minutes) and that the
- * random `jti` was never used before, then opens a session bound to this store.
+ * php-cli. The token is a standard JWT (RFC 7519) signed with HS256 and the store's embed
+ * secret (which PhotoSync wrote into this plugin's options), with the claims iss (this
+ * site's home URL), aud ("photosync:woocommerce-embed"), sub (the WordPress user), store
+ * (PhotoSync's id of this store), name, iat, exp (at most five minutes later) and a random
+ * jti. PhotoSync checks all of them, records the jti as used in its database (so the token
+ * opens one session, whichever of PhotoSync's processes receives it), then opens a session
+ * bound to this store.
  *
  * @package PhotoSync
  */
@@ -38,17 +41,23 @@ function photosync_base64url( $data ) {
  * @return string
  */
 function photosync_embed_token( $secret, $store_url, $store_id, $user_id, $name, $now, $ttl = 120 ) {
+	$header  = array(
+		'alg' => 'HS256',
+		'typ' => 'JWT',
+	);
 	$payload = array(
-		'v'     => 1,
 		'iss'   => (string) $store_url,
-		'store' => (string) $store_id,
+		'aud'   => 'photosync:woocommerce-embed',
 		'sub'   => (string) $user_id,
+		'store' => (string) $store_id,
 		'name'  => (string) $name,
 		'iat'   => (int) $now,
 		'exp'   => (int) $now + (int) $ttl,
 		'jti'   => bin2hex( random_bytes( 16 ) ),
 	);
-	$body    = photosync_base64url( json_encode( $payload, JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE ) );
-	$mac     = hash_hmac( 'sha256', $body, (string) $secret, true );
-	return $body . '.' . photosync_base64url( $mac );
+	$flags   = JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE;
+	$signed  = photosync_base64url( json_encode( $header ) ) . '.'
+		. photosync_base64url( json_encode( $payload, $flags ) );
+	$mac     = hash_hmac( 'sha256', $signed, (string) $secret, true );
+	return $signed . '.' . photosync_base64url( $mac );
 }
