@@ -53,10 +53,10 @@ class Energy:
 
     def to_json(self) -> dict:
         return {
-            "wh": round(self.wh, 6),
+            "wh": round(self.wh, 9),
             "cpu_seconds": round(self.cpu_seconds, 4),
-            "devices": {k: {**v, "wh": round(v["wh"], 6)} for k, v in self.devices.items()},
-            "stages": {s: round(sum(d.values()), 6) for s, d in self.stages.items()},
+            "devices": {k: {**v, "wh": round(v["wh"], 9)} for k, v in self.devices.items()},
+            "stages": {s: round(sum(d.values()), 9) for s, d in self.stages.items()},
             **({"unmeasured": dict(self.unmeasured)} if self.unmeasured else {}),
         }
 
