@@ -153,10 +153,10 @@ function usageMeter(usage) {
       el("span", { style: `width:${(share * 100).toFixed(1)}%` })),
     el("p", { dataset: { role: "energy" } }, el("strong", { text: plural(usage.images,
       "image") }), ` this month · ${formatWh(usage.energy_wh)} · `
-      + `${usage.co2e_g.toFixed(usage.co2e_g < 10 ? 2 : 0)} g CO₂e`),
+      + `${formatAmount(usage.co2e_g)} g CO₂e`),
     Object.entries(usage.held_by_reason || {}).map(([reason, n]) => el("p", {
-      class: "banner warn", text: `${plural(n, "job")} on hold: ${HOLD_TEXT[reason] || reason}`
-        + (reason === "clean_grid" && usage.clean_grid_note ? ` ${usage.clean_grid_note}` : ""),
+      class: "banner warn", text: `${plural(n, "job")} on hold: `
+        + ((reason === "clean_grid" && usage.clean_grid_note) || HOLD_TEXT[reason] || reason),
     })));
 }
 
@@ -167,6 +167,13 @@ const HOLD_TEXT = {
 };
 
 function formatWh(wh) {
-  return wh >= 1000 ? `${(wh / 1000).toFixed(2)} kWh` : `${wh.toFixed(wh < 1 ? 4 : 1)} Wh`;
+  return wh >= 1000 ? `${formatAmount(wh / 1000)} kWh` : `${formatAmount(wh)} Wh`;
+}
+
+function formatAmount(value) {  // two significant digits below 1, never 1e-7
+  if (!value) return "0";
+  if (value >= 100) return Math.round(value).toLocaleString("en");
+  if (value >= 1) return value.toFixed(1);
+  return value.toFixed(1 - Math.floor(Math.log10(value)));
 }
 
