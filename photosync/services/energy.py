@@ -68,7 +68,7 @@ def job_energy_record(*, job_id: int, energy: dict, grid: GridIntensity) -> None
 
 
 def energy_label(*, wh: float | None, co2e_g: float | None, sources: list[str]) -> str:
-    """`0.0011 Wh · 0.53 g CO₂e (estimated)`: what the review page shows for an output."""
+    """`0.00053 Wh · 0.00025 g CO₂e (estimated from CPU time)`: what the review page shows."""
     if wh is None:
         return ""
     how = {"estimate": "estimated from CPU time", "rapl": "measured, RAPL",
