@@ -1,4 +1,6 @@
-"""Benchmark the CPU image pipeline: per-stage time, images/s, peak memory, runner overhead.
+"""Benchmark the CPU image pipeline: per-stage time, images/s, peak memory, runner overhead,
+and energy per image (pipeline.energy: RAPL where readable, else CPU seconds x
+PHOTOSYNC_CPU_WATTS_PER_CORE's default), beside the published 2.9 Wh/image average.
 
     python bench/pipeline.py            # 1 MP and 4 MP, prints a table, writes JSON
     python bench/pipeline.py --smoke    # a few seconds: tiny inputs, one repeat
@@ -55,6 +57,9 @@ from pipeline.stages.shadow import make_shadow  # noqa: E402
 SAMPLES = REPO.parent / "shared" / "data" / "products"
 SOURCE = SAMPLES / "mb01-blue-0.jpg"
 RESULTS = REPO / "bench" / "results" / "pipeline.json"
+# Luccioni, Jernite & Strubell 2024, "Power Hungry Processing": image generation, mean over
+# the models measured (1,000 inferences each), 2.9 Wh per image.
+PUBLISHED_WH_PER_IMAGE = 2.9
 FULL_PATH = PipelineConfig(scene_presets=())  # classical → enhance → white-square PNG
 WITH_SCENE = PipelineConfig()  # + one procedural studio-sweep scene
 
@@ -117,12 +122,13 @@ def _direct(data: bytes, config: PipelineConfig, *, scene: bool) -> dict[str, fl
 def _measure(data: bytes, config: PipelineConfig, repeats: int, scene: bool) -> dict:
     process_image(data, config)  # warm caches and lazy imports
     _direct(data, config, scene=scene)
-    runs, direct_runs, stage_runs, fidelity_runs = [], [], [], []
+    runs, direct_runs, stage_runs, fidelity_runs, energies = [], [], [], [], []
     for _ in range(repeats):  # interleaved so drift hits both equally
         start = time.perf_counter()
         result = process_image(data, config)
         runs.append(time.perf_counter() - start)
         stage_runs.append(result.timings)
+        energies.append((result.energy, len(result.outputs)))
         start = time.perf_counter()
         direct = _direct(data, config, scene=scene)
         direct_runs.append(time.perf_counter() - start)
@@ -143,6 +149,21 @@ def _measure(data: bytes, config: PipelineConfig, repeats: int, scene: bool) -> 
         "stages": {s: round(v, 4) for s, v in stages.items()},
         "peak_traced_mb": round(peak / 2**20, 1),
         "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "energy": _energy(energies),
+    }
+
+
+def _energy(runs: list) -> dict:
+    """Median Wh per source image and per output, with the source of the number."""
+    cpu = runs[0][0].devices["cpu"]
+    return {
+        "source": cpu["source"],
+        "watts_per_core": cpu.get("watts_per_core"),
+        "cpu_seconds": round(statistics.median(e.cpu_seconds for e, _ in runs), 4),
+        "wh_per_image": round(statistics.median(e.wh for e, _ in runs), 7),
+        "wh_per_output": round(statistics.median(e.wh / n for e, n in runs), 7),
+        "outputs": runs[0][1],
+        "published_wh_per_image": PUBLISHED_WH_PER_IMAGE,
     }
 
 
@@ -194,6 +215,11 @@ def print_table(report: dict) -> None:
                   f"  direct {m['direct_seconds']:.3f} s  overhead {m['overhead_pct']:+.1f}%  "
                   f"(fidelity {m['fidelity_seconds'] * 1000:.0f} ms)  "
                   f"peak traced {m['peak_traced_mb']:.0f} MB  max RSS {m['max_rss_mb']:.0f} MB")
+            e = m["energy"]
+            print(f"{'':<28} {'':>5}  energy {e['wh_per_image']:.5f} Wh/image "
+                  f"({e['wh_per_output']:.5f} Wh/output, {e['source']}, "
+                  f"{e['cpu_seconds']:.2f} CPU s); published average {PUBLISHED_WH_PER_IMAGE} "
+                  f"Wh/image is {PUBLISHED_WH_PER_IMAGE / e['wh_per_output']:,.0f}x")
 
 
 def contact_sheet(out: Path, tile: int = 160) -> list[dict]:

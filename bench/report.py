@@ -412,7 +412,34 @@ def pipeline_section(r: dict) -> list[str]:
                          *(f"{v['stages'][s]:.3f}" for s in stages),
                          f"{v['max_rss_mb']:.0f}"])
     lines += _md_table(["size", "path", "s/image", "images/s", *stages, "max RSS MiB"], rows)
-    return lines
+    return lines + _energy_lines(r)
+
+
+def _energy_lines(r: dict) -> list[str]:
+    """Wh per image of the CPU path beside the published average for image generation."""
+    rows, published = [], None
+    for size, paths in r.get("sizes", {}).items():
+        for path_name, v in paths.items():
+            e = v.get("energy") if isinstance(v, dict) else None
+            if not e:
+                continue
+            published = e["published_wh_per_image"]
+            how = (f"estimate: {e['cpu_seconds']:.2f} CPU s × {e['watts_per_core']:g} W"
+                   if e["source"] == "estimate" else f"{e['source']}, {e['cpu_seconds']:.2f} CPU s")
+            rows.append([size, path_name.replace("_", " "), e["outputs"],
+                         f"{e['wh_per_image']:.5f}", f"{e['wh_per_output']:.5f}", how,
+                         f"{published / e['wh_per_output']:,.0f}×"])
+    if not rows:
+        return []
+    return [
+        "Energy per image of the same runs (`pipeline.energy`; docs/operations.md, \"Energy and "
+        "carbon\"), median of the repeats, beside the published average for image generation: "
+        f"{published:g} Wh per image (Luccioni, Jernite & Strubell 2024, \"Power Hungry "
+        "Processing\", mean over the image-generation models they measured). Those are "
+        "diffusion models on GPUs; this is the classical CPU path (no model), on one core.", "",
+        *_md_table(["size", "path", "outputs", "Wh/source image", "Wh/output", "source",
+                    "published ÷ ours (per output)"], rows),
+    ]
 
 
 def memory_section(r: dict) -> list[str]:

@@ -138,6 +138,12 @@ class GenerationJob(models.Model):
     hold_reason = models.CharField(max_length=40, blank=True)
     worker = models.CharField(max_length=200, blank=True)  # heartbeat name of the runner
     attempts = models.PositiveIntegerField(default=0)
+    # Energy of every attempt (services.energy): Wh, g CO2e and the grid intensity used;
+    # `energy` has the devices, their sources and the stages.
+    energy_wh = models.FloatField(null=True, blank=True)
+    co2e_g = models.FloatField(null=True, blank=True)
+    grid_g_per_kwh = models.FloatField(null=True, blank=True)
+    energy = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -176,6 +182,10 @@ class GeneratedImage(models.Model):
     flags = models.JSONField(default=list, blank=True)  # reasons it needs a human look
     alt_text = models.TextField(blank=True)
     featured = models.BooleanField(default=False)
+    # This output's share of its job's energy (pipeline.energy.split_energy, services.energy).
+    energy_wh = models.FloatField(null=True, blank=True)
+    co2e_g = models.FloatField(null=True, blank=True)
+    energy = models.JSONField(default=dict, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )

@@ -50,6 +50,18 @@ PUSH_OUTCOMES = Counter(
 FIDELITY_FLAGS = Counter(
     "photosync_fidelity_flags_total", "Generated images flagged for review.", ["kind"]
 )
+# Exposed as photosync_energy_wh_total; source: nvml, rapl or estimate (docs/operations.md).
+ENERGY_WH = Counter(
+    "photosync_energy_wh", "Energy used by generation work, in Wh, per device and source.",
+    ["device", "source"],
+)
+ENERGY_PER_IMAGE = Histogram(
+    "photosync_energy_wh_per_image",
+    "Energy of each generated image (its share of its job), in Wh.",
+    ["queue"],
+    # 2.9 Wh: the published average for image generation (Luccioni et al. 2024).
+    buckets=(0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 2.9, 10, 30),
+)
 
 
 _context: contextvars.ContextVar[dict | None] = contextvars.ContextVar(

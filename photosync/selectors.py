@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
+import statistics
 from datetime import datetime, timedelta
 
 from axes.models import AccessAttempt
@@ -18,6 +19,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Subquery,
+    Sum,
 )
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -235,18 +237,30 @@ def generations_this_month(*, now: datetime, store: Store | None = None) -> dict
 
 
 def store_usage(*, store: Store, now: datetime | None = None) -> dict:
-    """Generations used this month against the store's limit."""
+    """Generations used this month against the store's limit, what is held and why, and this
+    month's images with their energy and carbon (of jobs that finished this month)."""
     now = now or timezone.now()
     used = generations_this_month(now=now, store=store).get(store.pk, 0)
-    held = GenerationJob.objects.filter(store=store, status=GenerationJob.Status.HELD).count()
+    held = GenerationJob.objects.filter(store=store, status=GenerationJob.Status.HELD)
+    by_reason = dict(held.values_list("hold_reason").annotate(n=Count("pk")).order_by())
+    waiting_note = (held.filter(hold_reason="clean_grid").order_by("-pk")
+                    .values_list("error", flat=True).first())
+    energy = GenerationJob.objects.filter(store=store, finished_at__gte=month_start(now)) \
+        .aggregate(wh=Sum("energy_wh"), g=Sum("co2e_g"))
     last_day = calendar.monthrange(now.year, now.month)[1]
     return {
         "month": month_start(now).strftime("%Y-%m"),
         "used": used,
         "limit": store.monthly_generation_limit,
         "remaining": max(0, store.monthly_generation_limit - used),
-        "held": held,
+        "held": sum(by_reason.values()),
+        "held_by_reason": by_reason,
+        "clean_grid_note": waiting_note or "",
         "resets_on": now.replace(day=last_day).date().isoformat(),
+        "images": GeneratedImage.objects.filter(
+            product__store=store, created_at__gte=month_start(now)).count(),
+        "energy_wh": round(energy["wh"] or 0.0, 6),
+        "co2e_g": round(energy["g"] or 0.0, 6),
     }
 
 
@@ -270,3 +284,22 @@ def login_lockout_ends(*, username: str | None, address: str | None, limit: int,
                 ends.append(attempt_time + cool_off)
                 break
     return max(ends) if ends else None
+
+
+def energy_per_image(*, since: datetime, limit: int = 5000) -> list[dict]:
+    """Median Wh per generated image since `since` (the newest `limit`), per device and
+    source, then overall: what /status shows."""
+    rows = GeneratedImage.objects.filter(created_at__gte=since, energy_wh__isnull=False) \
+        .order_by("-pk").values_list("energy_wh", "energy")[:limit]
+    parts: dict[tuple[str, str], list[float]] = {}
+    totals = []
+    for wh, energy in rows:
+        totals.append(wh)
+        for device, info in ((energy or {}).get("devices") or {}).items():
+            parts.setdefault((device, info["source"]), []).append(info["wh"])
+    out = [{"device": d, "source": s, "images": len(v), "median_wh": statistics.median(v)}
+           for (d, s), v in sorted(parts.items())]
+    if totals:
+        out.append({"device": "all", "source": "", "images": len(totals),
+                    "median_wh": statistics.median(totals)})
+    return out

@@ -14,9 +14,12 @@ if "generate-gpu" in os.environ.get("PHOTOSYNC_WORKER_QUEUES", "").split(","):
 
     from photosync.services.generation_config import worker_pipeline_config
     from pipeline import PipelineError, prepare
+    from pipeline.energy import meter
 
     try:
         for note in prepare(worker_pipeline_config()):
+            print(f"photosync gpu-worker: {note}", file=sys.stderr)
+        for note in meter().describe(gpu=True):  # e.g. "GPU energy: NVML on NVIDIA H200"
             print(f"photosync gpu-worker: {note}", file=sys.stderr)
     except PipelineError as exc:
         print(f"photosync gpu-worker refuses to start: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipeline.backends import scene_generator_spec, segmenter_spec
+from pipeline.energy import DEFAULT_WATTS_PER_CORE
 from pipeline.errors import ConfigError
 from pipeline.presets import SCENE_PRESETS, frame_preset
 
@@ -53,6 +54,8 @@ class PipelineConfig:
     lora: str | None = None  # hub id or local path of a few-step LoRA for the inpainting UNet
     lora_scale: float = 1.0
     deadline_s: float | None = None  # wall-clock budget for generation, checked between steps
+    # energy accounting (changes no pixel): watts of one busy core, where RAPL is not readable
+    cpu_watts_per_core: float = DEFAULT_WATTS_PER_CORE
 
     def __post_init__(self) -> None:
         # Both raise UnknownBackend (a ConfigError) listing the registered names.
@@ -93,6 +96,9 @@ class PipelineConfig:
             raise ConfigError(f"strength must be in (0, 1], got {self.strength}.")
         if self.deadline_s is not None and self.deadline_s <= 0:
             raise ConfigError(f"deadline_s must be positive, got {self.deadline_s}.")
+        if not 0 < self.cpu_watts_per_core <= 1000:
+            raise ConfigError(
+                f"cpu_watts_per_core must be in (0, 1000], got {self.cpu_watts_per_core}.")
         if not 1 <= self.jpeg_quality <= 100 or not 1 <= self.webp_quality <= 100:
             raise ConfigError("jpeg_quality and webp_quality must be 1..100.")
 

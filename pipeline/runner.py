@@ -19,6 +19,7 @@ import numpy as np
 from pipeline.backends import scene_generator_for, segmenter_for
 from pipeline.backends.base import SceneGenerator
 from pipeline.config import PipelineConfig
+from pipeline.energy import Energy, EnergySpan, meter, split_energy
 from pipeline.errors import DeviceUnavailable, NoProductFound
 from pipeline.presets import (
     CUSTOM_SCENE,
@@ -63,6 +64,7 @@ class Output:
     flags: list[str]
     seed: int | None
     generator: str
+    energy: dict = field(default_factory=dict)  # device → {"wh", "source"}: its share
 
 
 @dataclass
@@ -76,6 +78,7 @@ class PipelineResult:
     segmenter: str
     source_size: tuple[int, int] = (0, 0)
     flags: list[str] = field(default_factory=list)  # image-level flags (mask sanity)
+    energy: Energy | None = None  # what this image used, per device and stage
 
 
 @dataclass
@@ -93,18 +96,21 @@ class RunContext:
     alpha: np.ndarray | None = None  # (H, W) uint8 mask at the upright source size
     cutout: np.ndarray | None = None  # (H, W, 4): the enhanced product with its alpha
     base_metrics: dict = field(default_factory=dict)  # metrics every output carries
+    energy: EnergySpan | None = None  # the meter's span around this image
 
     @classmethod
     def start(cls, config: PipelineConfig) -> RunContext:
         deadline = time.monotonic() + config.deadline_s if config.deadline_s else None
-        return cls(config=config, deadline=deadline)
+        span = meter().span(gpu=config.device == "cuda", watts_per_core=config.cpu_watts_per_core)
+        return cls(config=config, deadline=deadline, energy=span)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
-        """Add the block's wall time to ``stage``."""
+        """Add the block's wall time to ``stage``, and book its energy there."""
         start = time.perf_counter()
         try:
-            yield
+            with self.energy.stage(stage):
+                yield
         finally:
             self.timings[stage] += time.perf_counter() - start
 
@@ -115,9 +121,21 @@ def process_image(data: bytes, config: PipelineConfig) -> PipelineResult:
     Raises :class:`~pipeline.errors.InputError` for unusable input,
     :class:`~pipeline.errors.BackendUnavailable` / :class:`~pipeline.errors.ConfigError` for a
     host or settings problem, :class:`~pipeline.errors.GenerationError` when scene generation
-    fails. Returns only complete results.
+    fails. Returns only complete results, each output with its share of the image's energy
+    (:func:`~pipeline.energy.split_energy`).
     """
     run = RunContext.start(config)
+    with run.energy:
+        result = _run_stages(run, data)
+    result.energy = run.energy.energy()
+    shares = split_energy(result.energy, [output.kind for output in result.outputs])
+    for output, share in zip(result.outputs, shares, strict=True):
+        output.energy = share
+    return result
+
+
+def _run_stages(run: RunContext, data: bytes) -> PipelineResult:
+    config = run.config
     with run.timed("load"):
         run.loaded = load_image(data, max_bytes=config.max_input_bytes,
                                 max_pixels=config.max_pixels)

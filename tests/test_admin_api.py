@@ -252,7 +252,8 @@ def test_settings_read_validate_and_save(client, django_user_model, two_stores):
     a.refresh_from_db()
     assert {k: a.settings[k] for k in changes} == changes and a.monthly_generation_limit == 1000
     usage = client.get("/api/v1/usage/").json()
-    assert set(usage) == {"month", "used", "limit", "remaining", "held", "resets_on"}
+    assert set(usage) == {"month", "used", "limit", "remaining", "held", "resets_on",
+                          "held_by_reason", "clean_grid_note", "images", "energy_wh", "co2e_g"}
 
 
 def test_operators_name_the_store_and_may_change_the_limit(client, operator, two_stores):

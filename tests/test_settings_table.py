@@ -29,7 +29,7 @@ PY_READS = re.compile(
 #: Variables of libraries (boto3, Hugging Face, rembg, prometheus_client) that the table
 #: documents but that the libraries read themselves.
 LIBRARIES_OWN = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HF_HOME", "HF_HUB_OFFLINE",
-                 "U2NET_HOME", "REMBG_HOME", "PROMETHEUS_MULTIPROC_DIR"}
+                 "U2NET_HOME", "REMBG_HOME", "PROMETHEUS_MULTIPROC_DIR", "CUDA_VISIBLE_DEVICES"}
 SHELL_READS = re.compile(r"\$\{([A-Z][A-Z0-9_]*)")
 ASSIGNED = re.compile(r"^#?\s*([A-Z][A-Z0-9_]+)=", flags=re.M)
 
@@ -193,7 +193,7 @@ def test_settings_py_reads_only_through_the_table():
     assert app_rows - LIBRARIES_OWN - only_elsewhere == through_table
     assert only_elsewhere == {
         "PHOTOSYNC_ADMIN_USER", "PHOTOSYNC_ADMIN_PASSWORD", "PHOTOSYNC_WORKER_QUEUES",
-        "PROMETHEUS_MULTIPROC_DIR", "U2NET_HOME", "REMBG_HOME"}
+        "PROMETHEUS_MULTIPROC_DIR", "U2NET_HOME", "REMBG_HOME", "CUDA_VISIBLE_DEVICES"}
 
 
 def test_secrets_have_no_value_in_env_example():

@@ -19,6 +19,7 @@ from integrations.errors import IntegrationError, Retryable
 from photosync.models import GeneratedImage, GenerationJob, SourceImage
 from photosync.observability import FIDELITY_FLAGS, STAGE_SECONDS, log_context
 from photosync.queueing import WORKER_NAME, Queues
+from photosync.services.energy import job_energy
 from photosync.services.generation_config import pipeline_config
 from photosync.services.media import content_hash, media_delete, media_save, media_save_original
 from photosync.services.originals import original_extension
@@ -70,7 +71,8 @@ def job_run(*, job_id: int) -> GenerationJob | None:
     job = job_start(job_id=job_id)
     if job is None:
         return None
-    with log_context(store_id=job.store_id, product_id=job.product_id, job_id=job.pk):
+    with log_context(store_id=job.store_id, product_id=job.product_id, job_id=job.pk), \
+            job_energy(job):
         return _job_process(job)
 
 
@@ -213,6 +215,7 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
                     metrics=out.metrics,
                     flags=list(out.flags),
                     alt_text=source.alt or job.product.title,
+                    energy={"devices": out.energy},  # completed by services.energy
                 )
             )
         for row in rows:

@@ -63,6 +63,7 @@ def pipeline_config(config: dict):
         lora=settings.PHOTOSYNC_SCENE_LORA,
         scene_size=settings.PHOTOSYNC_SCENE_SIZE,
         deadline_s=settings.PHOTOSYNC_SCENE_DEADLINE,
+        cpu_watts_per_core=settings.PHOTOSYNC_CPU_WATTS_PER_CORE,
     )
 
 

@@ -5,7 +5,8 @@ time, so the broker never holds a backlog that would serve stores first-come-fir
 
 - best priority first (a merchant's regenerate, then new products, then backfills);
 - within a priority, the store that has waited longest since it was last served;
-- backfills only inside the store's off-peak window;
+- backfills only inside the store's off-peak window (and, for stores that ask, in its
+  cleanest hours: services.clean_grid);
 - nothing past a store's monthly generation limit (held, with a reason the merchant sees);
 - GPU work only while a GPU worker is alive; otherwise the CPU path or a hold, per setting.
 
@@ -26,6 +27,7 @@ from django.utils import timezone
 from photosync.models import GenerationJob, Lease, Store, WorkerHeartbeat
 from photosync.queueing import Queues, enqueue, generation_work
 from photosync.selectors import generations_this_month
+from photosync.services.clean_grid import backfills_clean_grid
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +48,7 @@ def jobs_dispatch(*, now: datetime | None = None) -> int:
         if not gpu_alive:
             _reroute_gpu_jobs(now=now)
         generated = generations_this_month(now=now)
-        offpeak = _stores_in_offpeak(now)
+        offpeak = backfills_clean_grid(now=now, allowed=_stores_in_offpeak(now))
         for queue, limit in _limits().items():
             free = limit - GenerationJob.objects.filter(queue=queue, status__in=IN_FLIGHT).count()
             while free > 0:

@@ -27,12 +27,16 @@ SHADOWS = ("none", "contact", "drop")
 AUTO_APPROVE = ("never", "framed", "all")  # flagged outputs are never auto-approved
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 VARIATIONS = (1, 8)  # the fewest and the most scene variations per preset
+GRID_THRESHOLD_MAX = 2000  # g CO2e/kWh; the dirtiest grids are about 1,000
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 
 EDITABLE_DEFAULTS = {
     **STORE_SETTING_DEFAULTS,
     "auto_approve": "never",
     "offpeak": "",
+    # Backfills in the window's cleanest hours, or below this g CO2e/kWh (services.clean_grid).
+    "clean_grid_backfills": False,
+    "clean_grid_threshold": 0,
 }
 
 
@@ -62,6 +66,7 @@ def store_settings_choices() -> dict:
         "auto_approve": list(AUTO_APPROVE),
         "output_format": list(OUTPUT_FORMATS),
         "variations": {"min": VARIATIONS[0], "max": VARIATIONS[1]},
+        "clean_grid_threshold": {"min": 0, "max": GRID_THRESHOLD_MAX},
     }
 
 
@@ -89,6 +94,15 @@ def store_setting_clean(key: str, value):
     if key == "monthly_generation_limit":
         if not _whole(value) or value < 0:
             raise SettingsError(key, "monthly_generation_limit must be a whole number ≥ 0.")
+        return value
+    if key == "clean_grid_backfills":
+        if not isinstance(value, bool):
+            raise SettingsError(key, "clean_grid_backfills must be true or false.")
+        return value
+    if key == "clean_grid_threshold":
+        if not _whole(value) or not 0 <= value <= GRID_THRESHOLD_MAX:
+            raise SettingsError(key, "clean_grid_threshold must be a whole number of g CO₂e/kWh "
+                                     f"from 0 (none) to {GRID_THRESHOLD_MAX}.")
         return value
     if key in _CHOICES:
         allowed = _CHOICES[key]

@@ -257,6 +257,38 @@ SETTINGS: tuple[Setting, ...] = (
                 minimum=1),
     ),
     *_group(
+        "Energy and grid carbon",
+        Setting("PHOTOSYNC_CPU_WATTS_PER_CORE", "float", 3.5,
+                "Watts of one busy CPU core, for the CPU energy estimate (CPU seconds × this) "
+                "where RAPL counters are not readable. The default is Cloud Carbon "
+                "Footprint's average for an AWS vCPU at 100 % load. See docs/operations.md, "
+                "\"Energy and carbon\".", WORKERS, minimum=0.01),
+        Setting("CUDA_VISIBLE_DEVICES", "str", None,
+                "CUDA's own variable: the GPUs a process sees, by index or UUID. GPU energy "
+                "is read (NVML) from the first of them, the GPU that is torch's `cuda:0`.",
+                ("gpu-worker",), shown_default="every GPU; energy is read from GPU 0"),
+        Setting("PHOTOSYNC_GRID_INTENSITY", "float", 481.0,
+                "Grid carbon intensity in g CO₂e/kWh: used when no URL is set, and whenever "
+                "the URL fails. The default is the 2023 world average (Ember, Global "
+                "Electricity Review 2024).", ALL, minimum=0),
+        Setting("PHOTOSYNC_GRID_INTENSITY_URL", "url", None,
+                "A URL answering the current intensity and a forecast as JSON (the shape is "
+                "in docs/operations.md). Needed for clean-grid backfills.", ALL),
+        Setting("PHOTOSYNC_GRID_INTENSITY_TOKEN", "str", "",
+                "Sent as `Authorization: Bearer <token>` to that URL, when set.", ALL,
+                secret=True),
+        Setting("PHOTOSYNC_GRID_INTENSITY_TIMEOUT", "float", 3.0,
+                "Seconds to wait for that URL.", ALL, minimum=0.1),
+        Setting("PHOTOSYNC_GRID_INTENSITY_CACHE", "float", 900.0,
+                "Seconds each process keeps the URL's answer. A failed fetch is tried again "
+                "after a minute at most; until then the setting's value is used.", ALL,
+                minimum=0),
+        Setting("PHOTOSYNC_CLEAN_GRID_HOURS", "float", 2.0,
+                "For stores that run backfills when the grid is cleanest: how many of the "
+                "forecast's lowest-intensity hours of the off-peak window are used.", ALL,
+                minimum=0.25),
+    ),
+    *_group(
         "Shopify app (optional)",
         Setting("SHOPIFY_API_KEY", "str", "",
                 "The Shopify app's client id. Unset: PhotoSync still runs, and the Shopify "

@@ -10,6 +10,7 @@ from django.urls import reverse
 from rest_framework import serializers
 
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
+from photosync.services.energy import energy_label
 from photosync.services.media import media_public_url
 from photosync.services.store_settings import SettingsError, store_setting_clean
 from photosync.services.thumbnails import generated_thumb_url, original_link
@@ -65,13 +66,16 @@ class GeneratedSerializer(serializers.ModelSerializer):
     thumb = serializers.SerializerMethodField(help_text="320 px thumbnail, cached a year.")
     thumb_2x = serializers.SerializerMethodField(help_text="640 px thumbnail for dense screens.")
     fidelity = serializers.SerializerMethodField()
+    energy = serializers.SerializerMethodField(
+        help_text="This output's share of its job's energy: Wh, g CO2e, sources; null before "
+                  "it is recorded.")
 
     class Meta:
         model = GeneratedImage
         fields = [
             "id", "product", "source", "job", "kind", "preset", "generator", "seed", "status",
             "url", "full", "thumb", "thumb_2x", "width", "height", "metrics", "flags",
-            "fidelity", "alt_text", "featured", "decided_at", "created_at",
+            "fidelity", "energy", "alt_text", "featured", "decided_at", "created_at",
         ]
 
     def get_url(self, obj: GeneratedImage) -> str:
@@ -95,13 +99,25 @@ class GeneratedSerializer(serializers.ModelSerializer):
         }
 
 
+    def get_energy(self, obj: GeneratedImage) -> dict | None:
+        if obj.energy_wh is None:
+            return None
+        devices = (obj.energy or {}).get("devices") or {}
+        sources = sorted({d["source"] for d in devices.values()})
+        return {"wh": obj.energy_wh, "co2e_g": obj.co2e_g, "sources": sources,
+                "devices": devices,
+                "g_per_kwh": ((obj.energy or {}).get("grid") or {}).get("g_per_kwh"),
+                "label": energy_label(wh=obj.energy_wh, co2e_g=obj.co2e_g, sources=sources)}
+
+
 class JobSerializer(serializers.ModelSerializer):
     settings = serializers.SerializerMethodField()
 
     class Meta:
         model = GenerationJob
         fields = ["id", "status", "reason", "error", "hold_reason", "notes", "timings",
-                  "settings", "created_at", "started_at", "finished_at"]
+                  "settings", "energy_wh", "co2e_g", "grid_g_per_kwh", "energy", "created_at",
+                  "started_at", "finished_at"]
 
     def get_settings(self, obj: GenerationJob) -> dict:
         config = obj.config or {}
@@ -234,6 +250,11 @@ class SettingsSerializer(serializers.Serializer):
                                          "flagged outputs are never auto-approved.")
     offpeak = serializers.CharField(required=False, allow_blank=True,
                                     help_text='Backfill window, e.g. "01:00-06:00".')
+    clean_grid_backfills = serializers.BooleanField(
+        required=False, help_text="Run backfills in the window's cleanest grid hours.")
+    clean_grid_threshold = serializers.IntegerField(
+        required=False, help_text="Also run them while the grid is below this g CO2e/kWh "
+                                  "(0: no threshold).")
     monthly_generation_limit = serializers.IntegerField(required=False)
     timezone = serializers.CharField(required=False)
 
@@ -244,4 +265,12 @@ class UsageSerializer(serializers.Serializer):
     limit = serializers.IntegerField()
     remaining = serializers.IntegerField()
     held = serializers.IntegerField()
+    held_by_reason = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="Held jobs per hold reason: monthly_limit, no_gpu, clean_grid.")
+    clean_grid_note = serializers.CharField(
+        help_text="Why backfills wait for a cleaner grid, and until when (empty if not).")
     resets_on = serializers.DateField()
+    images = serializers.IntegerField(help_text="Images generated this month.")
+    energy_wh = serializers.FloatField(help_text="Energy of this month's generation work.")
+    co2e_g = serializers.FloatField(help_text="Its grams of CO2e at the grid's intensity.")

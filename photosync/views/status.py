@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from photosync.models import GenerationJob, Push, WorkerHeartbeat
 from photosync.observability import metrics_text, product_latency_quantiles
 from photosync.queueing import Queues, queue_depth
+from photosync.selectors import energy_per_image
+from photosync.services.carbon import grid_intensity
 
 
 @require_GET
@@ -61,5 +63,16 @@ def status(request):
         .select_related("product", "store").order_by("-finished_at")[:10],
         "failed_pushes": Push.objects.filter(status="failed")
         .select_related("product", "store").order_by("-updated_at")[:10],
+        "energy": energy_per_image(since=now - timedelta(days=7)),
+        "grid": _grid(now),
     }
     return render(request, "photosync/status.html", context)
+
+
+def _grid(now) -> dict:
+    """The intensity in use now and the cleanest forecast hour of the next 24 hours."""
+    grid = grid_intensity()
+    ahead = [slot for slot in grid.forecast
+             if now <= slot.end and slot.start < now + timedelta(hours=24)]
+    return {"now": grid.at_time(now), "intensity": grid,
+            "cleanest": min(ahead, key=lambda slot: slot.g_per_kwh) if ahead else None}

@@ -2,9 +2,11 @@
 
 The hybrid / on-premise workflow: point it at photos or folders, get the outputs, each image's
 segmentation mask (``<name>.mask.png``, source size) and ``report.json`` (per image: outputs,
-mask, fidelity metrics, per-stage timings, notes, flags, errors). A bad file is recorded in the
-report and the run goes on; the command fails only when every input failed (or the
-configuration cannot run on this host, which is checked before the first image).
+mask, fidelity metrics, per-stage timings, energy per device and stage with its source, notes,
+flags, errors; in the summary the run's Wh, Wh per output and g CO2e at the grid intensity of
+PHOTOSYNC_GRID_INTENSITY or its URL). A bad file is recorded in the report and the run goes
+on; the command fails only when every input failed (or the configuration cannot run on this
+host, which is checked before the first image).
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from photosync.services.carbon import grid_intensity
 from pipeline import (
     FRAME_PRESETS,
     SCENE_PRESETS,
@@ -90,6 +94,8 @@ class Command(BaseCommand):
 
         failed = [i for i in images if i["status"] == "error"]
         outputs = sum(len(i["outputs"]) for i in images)
+        grid = grid_intensity()
+        energy_wh = sum(i["energy"]["wh"] for i in images if i.get("energy"))
         report = {
             "version": 1,
             "config": _config_json(config),
@@ -100,6 +106,10 @@ class Command(BaseCommand):
                 "outputs": outputs,
                 "flagged_outputs": sum(1 for i in images for o in i["outputs"] if o["flags"]),
                 "seconds": round(time.perf_counter() - started, 3),
+                "energy_wh": round(energy_wh, 6),
+                "wh_per_output": round(energy_wh / outputs, 6) if outputs else None,
+                "co2e_g": round(energy_wh / 1000 * grid.g_per_kwh, 6),
+                "grid": grid.to_json(),
             },
             "images": images,
         }
@@ -110,7 +120,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Processed {summary['inputs']} image(s): {summary['succeeded']} ok, "
             f"{summary['failed']} failed; {outputs} output(s), {summary['flagged_outputs']} "
-            f"flagged for review, in {out} ({REPORT}) in {summary['seconds']:.1f} s"
+            f"flagged for review, in {out} ({REPORT}) in {summary['seconds']:.1f} s, "
+            f"{summary['energy_wh']:.4f} Wh"
         )
         if len(failed) == len(images):
             raise CommandError(f"All {len(images)} input(s) failed; see {out / REPORT}.")
@@ -136,6 +147,7 @@ def _config(options: dict) -> PipelineConfig:
             device=options["device"],
             dtype=options["dtype"],
             steps=options["steps"],
+            cpu_watts_per_core=settings.PHOTOSYNC_CPU_WATTS_PER_CORE,
         )
     except ConfigError as exc:
         raise CommandError(exc.message) from None
@@ -194,10 +206,13 @@ def _process_one(path: Path, stem: str, out: Path, config: PipelineConfig) -> di
             "width": output.width, "height": output.height,
             "content_type": output.content_type, "seed": output.seed,
             "generator": output.generator, "metrics": output.metrics, "flags": output.flags,
+            "energy": {"wh": round(sum(d["wh"] for d in output.energy.values()), 6),
+                       "devices": {k: {**v, "wh": round(v["wh"], 6)}
+                                   for k, v in output.energy.items()}},
         })
     entry.update(mask=mask_name, segmenter=result.segmenter,
                  source_size=list(result.source_size), timings=result.timings,
-                 notes=result.notes, flags=result.flags)
+                 energy=result.energy.to_json(), notes=result.notes, flags=result.flags)
     return entry
 
 

@@ -129,7 +129,8 @@ function outputTile(g, push, featured, product, act) {
 function fidelityBadge(g) {
   const numbers = Object.entries(g.fidelity.numbers)
     .filter(([key]) => METRICS[key])
-    .map(([key, value]) => `${METRICS[key][0]}: ${METRICS[key][1](value)}`);
+    .map(([key, value]) => `${METRICS[key][0]}: ${METRICS[key][1](value)}`)
+    .concat(g.energy ? [`Energy: ${g.energy.label}`] : []);
   const text = g.fidelity.passed ? "Fidelity OK" : "Fidelity: check";
   const details = el("ul", { class: "meta", hidden: true, style: "margin:4px 0;padding-left:16px" },
     numbers.map((n) => el("li", { text: n })));

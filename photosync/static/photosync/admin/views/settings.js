@@ -1,6 +1,7 @@
 /* Settings, per store: framing, shadow, scene styles, variations, file format, the
-   auto-approve rule, the off-peak window for backfills, and this month's usage against the
-   limit (only operators may change the limit). */
+   auto-approve rule, the off-peak window for backfills (and running them when the grid is
+   cleanest), and this month's usage against the limit, with its energy and carbon (only
+   operators may change the limit). */
 import { api, withStore } from "../api.js";
 import { el, plural, selectField, toast } from "../dom.js";
 import { show } from "../router.js";
@@ -73,7 +74,20 @@ export async function settingsView() {
           value: from || "", "aria-describedby": "err-offpeak" })),
         el("label", {}, "ends at ", el("input", { type: "time", name: "offpeak_to",
           value: to || "", "aria-describedby": "err-offpeak" }))),
-      errorFor("offpeak")),
+      errorFor("offpeak"),
+      el("label", { class: "choice" }, el("input", { type: "checkbox",
+        name: "clean_grid_backfills", checked: values.clean_grid_backfills }),
+        el("span", { text: "Run backfills when the grid is cleanest" })),
+      el("div", { class: "help muted", text: "Inside the window, backfills wait for the "
+        + "forecast's lowest-carbon hours. New products never wait." }),
+      errorFor("clean_grid_backfills"),
+      el("div", { class: "field" },
+        el("label", { for: "set-grid-threshold",
+          text: "…or whenever the grid is below (g CO₂e/kWh, 0 for no threshold)" }),
+        el("input", { id: "set-grid-threshold", name: "clean_grid_threshold", type: "number",
+          min: 0, max: choices.clean_grid_threshold.max, value: values.clean_grid_threshold,
+          "aria-describedby": "err-clean_grid_threshold" }),
+        errorFor("clean_grid_threshold"))),
     el("section", { class: "card", "aria-labelledby": "set-usage" },
       el("h2", { id: "set-usage", text: "Usage this month" }),
       usageMeter(usage),
@@ -100,6 +114,8 @@ export async function settingsView() {
       custom_prompt: data.get("custom_prompt") || "",
       auto_approve: data.get("auto_approve"),
       offpeak: offFrom || offTo ? `${offFrom}-${offTo}` : "",
+      clean_grid_backfills: data.get("clean_grid_backfills") === "on",
+      clean_grid_threshold: Number(data.get("clean_grid_threshold") || 0),
     };
     if (answer.can_change_limit) {
       body.monthly_generation_limit = Number(data.get("monthly_generation_limit"));
@@ -135,8 +151,29 @@ function usageMeter(usage) {
                 "aria-label": "Generations used this month", "aria-valuemin": 0,
                 "aria-valuemax": usage.limit, "aria-valuenow": usage.used },
       el("span", { style: `width:${(share * 100).toFixed(1)}%` })),
-    usage.held ? el("p", { class: "banner warn",
-      text: `${plural(usage.held, "job")} on hold until the limit resets or is raised.` })
-      : null);
+    el("p", { dataset: { role: "energy" } }, el("strong", { text: plural(usage.images,
+      "image") }), ` this month · ${formatWh(usage.energy_wh)} · `
+      + `${formatAmount(usage.co2e_g)} g CO₂e`),
+    Object.entries(usage.held_by_reason || {}).map(([reason, n]) => el("p", {
+      class: "banner warn", text: `${plural(n, "job")} on hold: `
+        + ((reason === "clean_grid" && usage.clean_grid_note) || HOLD_TEXT[reason] || reason),
+    })));
+}
+
+const HOLD_TEXT = {
+  monthly_limit: "until the limit resets or is raised.",
+  no_gpu: "waiting for a GPU worker.",
+  clean_grid: "backfills waiting for the cleanest hours of the grid.",
+};
+
+function formatWh(wh) {
+  return wh >= 1000 ? `${formatAmount(wh / 1000)} kWh` : `${formatAmount(wh)} Wh`;
+}
+
+function formatAmount(value) {  // two significant digits below 1, never 1e-7
+  if (!value) return "0";
+  if (value >= 100) return Math.round(value).toLocaleString("en");
+  if (value >= 1) return value.toFixed(1);
+  return value.toFixed(1 - Math.floor(Math.log10(value)));
 }
 
