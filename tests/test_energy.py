@@ -24,13 +24,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _fresh_grid(settings):
     settings.PHOTOSYNC_GRID_INTENSITY_URL = None
     settings.PHOTOSYNC_GRID_INTENSITY = 400.0
+    settings.PHOTOSYNC_METRICS_TOKEN = METRICS_TOKEN  # /metrics is private by default
     grid_cache_clear()
     yield
     grid_cache_clear()
 
 
+METRICS_TOKEN = "energy-scrape-token"
+
+
 def _samples(client) -> dict[tuple[str, tuple], float]:
-    body = client.get("/metrics").content.decode()
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
+    assert response.status_code == 200
+    body = response.content.decode()
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(body) for s in family.samples
             if s.name.startswith("photosync_energy")}
