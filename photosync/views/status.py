@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from photosync.models import GenerationJob, Push, WorkerHeartbeat
 from photosync.observability import metrics_text, product_latency_quantiles
 from photosync.queueing import Queues, queue_depth
+from photosync.selectors import webhook_events_failed
 
 
 @require_GET
@@ -53,5 +54,7 @@ def status(request):
         .select_related("product", "store").order_by("-finished_at")[:10],
         "failed_pushes": Push.objects.filter(status="failed")
         .select_related("product", "store").order_by("-updated_at")[:10],
+        "failed_events": webhook_events_failed()[:20],
+        "failed_events_count": webhook_events_failed().count(),
     }
     return render(request, "photosync/status.html", context)

@@ -163,6 +163,17 @@ def woocommerce_auth_verify(*, request_id: int) -> WooCommerceAuthRequest | None
     return request
 
 
+def woocommerce_auth_fail(*, request_id: int, reason: str) -> None:
+    """The verification's boundary gave up (the store stayed unreachable, an unexpected
+    error): close the request as failed, the key wiped, with a reason the merchant sees."""
+    request = WooCommerceAuthRequest.objects.filter(
+        pk=request_id, status=WooCommerceAuthRequest.Status.RECEIVED
+    ).first()
+    if request is not None:
+        _record_decision(request, status=WooCommerceAuthRequest.Status.FAILED,
+                         error=f"The key could not be verified: {reason}"[:2000])
+
+
 def woocommerce_store_connect(
     *,
     url: str,
