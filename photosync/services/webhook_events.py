@@ -79,7 +79,7 @@ def webhook_event_record(
     except IntegrityError:  # a repeated delivery
         return None
     if refused:
-        log.warning("%s webhook %s (%s) for %s refused: %s", platform, event.pk, topic,
+        log.warning("%s webhook %s (%s) for %s %s", platform, event.pk, topic,
                     shop_domain, refused)
         return event
     enqueue(Work.WEBHOOK_EVENT_PROCESS, event.pk,
