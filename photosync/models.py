@@ -236,7 +236,7 @@ class WebhookEvent(models.Model):
 
     platform = models.CharField(max_length=20, choices=Platform.choices)
     # The platform's identity of one delivery (Shopify X-Shopify-Webhook-Id; WooCommerce
-    # webhook id + product id + date_modified_gmt).
+    # store + topic + resource id + date_modified_gmt).
     delivery_id = models.CharField(max_length=255)
     store = models.ForeignKey(
         Store, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events"
