@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "photosync.middleware.DatabaseUnavailable",
+    "photosync.middleware.StoreUnavailable",
     "photosync.views.shopify_session.ShopifySessionHeaders",
 ]
 

@@ -72,7 +72,8 @@ def store_url_normalize(url: str) -> str:
 
 
 def woocommerce_connect_start(*, store_url: str, user=None) -> tuple[WooCommerceAuthRequest, str]:
-    """Create a single-use state and return (the request, the store's authorize URL)."""
+    """Create a single-use state and return (the request, the store's authorize URL).
+    ConnectError: the address is not acceptable; Retryable: it could not be checked now."""
     url = store_url_normalize(store_url)
     _address_check(url)
     request = WooCommerceAuthRequest.objects.create(
@@ -245,5 +246,7 @@ def _address_check(url: str) -> None:
     allowed = networks_parse(options.get("allowed_networks") or ())
     try:
         url_check(url, allowed=allowed, what="store address")
+    except Retryable:
+        raise  # the name did not resolve, which may be temporary: the caller answers 503
     except IntegrationError as exc:
         raise ConnectError(exc.message) from None
