@@ -118,9 +118,14 @@ def test_a_refused_delivery_is_logged_and_listed_on_status(
              emulator.compliance_payload("shop/redact", SHOP), topic="shop/redact",
              shop=OTHER_SHOP)
     assert f"for {OTHER_SHOP} refused: the body names the shop {SHOP}" in caplog.text
+    # The headers are the sender's to choose: the page shows them as text.
+    _deliver(client, django_capture_on_commit_callbacks,
+             emulator.compliance_payload("customers/redact", SHOP), topic="customers/redact",
+             shop="<script>alert(1)</script>")
     client.force_login(operator)
     page = client.get("/status").content.decode()
-    assert "Failed webhook events (1)" in page and "refused" in page
+    assert "Failed webhook events (2)" in page and "refused" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page and "<script>alert" not in page
 
 
 def test_app_uninstalled_is_confirmed_by_the_admin_api(
