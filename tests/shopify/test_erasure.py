@@ -73,8 +73,19 @@ def test_nothing_of_an_erased_shop_stays_readable(client, emulator, media_root):
 
 
 def test_every_sqlite_connection_zeroes_what_it_deletes():
+    """SQLite's own default is off (Debian builds it on: checked here by switching it off
+    first); every connection Django opens gets it from the connection_created receiver."""
+    from django.db.backends.signals import connection_created
+
+    from photosync.database import connection_prepare
+
     if connection.vendor != "sqlite":
         pytest.skip("SQLite only")
+    assert connection_prepare in [entry[1]() for entry in connection_created.receivers]
     connection.close()
     connection.ensure_connection()  # a new connection, as each worker thread opens
-    assert connection.cursor().execute("PRAGMA secure_delete").fetchone()[0] == 1
+    with connection.cursor() as cursor:
+        assert cursor.execute("PRAGMA secure_delete").fetchone()[0] == 1
+        cursor.execute("PRAGMA secure_delete = OFF")
+        connection_prepare(sender=type(connection), connection=connection)
+        assert cursor.execute("PRAGMA secure_delete").fetchone()[0] == 1
