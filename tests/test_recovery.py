@@ -195,6 +195,32 @@ def test_an_event_whose_store_stays_unreachable_fails_with_the_reason_on_status(
     assert "products/update" in page and "gave up after 6 attempts" in page
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_job_whose_store_stays_unreachable_fails_instead_of_staying_dispatched(
+    broker, worker, monkeypatch, shopify_settings
+):
+    """Its retries spent, a released job stayed `dispatched` with no message behind it, for
+    recovery to find much later; now it fails with the store's reason."""
+    from photosync.jobs import base
+    from photosync.services.shopify.auth import shopify_store_connect
+    from tests.conftest import drain
+
+    monkeypatch.setattr(base, "RETRY_DELAY", timedelta(milliseconds=10))
+    shopify_settings.SHOPIFY_API_ORIGIN = f"http://127.0.0.1:{_closed_port()}"
+    store = shopify_store_connect(shop="alpha-goods.myshopify.com", credentials={
+        "access_token": "shpat_expired", "refresh_token": "shprt_x", "expires_at": 1.0})
+    product = Product.objects.create(store=store, remote_id="gid://shopify/Product/1")
+    job = GenerationJob.objects.create(store=store, product=product, input_hash="h",
+                                       dedupe_key="unreachable")
+    job_send(job=job, now=timezone.now())
+    drain(broker, worker)
+    job.refresh_from_db()
+    assert job.status == GenerationJob.Status.FAILED
+    assert job.error.startswith("Image generation stopped. Shopify could not be reached")
+    assert "(gave up after 4 attempts). Use Regenerate to try again." in job.error
+    assert job.attempts == 4
+
+
 @pytest.fixture
 def shopify_settings(settings):
     from tests.shopify.conftest import API_KEY, SECRET

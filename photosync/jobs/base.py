@@ -97,7 +97,7 @@ def bounded(service: Callable, /, *, give_up: Callable[[str], object], **kwargs)
             raise retry_later(exc) from exc
         attempts = attempts_made()
         log.warning("giving up after %s attempts: %s", attempts, exc.message)
-        give_up(f"{exc.message} (gave up after {attempts} attempts)")
+        give_up(f"{exc.message.rstrip('.')} (gave up after {attempts} attempts).")
     except TimeLimitExceeded:
         log.error("%s stopped at its time limit", _current_name())
         give_up(f"It took longer than its time limit ({_time_limit_text()}) and was stopped.")

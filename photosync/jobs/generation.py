@@ -40,7 +40,7 @@ def _generation(job_id: int) -> None:
     meanwhile; what cannot be retried, or is out of retries, fails the job with a message a
     merchant can read, so that no job stays dispatched or running with nothing behind it."""
     bounded(_job_attempt, job_id=job_id, give_up=lambda reason: job_fail(
-        job_id=job_id, message=f"Image generation stopped: {reason} Use Regenerate to try again."
+        job_id=job_id, message=f"Image generation stopped. {reason} Use Regenerate to try again."
     ))
     jobs_dispatch()  # a slot is free: hand the broker the next job in fair order
 

@@ -128,7 +128,7 @@ def push_give_up(*, push_id: int, reason: str) -> Push | None:
     on."""
     push = Push.objects.filter(pk=push_id).first()
     if push is not None and push.status not in _DONE:
-        push_failed(push=push, message=f"The push stopped: {reason} Use Retry to try again.")
+        push_failed(push=push, message=f"The push stopped. {reason} Use Retry to try again.")
     return push
 
 

@@ -172,7 +172,7 @@ def woocommerce_auth_fail(*, request_id: int, reason: str) -> None:
     ).first()
     if request is not None:
         _record_decision(request, status=WooCommerceAuthRequest.Status.FAILED,
-                         error=f"The key could not be verified: {reason}"[:2000])
+                         error=f"The key could not be verified. {reason}"[:2000])
 
 
 def woocommerce_store_connect(
