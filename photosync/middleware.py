@@ -3,14 +3,51 @@
 from __future__ import annotations
 
 import logging
+import math
 
 from django.db import DatabaseError
 from django.db.utils import InterfaceError, OperationalError
 from django.http import JsonResponse
 
+from integrations.errors import Retryable
 from photosync.observability import WEBHOOK_ACK, timed
 
 log = logging.getLogger(__name__)
+
+# Seconds a client is asked to wait when a store is unreachable and gave no hint itself.
+STORE_RETRY_AFTER = 30
+
+
+def retry_after_seconds(hint: float | None) -> int:
+    """A Retry-After value: the store's own hint rounded up, else STORE_RETRY_AFTER."""
+    return max(1, math.ceil(hint)) if hint else STORE_RETRY_AFTER
+
+
+def store_unavailable(message: str, retry_after: float | None = None) -> JsonResponse:
+    """503 with Retry-After: a store (or Shopify's token endpoint) could not be reached while
+    the request waited. Nothing was stored; the same request succeeds later."""
+    response = JsonResponse({"detail": message}, status=503)
+    response["Retry-After"] = str(retry_after_seconds(retry_after))
+    return response
+
+
+class StoreUnavailable:
+    """Answer 503 with Retry-After when a store cannot be reached during a request: a
+    Retryable integration error (Unavailable, Throttled) that the view did not answer
+    itself, which would otherwise be a 500 (our code is not broken; the store is away)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, Retryable):
+            return None
+        log.warning("a store was unreachable while serving %s: %s", request.path,
+                    exception.message)
+        return store_unavailable(exception.message, exception.retry_after)
 
 
 class DatabaseUnavailable:

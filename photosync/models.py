@@ -224,6 +224,9 @@ class Push(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
+    # When its last push or poll message was sent (a delayed one: when it falls due); None
+    # when the send failed. Recovery re-sends only once no copy can still be in flight.
+    sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -243,7 +246,7 @@ class WebhookEvent(models.Model):
 
     platform = models.CharField(max_length=20, choices=Platform.choices)
     # The platform's identity of one delivery (Shopify X-Shopify-Webhook-Id; WooCommerce
-    # webhook id + product id + date_modified_gmt).
+    # store + topic + resource id + date_modified_gmt).
     delivery_id = models.CharField(max_length=255)
     store = models.ForeignKey(
         Store, null=True, blank=True, on_delete=models.CASCADE, related_name="webhook_events"
@@ -255,8 +258,9 @@ class WebhookEvent(models.Model):
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True)
     received_at = models.DateTimeField(auto_now_add=True)
-    # Last time syncd re-sent it after the broker lost or never got it.
-    recovered_at = models.DateTimeField(null=True, blank=True)
+    # When its processing was last sent to the broker (None: the send failed, or it never
+    # was): recovery re-sends it only once no copy can still be in flight.
+    sent_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -16,6 +16,9 @@ import logging
 import os
 import socket
 import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dramatiq
@@ -164,6 +167,11 @@ def build_broker() -> dramatiq.Broker:
     return broker
 
 
+# Where the Redis broker keeps the time from which it holds messages (see broker_epoch).
+EPOCH_KEY = "photosync.epoch"
+_stub_epoch: datetime | None = None
+
+
 _broker: dramatiq.Broker | None = None
 
 
@@ -173,16 +181,56 @@ def get_broker() -> dramatiq.Broker:
     if _broker is None:
         _broker = build_broker()
         dramatiq.set_broker(_broker)
+        try:
+            broker_epoch()  # mark the broker before this process sends anything to it
+        except Exception:  # Redis is away: syncd marks it once it is back
+            log.warning("could not read the broker's epoch; syncd will set it")
     return _broker
 
 
-def enqueue(work: str, *args: Any, delay_ms: int | None = None) -> None:
+def broker_epoch() -> datetime:
+    """Since when the broker has held the messages it holds: a row sent before this was
+    lost with the broker, and may be sent again at once.
+
+    Redis: a marker key, set once (SET NX) and kept exactly as long as the messages are — a
+    Redis that restarted without its data (or was flushed) has lost both, and the first
+    process to look sets it anew. The stub broker lives in this process's memory: its epoch
+    is when this process built it.
+    """
+    global _stub_epoch
+    broker = _broker or get_broker()
+    if not settings.REDIS_URL:
+        if _stub_epoch is None:
+            _stub_epoch = datetime.now(UTC)
+        return _stub_epoch
+    client = broker.client  # type: ignore[attr-defined]
+    key = f"{settings.PHOTOSYNC_QUEUE_NAMESPACE}:{EPOCH_KEY}"
+    client.set(key, repr(time.time()), nx=True)
+    return datetime.fromtimestamp(float(client.get(key)), tz=UTC)
+
+
+def work_retry_window(work: str) -> timedelta:
+    """How long after a send a copy of `work` may still be in flight: every attempt its
+    actor may make (1 + retries) running to its time limit, plus the longest delay before
+    each retry. Read from the options `jobs.base.house_actor` declared, so it cannot drift
+    from them."""
+    options = get_broker().get_actor(work).options
+    retries = int(options["max_retries"])
+    return timedelta(
+        milliseconds=(retries + 1) * int(options["time_limit"])
+        + retries * int(options["max_backoff"])
+    )
+
+
+def enqueue(work: str, *args: Any, delay_ms: int | None = None,
+            on_failure: Callable[[], None] | None = None) -> None:
     """Send the work named `work` (a Work name) with `args` once the current transaction
     commits (at once outside one).
 
     A name without an actor raises ActorNotFound at once (a bug, which the system check
     catches at start-up). A failed send is logged, not raised: the row that describes the work
-    is already committed, and the sync daemon re-enqueues work that never started.
+    is already committed, and the sync daemon re-enqueues work that never started;
+    `on_failure` (e.g. clearing the row's send stamp) tells it that nothing is in flight.
     """
     actor = get_broker().get_actor(work)
 
@@ -191,6 +239,11 @@ def enqueue(work: str, *args: Any, delay_ms: int | None = None) -> None:
             actor.send_with_options(args=args, delay=delay_ms)
         except Exception:  # broker down: the daemon picks the work up later
             log.exception("enqueue of %s%r failed; it will be retried by syncd", work, args)
+            if on_failure is not None:
+                try:
+                    on_failure()
+                except Exception:
+                    log.exception("could not record the failed enqueue of %s%r", work, args)
 
     transaction.on_commit(send)
 

@@ -32,6 +32,7 @@ from photosync.models import (
     Push,
     SourceImage,
     Store,
+    WebhookEvent,
     WooCommerceAuthRequest,
 )
 
@@ -189,6 +190,19 @@ def pushes_history() -> QuerySet[Push]:
 
 def pushes_for_stores(*, stores: QuerySet[Store]) -> QuerySet[Push]:
     return pushes_history().filter(store__in=stores)
+
+
+# What a refused delivery's note starts with (services.shopify.webhooks, at intake).
+REFUSED = "refused: "
+
+
+def webhook_events_failed() -> QuerySet[WebhookEvent]:
+    """Webhook events an operator should look at, newest first: those that failed (with the
+    reason) and those refused at intake (a payload naming another shop than its header)."""
+    return WebhookEvent.objects.filter(
+        Q(status=WebhookEvent.Status.FAILED)
+        | Q(status=WebhookEvent.Status.IGNORED, error__startswith=REFUSED)
+    ).select_related("store").order_by("-received_at", "-pk")
 
 
 def active_user(*, username: str):

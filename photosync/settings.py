@@ -63,6 +63,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "photosync.middleware.DatabaseUnavailable",
+    "photosync.middleware.StoreUnavailable",
     "photosync.views.shopify_session.ShopifySessionHeaders",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429
 ]
@@ -165,8 +166,6 @@ PHOTOSYNC_SWEEP_INTERVAL = read("PHOTOSYNC_SWEEP_INTERVAL")
 PHOTOSYNC_BACKFILL_THRESHOLD = read("PHOTOSYNC_BACKFILL_THRESHOLD")
 PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT = read("PHOTOSYNC_DISPATCH_CPU_IN_FLIGHT")
 PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT = read("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT")
-PHOTOSYNC_REDISPATCH_AFTER = read("PHOTOSYNC_REDISPATCH_AFTER")
-PHOTOSYNC_RECOVER_EVENTS_AFTER = read("PHOTOSYNC_RECOVER_EVENTS_AFTER")
 PHOTOSYNC_HEALTH_INTERVAL = read("PHOTOSYNC_HEALTH_INTERVAL")
 PHOTOSYNC_HEARTBEAT_INTERVAL = read("PHOTOSYNC_HEARTBEAT_INTERVAL")
 PHOTOSYNC_WORKER_DEAD_AFTER = read("PHOTOSYNC_WORKER_DEAD_AFTER")

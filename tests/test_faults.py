@@ -231,7 +231,7 @@ def test_webhooks_during_a_redis_outage_are_all_answered_and_each_processed_once
     photo = (PHOTOS / "luma-yoga-brick.jpg").read_bytes()
     pids = [woo.create_product(f"Brick {i}", [(f"brick{i}.jpg", photo)]) for i in range(12)]
     env = {"REDIS_URL": redis_url, "PHOTOSYNC_ALLOWED_NETWORKS": "127.0.0.0/8",
-           "PHOTOSYNC_RECOVER_EVENTS_AFTER": "0", "ALLOWED_HOSTS": "127.0.0.1",
+           "ALLOWED_HOSTS": "127.0.0.1",
            "PHOTOSYNC_PUBLIC_URL": f"http://127.0.0.1:{web_port}"}
     web = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "photosync.wsgi", "-b", f"127.0.0.1:{web_port}",

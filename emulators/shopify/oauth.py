@@ -47,6 +47,14 @@ class OAuthServer:
         for token in [t for t, v in self.refresh_tokens.items() if v["shop"] == domain]:
             del self.refresh_tokens[token]
 
+    def uninstall(self, domain: str) -> None:
+        """The merchant removes the app: Shopify revokes every access and refresh token the
+        app holds for the shop at once (the Admin API answers 401 to them from then on) and
+        sends app/uninstalled (send it with `send_webhook(..., shop_payload(domain))`)."""
+        for token in [t for t, (shop, _) in self.tokens.items() if shop == domain]:
+            del self.tokens[token]
+        self.revoke_refresh_tokens(domain)
+
     def id_token(self, domain: str, *, secret: str | None = None, aud: str | None = None,
                  exp_in: float = 60, nbf_in: float = 0, sub: str = "42", **extra) -> str:
         """An ID (session) token as App Bridge hands one to the embedded page."""

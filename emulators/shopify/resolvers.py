@@ -94,7 +94,8 @@ class Root(dict):
 
     # queries
     def r_shop(self, info):
-        return {"myshopifyDomain": self.shop.domain, "name": self.shop.name.title()}
+        return {"id": st.gid("Shop", self.emu.shop_payload(self.shop.domain)["id"]),
+                "myshopifyDomain": self.shop.domain, "name": self.shop.name.title()}
 
     def r_product(self, info, id):
         product = self.shop.products.get(st.gid_number(id)) if "/Product/" in id else None

@@ -73,6 +73,34 @@ class WebhookSender:
             future = self._pending.pop(0)
             future.result(timeout=max(0.1, deadline - time.monotonic()))
 
+    def shop_payload(self, domain: str) -> dict:
+        """app/uninstalled as Shopify sends it: the shop (REST-shaped), which names itself in
+        `myshopify_domain` (and its primary domain in `domain`)."""
+        shop = self.shops[domain]
+        return {
+            "id": st.ID_BASE + sorted(self.shops).index(domain) + 1,
+            "name": shop.name.title(),
+            "email": f"owner@{shop.name}.example",
+            "domain": domain,
+            "myshopify_domain": domain,
+            "province": None,
+            "country": "US",
+            "currency": "USD",
+            "plan_name": "basic",
+            "created_at": st.now_iso(),
+        }
+
+    def compliance_payload(self, topic: str, domain: str) -> dict:
+        """shop/redact and customers/* as Shopify sends them: they name the shop in
+        `shop_domain`."""
+        payload: dict = {"shop_id": self.shop_payload(domain)["id"], "shop_domain": domain}
+        if topic.startswith("customers/"):
+            payload["customer"] = {"id": 191167, "email": "john@example.com",
+                                   "phone": "555-625-1199"}
+            payload["orders_to_redact" if topic == "customers/redact"
+                    else "orders_requested"] = [299938, 280263]
+        return payload
+
     def _product_payload(self, shop: st.Shop, product_id: int) -> dict:
         """products/create|update as Shopify sends it (REST-shaped)."""
         clock = time.monotonic()

@@ -91,6 +91,11 @@ class ShopifyAdapter:
         )
         self.policy = self.client.endpoint.policy
 
+    def shop_domain(self) -> str:
+        """The shop our token opens (a cheap query). AuthRevoked (401) when Shopify no longer
+        accepts the token: the app was uninstalled, which revokes every token at once."""
+        return str(self.client.execute(q.SHOP)["shop"]["myshopifyDomain"])
+
     def get_product(self, remote_id: str) -> RemoteProduct:
         gid = product_gid(remote_id)
         product, media = self._product_and_gallery(gid)

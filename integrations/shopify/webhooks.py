@@ -27,6 +27,15 @@ PRODUCT_TOPICS = frozenset({"products/create", "products/update"})
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
 KNOWN_TOPICS = PRODUCT_TOPICS | COMPLIANCE_TOPICS | {"app/uninstalled", "bulk_operations/finish"}
 
+# The HMAC covers the body only: X-Shopify-Shop-Domain is not signed. Where the body names the
+# shop it is about, that name is the signed one (the first of these fields that is present).
+SHOP_FIELDS = {
+    "shop/redact": ("shop_domain",),
+    "customers/data_request": ("shop_domain",),
+    "customers/redact": ("shop_domain",),
+    "app/uninstalled": ("myshopify_domain", "domain"),  # the shop object itself
+}
+
 
 def webhook_signature(body: bytes, secret: str) -> str:
     """The `X-Shopify-Hmac-Sha256` value Shopify sends for `body` signed with `secret`."""
@@ -72,6 +81,19 @@ def parse_delivery(headers: Mapping[str, str]) -> Delivery | None:
         event_id=(headers.get("X-Shopify-Event-Id") or "").strip(),
         triggered_at=parse_timestamp(headers.get("X-Shopify-Triggered-At") or ""),
     )
+
+
+def payload_shop(topic: str, payload: Mapping) -> str | None:
+    """The shop a signed body of `topic` names (lower case), "" when it should name one and
+    does not; None for topics whose body does not name a shop (products, bulk operations)."""
+    fields = SHOP_FIELDS.get(topic)
+    if fields is None:
+        return None
+    for field in fields:
+        value = payload.get(field)
+        if isinstance(value, str) and value.strip():
+            return value.strip().lower()
+    return ""
 
 
 def parse_timestamp(value: str) -> datetime | None:

@@ -5,9 +5,11 @@ WooCommerce signs the raw body with the webhook's secret (base64 HMAC-SHA256 in
 consecutive failures. Creating a webhook sends an unsigned *ping* (form body `webhook_id=N`,
 no `X-WC-*` headers) that must be answered 200 before any signature check.
 
-`X-WC-Webhook-Delivery-ID` is not stable across re-sends, so a delivery's identity is the
-webhook id + the product id + the product's `date_modified_gmt`. Variations fire product
-topics too; they name their parent in `parent_id`, which is the product PhotoSync refreshes.
+No header is signed: `X-WC-Webhook-Delivery-ID` changes on every send and `X-WC-Webhook-ID`
+can be rewritten on a re-sent body, so a delivery's identity is what it carries: the topic,
+the resource id and the resource's `date_modified_gmt` (a digest of the signed body when it
+has none). Variations fire product topics too; they name their parent in `parent_id`, which
+is the product PhotoSync refreshes.
 """
 
 from __future__ import annotations
@@ -70,11 +72,14 @@ class ProductDelivery:
     product_id: str  # the product to refresh: the parent for a variation
     modified_gmt: str  # the payload's date_modified_gmt as sent ("" when absent)
     is_variation: bool = False
+    body_digest: str = ""  # sha256 of the signed body: the identity when nothing dates it
 
     @property
     def identity(self) -> str:
-        """Webhook id + product id + date_modified_gmt: stable across re-sends."""
-        return f"{self.webhook_id}:{self.resource_id}:{self.modified_gmt}"
+        """Topic + resource id + date_modified_gmt: the same for every send of one change,
+        whatever its (unsigned) webhook and delivery ids say."""
+        version = self.modified_gmt or f"sha256:{self.body_digest}"
+        return f"{self.topic}:{self.resource_id}:{version}"
 
     @property
     def modified_at(self) -> datetime | None:
@@ -111,6 +116,7 @@ def parse_product_delivery(body: bytes, headers: Mapping[str, str]) -> ProductDe
         product_id=parent_id if is_variation and parent_id else resource_id,
         modified_gmt=modified if isinstance(modified, str) else "",
         is_variation=is_variation,
+        body_digest=hashlib.sha256(body).hexdigest(),
     )
 
 

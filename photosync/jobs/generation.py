@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from integrations.errors import Retryable
-from photosync.jobs.base import house_actor, retry_later
+from photosync.jobs.base import bounded, house_actor
 from photosync.queueing import Queues, Work
 from photosync.services.generation import (
     GpuStageFailed,
@@ -36,20 +36,21 @@ def generation_run_gpu(job_id: int) -> None:
 
 
 def _generation(job_id: int) -> None:
-    """The job boundary: an unexpected error becomes a message a merchant can read."""
+    """The job boundary (jobs.base.bounded): a store error is retried, the job given back
+    meanwhile; what cannot be retried, or is out of retries, fails the job with a message a
+    merchant can read, so that no job stays dispatched or running with nothing behind it."""
+    bounded(_job_attempt, job_id=job_id, give_up=lambda reason: job_fail(
+        job_id=job_id, message=f"Image generation stopped. {reason} Use Regenerate to try again."
+    ))
+    jobs_dispatch()  # a slot is free: hand the broker the next job in fair order
+
+
+def _job_attempt(*, job_id: int) -> None:
     try:
         job_run(job_id=job_id)
-    except Retryable as exc:
-        job_release(job_id=job_id)
-        raise retry_later(exc) from exc
+    except Retryable:
+        job_release(job_id=job_id)  # the retry may run on any worker
+        raise
     except GpuStageFailed as exc:
         log.warning("GPU stage of job %s failed: %s", job_id, exc)
         job_requeue_after_gpu_failure(job_id=job_id, message=str(exc))
-    except Exception:
-        log.exception("generation job %s failed", job_id)
-        job_fail(
-            job_id=job_id,
-            message="Image generation failed unexpectedly; the operator has the details. "
-            "Use Regenerate to try again.",
-        )
-    jobs_dispatch()  # a slot is free: hand the broker the next job in fair order

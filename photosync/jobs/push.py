@@ -3,31 +3,31 @@ processing."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from integrations.errors import Retryable
-from photosync.jobs.base import house_actor, retry_later, retrying
+from photosync.jobs.base import bounded, house_actor, retrying
 from photosync.models import Push
 from photosync.observability import PUSH_OUTCOMES
 from photosync.queueing import Queues, Work
-from photosync.services.pushes import push_fail_unexpectedly, push_send, push_status_check
-
-log = logging.getLogger(__name__)
+from photosync.services.pushes import push_give_up, push_send, push_status_check
 
 
 @house_actor(Work.PUSH_RUN, queue=Queues.PUSH, retries=10, time_limit=timedelta(minutes=10))
 def push_run(push_id: int) -> None:
-    """Send one outbox row to its store (the push boundary: an unexpected error fails the
-    push with a message the merchant can act on)."""
+    """Send one outbox row to its store (the push boundary, jobs.base.bounded: what cannot
+    be retried, or is out of retries, fails the push with a message the merchant can act
+    on)."""
+    bounded(_push_attempt, push_id=push_id,
+            give_up=lambda reason: _push_outcome(push_give_up(push_id=push_id, reason=reason)))
+
+
+def _push_attempt(*, push_id: int) -> None:
     try:
         _push_outcome(push_send(push_id=push_id))
-    except Retryable as exc:
+    except Retryable:
         PUSH_OUTCOMES.labels(platform="", outcome="retry").inc()
-        raise retry_later(exc) from exc
-    except Exception:
-        log.exception("push %s failed", push_id)
-        _push_outcome(push_fail_unexpectedly(push_id=push_id))
+        raise
 
 
 @house_actor(Work.PUSH_POLL, queue=Queues.PUSH, retries=3, time_limit=timedelta(minutes=2))

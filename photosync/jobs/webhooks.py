@@ -1,13 +1,18 @@
-"""The webhooks queue: recorded deliveries of every platform, and wc-auth key checks."""
+"""The webhooks queue: recorded deliveries of every platform, and wc-auth key checks.
+
+Both actors share one failure boundary (jobs.base.bounded): a retryable error is retried, and
+what cannot be retried (or is out of retries) ends the row failed with its reason, where the
+operator sees it (/status), instead of staying "received" for recovery to send for ever.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from photosync.jobs.base import house_actor, retrying
+from photosync.jobs.base import bounded, house_actor
 from photosync.queueing import Queues, Work
-from photosync.services.webhook_events import webhook_event_handle
-from photosync.services.woocommerce.connect import woocommerce_auth_verify
+from photosync.services.webhook_events import webhook_event_fail, webhook_event_handle
+from photosync.services.woocommerce.connect import woocommerce_auth_fail, woocommerce_auth_verify
 
 TIME_LIMIT = timedelta(minutes=5)
 
@@ -16,11 +21,13 @@ TIME_LIMIT = timedelta(minutes=5)
              time_limit=TIME_LIMIT)
 def webhook_event_process(event_id: int) -> None:
     """Act on one recorded delivery, Shopify or WooCommerce (re-read, uninstall, redact...)."""
-    retrying(webhook_event_handle, event_id=event_id)
+    bounded(webhook_event_handle, event_id=event_id,
+            give_up=lambda reason: webhook_event_fail(event_id=event_id, reason=reason))
 
 
 @house_actor(Work.WOOCOMMERCE_CONNECT_VERIFY, queue=Queues.WEBHOOKS, retries=5,
              time_limit=TIME_LIMIT)
 def woocommerce_connect_verify(request_id: int) -> None:
     """Verify the key a store posted to the wc-auth callback, then connect the store."""
-    retrying(woocommerce_auth_verify, request_id=request_id)
+    bounded(woocommerce_auth_verify, request_id=request_id,
+            give_up=lambda reason: woocommerce_auth_fail(request_id=request_id, reason=reason))

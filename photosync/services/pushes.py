@@ -11,9 +11,10 @@ from django.utils import timezone
 from integrations.base import NewImage
 from integrations.errors import Retryable, Terminal
 from photosync.models import GeneratedImage, Push
-from photosync.queueing import Work, enqueue
+from photosync.queueing import Work
 from photosync.services.media import media_public_url
 from photosync.services.originals import product_originals_backup
+from photosync.services.sending import row_send
 from photosync.services.stores import store_adapter
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def push_send(*, push_id: int) -> Push | None:
             push.status = Push.Status.PROCESSING
         push.save()
         if push.status == Push.Status.PROCESSING:
-            enqueue(Work.PUSH_POLL, push.pk, 0, delay_ms=_poll_delay_ms(0))
+            row_send(Push, push.pk, Work.PUSH_POLL, push.pk, 0, delay_ms=_poll_delay_ms(0))
     return push
 
 
@@ -112,7 +113,8 @@ def push_status_check(*, push_id: int, attempt: int = 0) -> Push | None:
                 "use Retry to check again.",
             )
         else:
-            enqueue(Work.PUSH_POLL, push.pk, attempt + 1, delay_ms=_poll_delay_ms(attempt + 1))
+            row_send(Push, push.pk, Work.PUSH_POLL, push.pk, attempt + 1,
+                     delay_ms=_poll_delay_ms(attempt + 1))
     return push
 
 
@@ -120,12 +122,13 @@ def push_failed(*, push: Push, message: str) -> None:
     _status_set(push, status=Push.Status.FAILED, error=message)
 
 
-def push_fail_unexpectedly(*, push_id: int) -> Push | None:
-    """The push boundary caught an error it did not expect: fail the push (if it is still
-    there) with a message the merchant can act on."""
+def push_give_up(*, push_id: int, reason: str) -> Push | None:
+    """The push boundary gave up (an error it did not expect, the time limit, retries spent):
+    fail the push, if it is still there and not done, with a message the merchant can act
+    on."""
     push = Push.objects.filter(pk=push_id).first()
-    if push is not None:
-        push_failed(push=push, message="The push failed unexpectedly; use Retry to try again.")
+    if push is not None and push.status not in _DONE:
+        push_failed(push=push, message=f"The push stopped. {reason} Use Retry to try again.")
     return push
 
 
@@ -147,7 +150,7 @@ def push_retry(*, push: Push) -> Push:
             raise PushError(f"This push is {push.status}; only a failed or rolled back push "
                             "can be sent again.")
         _status_set(push, status=Push.Status.QUEUED, error="")
-        enqueue(Work.PUSH_RUN, push.pk)
+        row_send(Push, push.pk, Work.PUSH_RUN, push.pk)
     return push
 
 

@@ -6,7 +6,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from photosync.models import GeneratedImage, GenerationJob, Push
-from photosync.queueing import Work, enqueue
+from photosync.queueing import Work
+from photosync.services.sending import row_send
 
 
 class ReviewError(Exception):
@@ -44,7 +45,7 @@ def image_approve(
             push.status = Push.Status.QUEUED
             push.error = ""
             push.save(update_fields=["status", "error", "updated_at"])
-        enqueue(Work.PUSH_RUN, push.pk)
+        row_send(Push, push.pk, Work.PUSH_RUN, push.pk)
     return push
 
 

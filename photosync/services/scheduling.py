@@ -28,6 +28,7 @@ from photosync.models import GenerationJob, Lease, Store, WorkerHeartbeat
 from photosync.queueing import Queues, enqueue, generation_work
 from photosync.selectors import generations_this_month
 from photosync.services.clean_grid import backfills_clean_grid
+from photosync.services.sending import unsent
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +95,15 @@ def store_limit_set(*, store: Store, limit: int) -> None:
 
 def job_send(*, job: GenerationJob, now: datetime) -> None:
     """Mark the job dispatched and send it to the work of its queue (also how recovery
-    re-sends a job the broker lost)."""
+    re-sends a job the broker lost). `dispatched_at` is the send stamp recovery reads; a
+    send that fails puts the job back in the queue for the next dispatch."""
     job.status = GenerationJob.Status.DISPATCHED
     job.dispatched_at = now
     job.save(update_fields=["status", "dispatched_at"])
-    enqueue(generation_work(job.queue), job.pk)
+    enqueue(generation_work(job.queue), job.pk, on_failure=unsent(
+        GenerationJob, job.pk, field="dispatched_at", stamp=now,
+        status=GenerationJob.Status.QUEUED,
+    ))
 
 
 def _limits() -> dict[str, int]:

@@ -5,10 +5,11 @@ Credentials at rest live in services.credentials, staff accounts in services.sta
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from integrations.base import StoreAdapter
@@ -21,11 +22,18 @@ from photosync.models import (
     SourceImage,
     Store,
     WebhookEvent,
+    WooCommerceAuthRequest,
 )
 from photosync.services.credentials import store_credentials_get
 from photosync.services.media import media_delete, media_delete_tree
 from photosync.services.shopify.auth import shopify_credentials_fresh
 from photosync.services.staff import store_staff_delete
+from photosync.services.thumbnails import SIZES
+
+log = logging.getLogger(__name__)
+
+# The storage folders a store's files live under (by store id), and their thumbnails'.
+STORE_MEDIA = ("originals", "sources", "generated")
 
 
 def store_adapter(*, store: Store) -> StoreAdapter:
@@ -97,8 +105,12 @@ def store_uninstall(*, store: Store, reason: str = "The app was uninstalled.") -
 
 def store_redact(*, store: Store) -> dict[str, int]:
     """Erase everything held for a store: its rows (cascading from the store), its staff
-    accounts, its webhook records, and its files, which go once the rows are gone for good.
+    accounts, its webhook records, and its files and their folders, which go once the rows
+    are gone for good.
 
+    Nothing stays readable: the credentials are overwritten before the rows are deleted
+    (SQLite also zeroes deleted content, `secure_delete`: photosync.database), and on SQLite
+    the write-ahead log, which still holds the old pages, is checkpointed and truncated.
     Returns counts by kind, for the audit log line.
     """
     with transaction.atomic():
@@ -113,15 +125,42 @@ def store_redact(*, store: Store) -> dict[str, int]:
         )
         counts = {"files": len(names), "staff": store_staff_delete(store=store)}
         WebhookEvent.objects.filter(platform=store.platform, shop_domain=store.domain).delete()
+        Store.objects.filter(pk=store.pk).update(credentials_encrypted=b"")
+        requests = WooCommerceAuthRequest.objects.filter(store=store)
+        requests.update(credentials_encrypted=b"")
+        requests.delete()
         store_pk = store.pk
         _, deleted = store.delete()
         counts["rows"] = sum(deleted.values())
 
         def delete_files() -> None:
             media_delete(names)
-            # Also anything orphaned under the store's folders (an interrupted job's output).
-            for folder in (f"sources/{store_pk}", f"generated/{store_pk}"):
+            # Also anything else under the store's folders (an interrupted job's output, the
+            # thumbnails of its originals), the folders themselves included.
+            for folder in store_media_folders(store_pk=store_pk):
                 media_delete_tree(folder)
+            _sqlite_log_truncate()
 
         transaction.on_commit(delete_files)
     return counts
+
+
+def store_media_folders(*, store_pk: int) -> list[str]:
+    """Every storage folder that holds files of the store."""
+    folders = [f"{kind}/{store_pk}" for kind in STORE_MEDIA]
+    return folders + [f"thumbs/{size}/{folder}" for size in SIZES for folder in folders]
+
+
+def _sqlite_log_truncate() -> None:
+    """Write the erased pages into the database file and empty the write-ahead log, where the
+    pages as they were before the erasure would otherwise stay until overwritten."""
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        return  # inside a transaction (a test's) SQLite cannot checkpoint
+    try:
+        with connection.cursor() as cursor:
+            busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+    except DatabaseError:
+        busy = 1
+    if busy:
+        log.warning("the SQLite log could not be truncated after an erasure (a reader held "
+                    "it); the next checkpoint overwrites it")

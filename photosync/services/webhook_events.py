@@ -6,7 +6,10 @@ module builds: services.shopify.webhooks, services.woocommerce.webhooks); everyt
 may call a store happens in `webhook_event_handle`, on the webhooks queue, through the
 `(platform, topic)` handler table. The unique (platform, delivery id) constraint makes a
 repeated delivery a no-op, and processing is idempotent (a product's input hash decides), so
-syncd may send a recorded event again.
+syncd may send a recorded event again (services.recovery, once no copy is in flight).
+
+A delivery the platform's module refuses at intake (a Shopify payload naming another shop
+than the header) is recorded as ignored, with the reason, and never processed.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from integrations.errors import IntegrationError, Retryable
 from photosync.models import Platform, WebhookEvent
 from photosync.observability import log_context
 from photosync.queueing import Work, enqueue
+from photosync.services.sending import unsent
 from photosync.services.shopify import webhooks as shopify
 from photosync.services.woocommerce import webhooks as woocommerce
 
@@ -45,13 +49,17 @@ def webhook_event_record(
     payload: dict,
     store_id: int | None = None,
     triggered_at: datetime | None = None,
+    refused: str = "",
 ) -> WebhookEvent | None:
-    """Record a verified delivery and queue its processing; None when it is a repeat."""
+    """Record a verified delivery and queue its processing; None when it is a repeat. A
+    delivery `refused` (the reason) is recorded as ignored and not processed."""
     # In a request the INSERT is its own transaction (autocommit): a BEGIN and a COMMIT round
     # trip fewer on the hot path (bench/webhook_intake.py). Inside a caller's transaction a
     # savepoint keeps a repeated delivery from breaking it. Either way the enqueue below runs
     # once the row is committed.
     savepoint = transaction.get_connection().in_atomic_block
+    now = timezone.now()
+    status = WebhookEvent.Status.IGNORED if refused else WebhookEvent.Status.RECEIVED
     try:
         with transaction.atomic() if savepoint else contextlib.nullcontext():
             event = WebhookEvent.objects.create(
@@ -62,10 +70,20 @@ def webhook_event_record(
                 shop_domain=shop_domain,
                 payload=payload,
                 triggered_at=triggered_at,
+                status=status,
+                error=refused,
+                # The send stamp rides on the INSERT (no second write on the hot path).
+                sent_at=None if refused else now,
+                processed_at=now if refused else None,
             )
     except IntegrityError:  # a repeated delivery
         return None
-    enqueue(Work.WEBHOOK_EVENT_PROCESS, event.pk)
+    if refused:
+        log.warning("%s webhook %s (%s) for %s %s", platform, event.pk, topic,
+                    shop_domain, refused)
+        return event
+    enqueue(Work.WEBHOOK_EVENT_PROCESS, event.pk,
+            on_failure=unsent(WebhookEvent, event.pk, field="sent_at", stamp=now))
     return event
 
 
@@ -73,9 +91,9 @@ def webhook_event_handle(*, event_id: int) -> str | None:
     """Act on one recorded delivery; return the status it ended in (None: gone or done).
 
     The failure boundary of every topic: a retryable error propagates (the actor retries; the
-    event stays "received" meanwhile, and syncd re-sends it should the retries run out); any
-    other error marks the event failed, with a reason, rather than leaving it to be re-sent
-    forever.
+    event stays "received" meanwhile, and fails with the store's message once the retries
+    are spent: jobs.base.bounded); any other error marks the event failed, with a reason,
+    rather than leaving it to be re-sent for ever.
     """
     event = WebhookEvent.objects.filter(pk=event_id).select_related("store").first()
     if event is None or event.status != WebhookEvent.Status.RECEIVED:
@@ -96,6 +114,14 @@ def webhook_event_handle(*, event_id: int) -> str | None:
         status=status, error=note, processed_at=timezone.now()
     )
     return status
+
+
+def webhook_event_fail(*, event_id: int, reason: str) -> None:
+    """End an event still waiting to be processed as failed, with the reason (/status shows
+    it): the actor's boundary gave up on it."""
+    WebhookEvent.objects.filter(pk=event_id, status=WebhookEvent.Status.RECEIVED).update(
+        status=WebhookEvent.Status.FAILED, error=reason[:2000], processed_at=timezone.now()
+    )
 
 
 def _ignore(event: WebhookEvent) -> tuple[str, str]:

@@ -211,12 +211,6 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT", "int", 2,
                 "The same for GPU generation jobs: about twice the GPU workers.", SYNCD,
                 minimum=1),
-        Setting("PHOTOSYNC_REDISPATCH_AFTER", "float", 600.0,
-                "Seconds after which work that was sent to the broker but never started (or "
-                "finished) is sent again.", SYNCD, minimum=0),
-        Setting("PHOTOSYNC_RECOVER_EVENTS_AFTER", "float", 60.0,
-                "Seconds after which a webhook event that was recorded but not processed is "
-                "enqueued again.", SYNCD, minimum=0),
         Setting("PHOTOSYNC_HEALTH_INTERVAL", "float", 900.0,
                 "Seconds between store health checks (across all daemons): WooCommerce "
                 "webhooks are re-activated or re-created, and Shopify access tokens that "

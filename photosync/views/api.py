@@ -24,6 +24,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from integrations.errors import IntegrationError, Retryable
+from photosync.middleware import retry_after_seconds
 from photosync.models import GeneratedImage, Product, Push, Store
 from photosync.selectors import (
     QUEUE_FILTERS,
@@ -124,8 +125,11 @@ def _conflict(message: str) -> Response:
 
 
 def _integration_error(exc: IntegrationError) -> Response:
-    code = status.HTTP_503_SERVICE_UNAVAILABLE if isinstance(exc, Retryable) else 409
-    return Response({"detail": exc.message}, status=code)
+    """The store refused (409), or could not be reached (503 with Retry-After)."""
+    if isinstance(exc, Retryable):
+        return Response({"detail": exc.message}, status=status.HTTP_503_SERVICE_UNAVAILABLE,
+                        headers={"Retry-After": str(retry_after_seconds(exc.retry_after))})
+    return Response({"detail": exc.message}, status=409)
 
 
 class ApiRoot(StoreScoped, APIView):

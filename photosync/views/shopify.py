@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET
 from integrations.errors import IntegrationError, Retryable
 from integrations.shopify import auth
 from integrations.shopify.webhooks import parse_delivery, verify_webhook
+from photosync.middleware import store_unavailable
 from photosync.services.shopify.auth import shopify_install_from_code, shopify_secrets
 from photosync.services.shopify.webhooks import shopify_event_fields
 from photosync.services.webhook_events import webhook_event_record
@@ -98,7 +99,7 @@ def app(request: HttpRequest) -> HttpResponse:
         session = session_from_id_token(id_token)
     except SessionError as exc:
         if exc.status == 503:
-            return JsonResponse({"detail": exc.message}, status=503)
+            return exc.response()
         if shop is None:
             return _bad_request("Open PhotoSync from your Shopify admin.")
         return _bounce_redirect(request, shop)
@@ -192,8 +193,8 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _bad_request("The install session does not match; start the install again.")
     try:
         shopify_install_from_code(shop=shop, code=params.get("code", ""))
-    except Retryable:
-        return JsonResponse({"detail": "Shopify could not be reached; try again."}, status=503)
+    except Retryable as exc:
+        return store_unavailable("Shopify could not be reached; try again.", exc.retry_after)
     except IntegrationError as exc:
         return _bad_request(exc.message)
     response = HttpResponseRedirect(_admin_app_url(shop, params.get("host", "")))

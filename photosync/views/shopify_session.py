@@ -27,6 +27,7 @@ from rest_framework.exceptions import APIException
 
 from integrations.errors import AuthRevoked, Retryable
 from integrations.shopify.auth import IdToken, InvalidIdToken, decode_id_token
+from photosync.middleware import retry_after_seconds, store_unavailable
 from photosync.models import Store
 from photosync.selectors import shopify_store
 from photosync.services.shopify.auth import (
@@ -58,14 +59,39 @@ class InvalidSessionToken(APIException):
     default_code = "invalid_session_token"
 
 
-class SessionError(Exception):
-    """No usable session: `retry` says whether a fresh ID token may fix it."""
+class StoreUnreachable(APIException):
+    """503 with Retry-After (DRF sends `wait` as the header): Shopify could not be reached to
+    connect the shop. DRF's base APIException would answer 500."""
 
-    def __init__(self, message: str, *, retry: bool = True, status: int = 401) -> None:
+    status_code = 503
+    default_detail = "Shopify could not be reached; try again shortly."
+    default_code = "store_unreachable"
+
+    def __init__(self, detail: str, *, wait: float | None) -> None:
+        super().__init__(detail)
+        self.wait = wait
+
+
+class SessionError(Exception):
+    """No usable session: `retry` says whether a fresh ID token may fix it; `retry_after` is
+    set when the store was unreachable (answer 503 with Retry-After)."""
+
+    def __init__(self, message: str, *, retry: bool = True, status: int = 401,
+                 retry_after: float | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.retry = retry
         self.status = status
+        self.retry_after = retry_after
+
+    def response(self) -> JsonResponse:
+        """The answer of a plain Django view."""
+        if self.retry_after is not None:
+            return store_unavailable(self.message, self.retry_after)
+        response = JsonResponse({"detail": self.message}, status=self.status)
+        if self.retry:
+            response[RETRY_HEADER] = "1"
+        return response
 
 
 def shopify_configured() -> bool:
@@ -92,9 +118,10 @@ def session_from_id_token(id_token: str) -> ShopifySession:
             store = shopify_install_from_id_token(shop=token.shop, id_token=id_token)
         except AuthRevoked:
             raise SessionError("Shopify refused the session token.") from None
-        except Retryable:
+        except Retryable as exc:
             raise SessionError("Shopify could not be reached; try again shortly.",
-                               retry=False, status=503) from None
+                               retry=False, status=503,
+                               retry_after=retry_after_seconds(exc.retry_after)) from None
     user = store_staff_user(store=store, remote_user_id=token.user_id)
     user.shopify_store = store
     return ShopifySession(store=store, user=user, token=token)
@@ -121,7 +148,7 @@ class ShopifyIdTokenAuthentication(BaseAuthentication):
             if exc.retry:
                 request._request.shopify_retry_session = True
             if exc.status == 503:
-                raise APIException(exc.message) from None
+                raise StoreUnreachable(exc.message, wait=exc.retry_after) from None
             raise InvalidSessionToken(exc.message) from None
         request._request.shopify_store = session.store
         return session.user, session.token
@@ -139,10 +166,7 @@ def shopify_session_required(view):
         try:
             session = session_from_id_token(token)
         except SessionError as exc:
-            response = JsonResponse({"detail": exc.message}, status=exc.status)
-            if exc.retry:
-                response[RETRY_HEADER] = "1"
-            return response
+            return exc.response()
         request.user = session.user
         request.shopify_store = session.store
         request.shopify_session = session

@@ -16,7 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from photosync.models import GenerationJob, Push, WorkerHeartbeat
 from photosync.observability import metrics_text, product_latency_quantiles
 from photosync.queueing import Queues, queue_depth
-from photosync.selectors import energy_per_image
+from photosync.selectors import energy_per_image, webhook_events_failed
 from photosync.services.carbon import grid_intensity
 
 
@@ -65,6 +65,8 @@ def status(request):
         .select_related("product", "store").order_by("-updated_at")[:10],
         "energy": energy_per_image(since=now - timedelta(days=7)),
         "grid": _grid(now),
+        "failed_events": webhook_events_failed()[:20],
+        "failed_events_count": webhook_events_failed().count(),
     }
     return render(request, "photosync/status.html", context)
 

@@ -16,6 +16,7 @@ from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
+from integrations.errors import Retryable
 from integrations.woocommerce.webhooks import (
     PRODUCT_TOPICS,
     SIGNATURE_HEADER,
@@ -24,6 +25,7 @@ from integrations.woocommerce.webhooks import (
     ping_webhook_id,
     verify_signature,
 )
+from photosync.middleware import retry_after_seconds
 from photosync.models import Platform, Store
 from photosync.selectors import store_get, woocommerce_auth_request
 from photosync.services.credentials import store_credentials_get
@@ -70,6 +72,11 @@ def connect(request: HttpRequest) -> HttpResponse:
     except ConnectError as exc:
         context = {"store": store_url, "error": exc.message}
         return render(request, "photosync/woocommerce/connect.html", context, status=400)
+    except Retryable as exc:
+        context = {"store": store_url, "error": f"{exc.message} Try again shortly."}
+        page = render(request, "photosync/woocommerce/connect.html", context, status=503)
+        page["Retry-After"] = str(retry_after_seconds(exc.retry_after))
+        return page
     request.session[CONNECT_SESSION_KEY] = auth.state
     return HttpResponseRedirect(authorize_url)
 

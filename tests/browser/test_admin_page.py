@@ -317,3 +317,27 @@ def _wait_for(predicate, timeout: float = 10.0):
             return value
         time.sleep(0.1)
     raise AssertionError("timed out")
+
+
+def test_markup_from_a_store_is_shown_as_text_and_never_runs(page, live_server, media_root,
+                                                             operator):
+    """Stored XSS: product titles, alt texts and errors come from stores and merchants; the
+    page builds every element with textContent, so markup in them is text."""
+    attack = '<img src=x onerror="window.photosyncPwned=1">'
+    store = Store.objects.create(platform="local", domain="/tmp/xss", name=f"Shop {attack}")
+    product = seed_product(store, title=f"Watch {attack}")
+    image = product.generated.get(kind="framed")
+    image.alt_text = f"Alt {attack}"
+    image.save(update_fields=["alt_text"])
+    Push.objects.create(store=store, product=product, image=image, content_hash="x",
+                        status="failed", error=f"The store said: {attack}")
+    _log_in(page, live_server, operator)
+    link = page.get_by_role("link", name=f"Watch {attack}")
+    expect(link).to_be_visible()
+    link.click()
+    expect(page.get_by_role("heading", name=f"Watch {attack}", exact=True)).to_be_visible()
+    tile = page.locator(f"article[data-image-id='{image.pk}']")
+    expect(tile.get_by_label("Alt text")).to_have_value(f"Alt {attack}")
+    expect(tile.locator(".push-error")).to_have_text(f"The store said: {attack}")
+    assert page.evaluate("window.photosyncPwned") is None
+    assert page.locator("img[src='x']").count() == 0

@@ -109,3 +109,44 @@ def shopify_store(emulator):
 
     token = emulator.issue_token(SHOP)
     return shopify_store_connect(shop=SHOP, credentials={"access_token": token})
+
+
+def shop_with_data(shop: str, media_root, *, token: str = "shpat_x"):
+    """A connected shop holding one of everything: a product, its original and output files,
+    a job, a push, a webhook event, a staff account, an orphaned output file."""
+    from django.contrib.auth import get_user_model
+
+    from photosync.models import (
+        GeneratedImage,
+        GenerationJob,
+        Platform,
+        Product,
+        Push,
+        SourceImage,
+        Store,
+        WebhookEvent,
+    )
+    from photosync.services.credentials import store_credentials_set
+    from photosync.services.media import media_save
+    from photosync.services.staff import store_staff_username
+
+    store = Store.objects.create(platform=Platform.SHOPIFY, domain=shop)
+    store_credentials_set(store=store, credentials={"access_token": token})
+    product = Product.objects.create(store=store, remote_id="gid://shopify/Product/1", title="W")
+    source = SourceImage.objects.create(
+        product=product, remote_id="gid://shopify/MediaImage/1", version="v1",
+        file=media_save(folder=f"sources/{store.pk}/{product.pk}", data=b"orig", extension="jpg"),
+    )
+    job = GenerationJob.objects.create(store=store, product=product, input_hash="h",
+                                       dedupe_key=f"{store.pk}:h")
+    image = GeneratedImage.objects.create(
+        job=job, product=product, source=source, kind="framed", preset="white-square",
+        file=media_save(folder=f"generated/{store.pk}", data=b"png", extension="png"),
+        content_hash="c", width=1, height=1,
+    )
+    Push.objects.create(store=store, product=product, image=image, content_hash="c")
+    WebhookEvent.objects.create(platform="shopify", delivery_id=f"old-{shop}", store=store,
+                                topic="products/update", shop_domain=shop)
+    get_user_model().objects.create_user(store_staff_username(store=store, remote_user_id="42"))
+    media_save(folder=f"generated/{store.pk}", data=b"orphan", extension="png")
+    return store

@@ -17,9 +17,7 @@ from photosync.models import (
     Store,
     WebhookEvent,
 )
-from photosync.services.credentials import store_credentials_get, store_credentials_set
-from photosync.services.media import media_save
-from photosync.services.staff import store_staff_username
+from photosync.services.credentials import store_credentials_get
 from photosync.services.webhook_events import webhook_event_handle
 from tests.shopify.conftest import (
     OTHER_SHOP,
@@ -28,6 +26,7 @@ from tests.shopify.conftest import (
     SHOP,
     post_webhook,
     product_payload,
+    shop_with_data,
     shopify_body,
     webhook_headers,
 )
@@ -147,38 +146,16 @@ def test_customer_topics_are_acknowledged_recorded_and_hold_no_personal_data(
         assert webhook_event_handle(event_id=event.pk) == "processed"
 
 
-def _shop_with_data(shop: str, media_root) -> Store:
-    store = Store.objects.create(platform=Platform.SHOPIFY, domain=shop)
-    store_credentials_set(store=store, credentials={"access_token": "shpat_x"})
-    product = Product.objects.create(store=store, remote_id="gid://shopify/Product/1", title="W")
-    source = SourceImage.objects.create(
-        product=product, remote_id="gid://shopify/MediaImage/1", version="v1",
-        file=media_save(folder=f"sources/{store.pk}/{product.pk}", data=b"orig", extension="jpg"),
-    )
-    job = GenerationJob.objects.create(store=store, product=product, input_hash="h",
-                                       dedupe_key=f"{store.pk}:h")
-    image = GeneratedImage.objects.create(
-        job=job, product=product, source=source, kind="framed", preset="white-square",
-        file=media_save(folder=f"generated/{store.pk}", data=b"png", extension="png"),
-        content_hash="c", width=1, height=1,
-    )
-    Push.objects.create(store=store, product=product, image=image, content_hash="c")
-    WebhookEvent.objects.create(platform="shopify", delivery_id=f"old-{shop}", store=store,
-                                topic="products/update", shop_domain=shop)
-    from django.contrib.auth import get_user_model
-
-    get_user_model().objects.create_user(store_staff_username(store=store, remote_user_id="42"))
-    media_save(folder=f"generated/{store.pk}", data=b"orphan", extension="png")
-    return store
-
-
 def test_shop_redact_leaves_no_row_or_file_of_that_shop(client, shopify_settings, media_root,
                                                         django_capture_on_commit_callbacks):
     from django.contrib.auth import get_user_model
 
-    store = _shop_with_data(SHOP, media_root)
-    other = _shop_with_data(OTHER_SHOP, media_root)
+    from photosync.services.stores import store_uninstall
+
+    store = shop_with_data(SHOP, media_root)
+    other = shop_with_data(OTHER_SHOP, media_root)
     store_pk = store.pk
+    store_uninstall(store=store)  # Shopify sends shop/redact 48 hours after the uninstall
     assert post_webhook(client, {"shop_id": 1, "shop_domain": SHOP},
                         topic="shop/redact").status_code == 200
     event = WebhookEvent.objects.get(topic="shop/redact")
@@ -204,12 +181,13 @@ def test_shop_redact_leaves_no_row_or_file_of_that_shop(client, shopify_settings
 
 
 def test_app_uninstalled_deactivates_drops_tokens_and_cancels_queued_work(
-    client, shopify_settings, media_root
+    client, emulator, media_root
 ):
-    store = _shop_with_data(SHOP, media_root)
+    store = shop_with_data(SHOP, media_root, token=emulator.issue_token(SHOP))
     running = GenerationJob.objects.create(store=store, product=store.products.get(),
                                            input_hash="r", dedupe_key="running",
                                            status=GenerationJob.Status.RUNNING)
+    emulator.uninstall(SHOP)  # Shopify revokes the app's tokens, then sends app/uninstalled
     assert post_webhook(client, {"id": 1, "domain": SHOP, "email": "owner@example.com"},
                         topic="app/uninstalled").status_code == 200
     event = WebhookEvent.objects.get(topic="app/uninstalled")

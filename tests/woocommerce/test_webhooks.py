@@ -73,7 +73,7 @@ def test_a_delivery_is_recorded_once_and_repeats_are_deduplicated(client, broker
     again = delivery(client, store, PRODUCT, delivery_id=101)
     assert (first.status_code, again.status_code) == (200, 200)
     event = WebhookEvent.objects.get()
-    assert event.delivery_id == f"{store.pk}:7:41:2026-11-20T10:00:00"
+    assert event.delivery_id == f"{store.pk}:product.updated:41:2026-11-20T10:00:00"
     assert event.payload == {"id": "41", "product_id": "41",
                              "date_modified_gmt": "2026-11-20T10:00:00", "variation": False}
     assert event.store == store and event.topic == "product.updated"
@@ -83,6 +83,24 @@ def test_a_delivery_is_recorded_once_and_repeats_are_deduplicated(client, broker
     delivery(client, store, {**PRODUCT, "date_modified_gmt": "2026-11-20T10:05:00"})
     delivery(client, store, PRODUCT, topic="product.created", webhook_id=8)
     assert WebhookEvent.objects.count() == 3
+    assert queue_size(broker, Queues.WEBHOOKS) == 3
+
+
+def test_a_delivery_re_sent_with_another_webhook_id_is_not_recorded_again(client, broker):
+    """Issue 13, finding 10: a signed body re-sent with a new X-WC-Webhook-ID (no header is
+    signed) was recorded again, costing a store read per re-send."""
+    store = store_with_secret()
+    for webhook_id, delivery_id in ((7, 100), (9, 101), (12345, 102), (7, 103)):
+        assert delivery(client, store, PRODUCT, webhook_id=webhook_id,
+                        delivery_id=delivery_id).status_code == 200
+    assert WebhookEvent.objects.count() == 1
+    assert queue_size(broker, Queues.WEBHOOKS) == 1
+    # Without a modification time, the signed body itself is the identity.
+    undated = {"id": 42, "name": "Brick"}
+    for webhook_id in (7, 8):
+        delivery(client, store, undated, webhook_id=webhook_id)
+    delivery(client, store, {**undated, "name": "Brick, blue"})
+    assert WebhookEvent.objects.filter(payload__id="42").count() == 2
     assert queue_size(broker, Queues.WEBHOOKS) == 3
 
 

@@ -8,6 +8,11 @@ from django.core.management.base import BaseCommand, CommandError
 from photosync.queueing import Queues
 
 
+def queue_prefetch(threads: int, per_thread: int = 1) -> int:
+    """Messages one worker process takes from each queue before it has finished them."""
+    return max(1, threads) * max(1, per_thread)
+
+
 class Command(BaseCommand):
     help = (
         "Run Dramatiq workers against REDIS_URL (production). CPU workers take the default "
@@ -18,7 +23,10 @@ class Command(BaseCommand):
         parser.add_argument("--queues", default=",".join(Queues.CPU))
         parser.add_argument("--processes", type=int, default=os.cpu_count() or 1)
         parser.add_argument("--threads", type=int, default=2)
-        parser.add_argument("--prefetch", type=int, default=0, help="messages held per thread")
+        parser.add_argument(
+            "--prefetch", type=int, default=1,
+            help="messages a process holds per thread and queue, the running one included",
+        )
         parser.add_argument(
             "--poll-ms", type=int, default=100,
             help="longest wait between two polls of an idle queue (Dramatiq's default is 1000)",
@@ -33,8 +41,14 @@ class Command(BaseCommand):
         unknown = set(queues.split(",")) - set(Queues.ALL)
         if unknown:
             raise CommandError(f"Unknown queues {sorted(unknown)}; known: {list(Queues.ALL)}")
-        if prefetch:
-            os.environ["dramatiq_queue_prefetch"] = str(prefetch)
+        if prefetch < 1:
+            raise CommandError("--prefetch must be at least 1")
+        # Dramatiq's default holds 2 x threads messages per queue in each process. A process
+        # whose threads are all busy then keeps messages it cannot start (a generation job
+        # stayed `dispatched` for minutes behind a running one while other processes were
+        # idle, and the dispatcher's in-flight bound counted it). One per thread: a message
+        # waits in Redis, where any free process takes it, until a thread is free for it.
+        os.environ["dramatiq_queue_prefetch"] = str(queue_prefetch(threads, prefetch))
         os.environ["PHOTOSYNC_WORKER_QUEUES"] = queues
         # An idle consumer's poll backoff grows to this ceiling, and a product crosses two
         # queues (webhooks, then generate-cpu) before its work starts: at Dramatiq's 1 s the

@@ -3,6 +3,14 @@
 Recording, deduplication and the processing boundary are services.webhook_events'. A
 delivery's identity is its `X-Shopify-Webhook-Id`: the unique constraint on WebhookEvent
 makes a retried or concurrently repeated delivery a no-op.
+
+Every delivery is bound to its shop. The HMAC covers only the body, so the headers (topic,
+shop domain, webhook id) of a captured body can be rewritten: a body that names its shop
+(shop/redact, customers/*, app/uninstalled) must name the header's shop, or it is recorded
+as refused and nothing happens; product topics re-read the product from the header's shop,
+where another shop's product id finds nothing. The destructive topics are confirmed with
+Shopify before acting: app/uninstalled only once the Admin API refuses our token (Shopify
+revokes every token at uninstall), shop/redact only for a shop so uninstalled.
 """
 
 from __future__ import annotations
@@ -10,11 +18,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from integrations.shopify.webhooks import Delivery, parse_timestamp
+from integrations.errors import AuthRevoked
+from integrations.shopify.webhooks import Delivery, parse_timestamp, payload_shop
 from photosync.models import Platform, Product, Store, WebhookEvent
 from photosync.queueing import Work, enqueue
-from photosync.selectors import shopify_store, shopify_store_id
-from photosync.services.stores import store_redact, store_uninstall
+from photosync.selectors import REFUSED, shopify_store, shopify_store_id
+from photosync.services.credentials import store_credentials_get
+from photosync.services.stores import store_adapter, store_redact, store_uninstall
 from photosync.services.sync import product_refresh
 
 log = logging.getLogger(__name__)
@@ -44,7 +54,19 @@ def shopify_event_fields(*, delivery: Delivery, payload: dict) -> dict:
         "shop_domain": delivery.shop_domain,
         "payload": kept,
         "triggered_at": delivery.triggered_at,
+        "refused": _shop_refusal(delivery, payload),
     }
+
+
+def _shop_refusal(delivery: Delivery, payload: dict) -> str:
+    """Why a delivery is refused at intake ("" when it is not): its signed body names
+    another shop than its unsigned header, or names none where it must."""
+    named = payload_shop(delivery.topic, payload)
+    if named is None or named == delivery.shop_domain:
+        return ""
+    if not named:
+        return f"{REFUSED}the {delivery.topic} body names no shop (a replayed body?)"
+    return f"{REFUSED}the body names the shop {named}, not the delivering {delivery.shop_domain}"
 
 
 def _active_store(event: WebhookEvent) -> Store | None:
@@ -83,12 +105,43 @@ def _stale(store: Store, remote_id: str, event: WebhookEvent) -> bool:
     return seen is not None and seen < known
 
 
+def _app_installed(store: Store) -> bool | None:
+    """Ask Shopify whether the app is still installed on the store's shop: a token that still
+    opens the Admin API says it is (uninstalling revokes every token: 401). None when we hold
+    no token to ask with. A store error other than a refused token propagates (Retryable:
+    retried; others: the event fails with the message), so nothing is erased on a guess."""
+    if not store_credentials_get(store=store).get("access_token"):
+        return None
+    try:
+        store_adapter(store=store).shop_domain()  # type: ignore[attr-defined]
+    except AuthRevoked:
+        return False
+    return True
+
+
+def _uninstall_confirmed(store: Store) -> str:
+    """Mark the store uninstalled once Shopify confirms it; "" then, else why not."""
+    installed = _app_installed(store)
+    if installed is None:
+        return f"{REFUSED}no token to confirm the uninstall with Shopify"
+    if installed:
+        log.warning("app/uninstalled or shop/redact for shopify store %s refused: Shopify "
+                    "still accepts its token", store.pk)
+        return f"{REFUSED}Shopify still accepts the shop's token: the app is installed"
+    store_uninstall(store=store)
+    log.info("shopify store %s uninstalled the app; queued work cancelled", store.pk)
+    return ""
+
+
 def _uninstalled(event: WebhookEvent) -> tuple[str, str]:
     store = shopify_store(shop_domain=event.shop_domain)
     if store is None:
         return WebhookEvent.Status.IGNORED, "the shop is not connected"
-    store_uninstall(store=store)
-    log.info("shopify store %s uninstalled the app; queued work cancelled", store.pk)
+    if store.status == Store.Status.UNINSTALLED:
+        return WebhookEvent.Status.IGNORED, "the shop is already uninstalled"
+    refused = _uninstall_confirmed(store)
+    if refused:
+        return WebhookEvent.Status.IGNORED, refused
     return WebhookEvent.Status.PROCESSED, ""
 
 
@@ -99,6 +152,12 @@ def _shop_redact(event: WebhookEvent) -> tuple[str, str]:
             platform=Platform.SHOPIFY, shop_domain=event.shop_domain
         ).exclude(pk=event.pk).delete()
         return WebhookEvent.Status.PROCESSED, "nothing held"
+    if store.status != Store.Status.UNINSTALLED:
+        # Shopify sends shop/redact 48 hours after an uninstall: a shop that has the app
+        # installed is never erased (a missed app/uninstalled is confirmed here instead).
+        refused = _uninstall_confirmed(store)
+        if refused:
+            return WebhookEvent.Status.IGNORED, refused
     store_pk = store.pk
     counts = store_redact(store=store)
     # The event row itself went with the store's records; log counts only, no shop data.

@@ -72,7 +72,8 @@ def store_url_normalize(url: str) -> str:
 
 
 def woocommerce_connect_start(*, store_url: str, user=None) -> tuple[WooCommerceAuthRequest, str]:
-    """Create a single-use state and return (the request, the store's authorize URL)."""
+    """Create a single-use state and return (the request, the store's authorize URL).
+    ConnectError: the address is not acceptable; Retryable: it could not be checked now."""
     url = store_url_normalize(store_url)
     _address_check(url)
     request = WooCommerceAuthRequest.objects.create(
@@ -163,6 +164,17 @@ def woocommerce_auth_verify(*, request_id: int) -> WooCommerceAuthRequest | None
     return request
 
 
+def woocommerce_auth_fail(*, request_id: int, reason: str) -> None:
+    """The verification's boundary gave up (the store stayed unreachable, an unexpected
+    error): close the request as failed, the key wiped, with a reason the merchant sees."""
+    request = WooCommerceAuthRequest.objects.filter(
+        pk=request_id, status=WooCommerceAuthRequest.Status.RECEIVED
+    ).first()
+    if request is not None:
+        _record_decision(request, status=WooCommerceAuthRequest.Status.FAILED,
+                         error=f"The key could not be verified. {reason}"[:2000])
+
+
 def woocommerce_store_connect(
     *,
     url: str,
@@ -233,5 +245,7 @@ def _address_check(url: str) -> None:
     options = adapter_options(platform=Platform.WOOCOMMERCE)
     try:
         url_check(url, allowed=options.get("allowed_networks") or (), what="store address")
+    except Retryable:
+        raise  # the name did not resolve, which may be temporary: the caller answers 503
     except IntegrationError as exc:
         raise ConnectError(exc.message) from None

@@ -1,10 +1,11 @@
 """WooCommerce webhooks: what a verified product delivery is recorded as, and what it does.
 
 Recording, deduplication and the processing boundary are services.webhook_events'. A
-delivery's identity is store + webhook id + product id + `date_modified_gmt` (WooCommerce's
-delivery id changes on every send), and the unique constraint on WebhookEvent makes a repeat
-a no-op. Processing re-reads the product from the store, the truth, through the same code as
-reconciliation: a payload is only a hint.
+delivery's identity is store + topic + resource id + `date_modified_gmt` (what the signed body
+carries: WooCommerce's delivery id changes on every send, and a re-sent body may carry any
+webhook id), and the unique constraint on WebhookEvent makes a repeat a no-op. Processing
+re-reads the product from the store, the truth, through the same code as reconciliation: a
+payload is only a hint.
 """
 
 from __future__ import annotations
