@@ -16,7 +16,7 @@ if "generate-gpu" in os.environ.get("PHOTOSYNC_WORKER_QUEUES", "").split(","):
     from pipeline import PipelineError, prepare
 
     try:
-        for note in prepare(worker_pipeline_config()):
+        for note in prepare(worker_pipeline_config(gpu=True)):
             print(f"photosync gpu-worker: {note}", file=sys.stderr)
     except PipelineError as exc:
         print(f"photosync gpu-worker refuses to start: {exc}", file=sys.stderr)

@@ -65,13 +65,15 @@ class GeneratedSerializer(serializers.ModelSerializer):
     thumb = serializers.SerializerMethodField(help_text="320 px thumbnail, cached a year.")
     thumb_2x = serializers.SerializerMethodField(help_text="640 px thumbnail for dense screens.")
     fidelity = serializers.SerializerMethodField()
+    background_removal = serializers.SerializerMethodField()
 
     class Meta:
         model = GeneratedImage
         fields = [
             "id", "product", "source", "job", "kind", "preset", "generator", "seed", "status",
             "url", "full", "thumb", "thumb_2x", "width", "height", "metrics", "flags",
-            "fidelity", "alt_text", "featured", "decided_at", "created_at",
+            "fidelity", "background_removal", "alt_text", "featured", "decided_at",
+            "created_at",
         ]
 
     def get_url(self, obj: GeneratedImage) -> str:
@@ -92,6 +94,21 @@ class GeneratedSerializer(serializers.ModelSerializer):
         return {
             "passed": not obj.flags,
             "numbers": {k: metrics[k] for k in FIDELITY_METRICS if k in metrics},
+        }
+
+
+    def get_background_removal(self, obj: GeneratedImage) -> dict:
+        """Who removed the background, in words ("Background removed by remove.bg API"); why
+        the configured segmenter did not (a fallback), and what a hosted API charged."""
+        metrics = obj.metrics or {}
+        segmenter = metrics.get("segmenter", "")
+        by = metrics.get("segmenter_label") or segmenter
+        return {
+            "segmenter": segmenter,
+            "text": f"Background removed by {by}" if by else "",
+            "requested": metrics.get("segmenter_requested"),
+            "fallback_reason": metrics.get("segmenter_fallback_reason"),
+            "cost_usd": metrics.get("segmenter_cost_usd"),
         }
 
 

@@ -3,9 +3,11 @@ import shutil
 import sys
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from photosync.queueing import Queues
+from photosync.services.generation_config import models_licence_check
 
 
 class Command(BaseCommand):
@@ -33,6 +35,10 @@ class Command(BaseCommand):
         unknown = set(queues.split(",")) - set(Queues.ALL)
         if unknown:
             raise CommandError(f"Unknown queues {sorted(unknown)}; known: {list(Queues.ALL)}")
+        try:
+            models_licence_check()
+        except ImproperlyConfigured as exc:
+            raise CommandError(f"PhotoSync refuses to start: {exc}") from None
         if prefetch:
             os.environ["dramatiq_queue_prefetch"] = str(prefetch)
         os.environ["PHOTOSYNC_WORKER_QUEUES"] = queues
