@@ -20,7 +20,7 @@ One real HTTP server answers both:
 The cutout is real: pixels that differ from the photo's border colour are the product, so a
 studio photo comes back with a usable matte. Faults a test can switch on: ``fail_next(n,
 status)`` (e.g. 500 or 503 for the next n calls), ``rate_limit(per_minute)``, ``credits``
-(an account balance), ``delay`` (seconds before answering: timeouts), ``uncertainty``
+(each provider's account balance), ``delay`` (seconds before answering: timeouts), ``uncertainty``
 (Photoroom's score). ``hits`` counts calls per provider and ``requests`` keeps each call's
 form fields and whether its key was right (never the key itself).
 """
@@ -50,7 +50,7 @@ class CutoutAPIEmulator:
         self.lock = threading.Lock()
         self.hits = {"removebg": 0, "photoroom": 0}
         self.requests: list[dict] = []
-        self.credits: float | None = None  # None: unlimited
+        self.credits: dict[str, float | None] = {"removebg": None, "photoroom": None}
         self.delay = 0.0
         self.uncertainty = 0.05
         self._faults: list[int] = []
@@ -118,10 +118,11 @@ class CutoutAPIEmulator:
             "preview", "small", "regular")
         charged = 0.25 if preview else 1.0
         with self.lock:
-            if self.credits is not None and self.credits < charged:
+            balance = self.credits[provider]  # each provider's own account; None: unlimited
+            if balance is not None and balance < charged:
                 return _error(req, provider, 402, "Insufficient credits", "insufficient_credits")
-            if self.credits is not None:
-                self.credits -= charged
+            if balance is not None:
+                self.credits[provider] = balance - charged
         body = _cutout(image, alpha_only=form.get("channels") == "alpha", preview=preview)
         headers = {"X-Credits-Charged": f"{charged:g}", "X-Width": str(image.width),
                    "X-Height": str(image.height), "X-Type": "product"}

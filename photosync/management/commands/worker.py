@@ -27,6 +27,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, queues, processes, threads, prefetch, poll_ms, **options):
+        try:
+            models_licence_check()
+        except ImproperlyConfigured as exc:
+            raise CommandError(f"PhotoSync refuses to start: {exc}") from None
         if not settings.REDIS_URL:
             raise CommandError(
                 "REDIS_URL is not set: separate workers need the Redis broker. "
@@ -35,10 +39,6 @@ class Command(BaseCommand):
         unknown = set(queues.split(",")) - set(Queues.ALL)
         if unknown:
             raise CommandError(f"Unknown queues {sorted(unknown)}; known: {list(Queues.ALL)}")
-        try:
-            models_licence_check()
-        except ImproperlyConfigured as exc:
-            raise CommandError(f"PhotoSync refuses to start: {exc}") from None
         if prefetch:
             os.environ["dramatiq_queue_prefetch"] = str(prefetch)
         os.environ["PHOTOSYNC_WORKER_QUEUES"] = queues
