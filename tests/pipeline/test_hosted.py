@@ -3,6 +3,7 @@ API, the circuit breaker, and the fallback chain that keeps every photo when the
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import threading
@@ -208,3 +209,25 @@ def test_calls_run_concurrently_through_one_breaker(api, photo):
     for t in threads:
         t.join()
     assert time.perf_counter() - started < 1.5 and api.hits["removebg"] == 4
+
+
+def test_process_with_a_fallback_reports_who_cut_out_each_photo_and_the_cost(api, tmp_path):
+    from django.core.management import call_command
+
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    for name in ("a", "b", "c"):
+        (inbox / f"{name}.jpg").write_bytes(encode(studio_photo(), "JPEG", quality=95))
+    api.fail_next(1, 500)  # the first photo's call fails, the others are cut out by remove.bg
+    call_command("process", str(inbox), "--out", str(tmp_path / "out"), "--no-progress",
+                 "--scenes", "0", "--segmenter", "removebg", "--fallback", "classical",
+                 stdout=io.StringIO(), stderr=io.StringIO())
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["config"]["segmenter_fallback"] == ["classical"]
+    assert report["summary"]["segmenter_fallbacks"] == 1
+    assert report["summary"]["segmenter_cost_usd"] == 0.36  # two credits at 0.18
+    by_name = {i["input"].rsplit("/", 1)[-1]: i for i in report["images"]}
+    assert by_name["a.jpg"]["segmenter"] == "classical"
+    assert "remove.bg answered HTTP 500" in by_name["a.jpg"]["segmenter_fallback"]
+    assert [by_name[n]["segmenter"] for n in ("b.jpg", "c.jpg")] == ["removebg", "removebg"]
+    assert KEY not in (tmp_path / "out" / "report.json").read_text()
