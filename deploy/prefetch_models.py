@@ -9,8 +9,9 @@ two variables.
     auto                     the rembg model the pipeline's `auto` segmenter tries
     diffusers:<owner/name>   diffusers' DiffusionPipeline.download() into the Hugging Face cache
                              (HF_HOME, or --cache-dir)
-    classical, procedural, rembg-file:<path>, diffusers:<local folder>
-                             nothing to download (no weights, or weights you mount yourself)
+    classical, procedural, rembg-file:<path>, diffusers:<local folder>, removebg, photoroom
+                             nothing to download (no weights, weights you mount yourself, or
+                             a hosted API)
 
 After downloading, each model is checked the way a worker will look for it, offline: a rembg
 model through the pipeline's own segmenter registry (which refuses to download), a hub pipeline
@@ -55,8 +56,8 @@ def plan(specs: list[str]) -> list[Fetch]:
         if not spec:
             continue
         kind, _, arg = spec.partition(":")
-        if spec in ("classical", "procedural") or kind == "rembg-file":
-            continue
+        if spec in ("classical", "procedural", "removebg", "photoroom") or kind == "rembg-file":
+            continue  # no weights, hosted APIs, or a file the operator mounts
         if spec == "auto":
             fetch = Fetch("rembg", auto_model())
         elif kind == "rembg" and arg:
@@ -68,7 +69,8 @@ def plan(specs: list[str]) -> list[Fetch]:
         else:
             raise SystemExit(
                 f"prefetch: unknown backend {spec!r}; expected classical, auto, rembg:<model>, "
-                "rembg-file:<path>, procedural or diffusers:<owner/name or folder>"
+                "rembg-file:<path>, removebg, photoroom, procedural or "
+                "diffusers:<owner/name or folder>"
             )
         if fetch not in wanted:
             wanted.append(fetch)

@@ -17,7 +17,7 @@ if "generate-gpu" in os.environ.get("PHOTOSYNC_WORKER_QUEUES", "").split(","):
     from pipeline.energy import meter
 
     try:
-        for note in prepare(worker_pipeline_config()):
+        for note in prepare(worker_pipeline_config(gpu=True)):
             print(f"photosync gpu-worker: {note}", file=sys.stderr)
         for note in meter().describe(gpu=True):  # e.g. "GPU energy: NVML on NVIDIA H200"
             print(f"photosync gpu-worker: {note}", file=sys.stderr)

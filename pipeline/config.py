@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.backends import scene_generator_spec, segmenter_spec
+from pipeline.backends import SEGMENTERS, scene_generator_spec, segmenter_spec
 from pipeline.energy import DEFAULT_WATTS_PER_CORE
 from pipeline.errors import ConfigError
+from pipeline.models import licence_check
 from pipeline.presets import SCENE_PRESETS, frame_preset
 
 SHADOWS = ("none", "contact", "drop")
@@ -23,7 +24,11 @@ class PipelineConfig:
     it); whether a named model exists on this host is checked when its backend loads.
     """
 
-    segmenter: str = "classical"  # classical | auto | rembg:<model> | rembg-file:<path>
+    segmenter: str = "classical"  # classical | auto | rembg:<model> | rembg-file:<path> | removebg
+    # tried in order when the segmenter cannot run (model missing, GPU gone, API down)
+    segmenter_fallback: tuple[str, ...] = ()
+    # segmenters known to be unavailable for this run, with why (no GPU worker alive)
+    segmenter_unavailable: tuple[tuple[str, str], ...] = ()
     frame_preset: str = "white-square"  # white-square | transparent | marketplace | custom:...
     shadow: str = "contact"  # none | contact | drop
     scene_generator: str = "procedural"  # procedural | diffusers:<hub id or local folder>
@@ -36,7 +41,9 @@ class PipelineConfig:
     max_pixels: int = 50_000_000
     alpha_matting: bool = False
     # segmentation
-    auto_model: str = "u2net"  # the model "auto" uses when the backdrop is not near-uniform
+    auto_model: str = "u2net"  # what "auto" uses on a busy backdrop: a rembg model or a segmenter
+    # licences: refuse models whose licence forbids commercial use unless the operator opts in
+    allow_noncommercial: bool = False
     # enhancement
     enhance: bool = True
     max_enhance_delta_e: float = 3.0  # mean CIEDE2000 the enhancement may cause, at most
@@ -61,6 +68,23 @@ class PipelineConfig:
         # Both raise UnknownBackend (a ConfigError) listing the registered names.
         segmenter_spec(self.segmenter)
         scene_generator_spec(self.scene_generator)
+        for name in ("segmenter_fallback", "segmenter_unavailable"):
+            value = getattr(self, name)
+            object.__setattr__(self, name, tuple(
+                tuple(v) if isinstance(v, list) else v
+                for v in ((value,) if isinstance(value, str) else value)))
+        for name in self.segmenter_fallback:
+            segmenter_spec(name)
+        if auto_segmenter(self.auto_model) == "auto":
+            raise ConfigError("auto_model cannot be 'auto' itself; name a model.")
+        segmenter_spec(auto_segmenter(self.auto_model))
+        licence_check({
+            "segmenter": [self.segmenter],
+            "segmenter_fallback": self.segmenter_fallback,
+            "auto_model": [auto_segmenter(self.auto_model)],
+            "scene_generator": [self.scene_generator],
+            "lora": [f"diffusers:{self.lora}"] if self.lora else [],
+        }, allow=self.allow_noncommercial)
         frame_preset(self.frame_preset)  # raises ConfigError naming the known presets
         _choice("shadow", self.shadow, SHADOWS)
         if isinstance(self.scene_presets, (str, list)):
@@ -106,6 +130,15 @@ class PipelineConfig:
     def scene_count(self) -> int:
         """How many scene outputs one image produces."""
         return (len(self.scene_presets) + (1 if self.custom_prompt else 0)) * self.variations
+
+
+def auto_segmenter(auto_model: str) -> str:
+    """The segmenter ``auto`` uses on a busy photo: ``auto_model`` as a segmenter name
+    (``rembg-file:<path>``, ``removebg``, ...), or a bare rembg model name (``u2net``)."""
+    name = auto_model.strip()
+    if ":" in name or (name in SEGMENTERS and SEGMENTERS[name].argument is None):
+        return name
+    return f"rembg:{name}"
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:

@@ -56,6 +56,10 @@ class UnknownBackend(ConfigError):
     """A segmenter or scene generator name is not registered."""
 
 
+class NonCommercialModel(ConfigError):
+    """A configured model's licence forbids commercial use and the operator has not opted in."""
+
+
 class BackendUnavailable(PipelineError):
     """A backend is configured but cannot run on this host (package, model file or device)."""
 
@@ -66,6 +70,11 @@ class ModelNotFound(BackendUnavailable):
 
 class DeviceUnavailable(BackendUnavailable):
     """The configured device (e.g. ``cuda``) is not usable on this host."""
+
+
+class ServiceUnavailable(BackendUnavailable):
+    """A hosted API did not answer usefully: down, timed out, rate limited, out of credits,
+    or its circuit breaker is open. The next segmenter of the fallback chain takes over."""
 
 
 class GenerationError(PipelineError):

@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.backends import scene_generator_for, segmenter_for
+from pipeline.backends import get_segmenter, scene_generator_for, segmenter_for, segmenter_spec
 from pipeline.backends.base import SceneGenerator
+from pipeline.backends.fallback import chain, segment_with_fallback, segmenter_label
 from pipeline.config import PipelineConfig
 from pipeline.energy import Energy, EnergySpan, meter, split_energy
-from pipeline.errors import DeviceUnavailable, NoProductFound
+from pipeline.errors import DeviceUnavailable, NoProductFound, PipelineError
 from pipeline.presets import (
     CUSTOM_SCENE,
     FramePreset,
@@ -194,21 +195,28 @@ def prepare(config: PipelineConfig) -> list[str]:
     Raises :class:`~pipeline.errors.BackendUnavailable` (missing model, package or device) or
     :class:`~pipeline.errors.ConfigError` now rather than on the first job, so a GPU worker whose
     GPU or model is missing refuses to start. A backend that can run degraded (``auto`` without
-    its model) says so in the returned notes instead.
+    its model, a fallback segmenter that cannot load) says so in the returned notes instead.
     """
     if config.device == "cuda":
         require_cuda()
     notes = segmenter_for(config).preload()
+    for name in chain(config)[1:]:  # fallbacks may be missing: the chain then skips them
+        try:
+            notes.extend(get_segmenter(name, **segmenter_spec(name).options_from(config))
+                         .preload())
+        except PipelineError as exc:
+            notes.append(f"fallback segmenter {name} will be skipped: {exc.message}")
     if config.scene_presets or config.custom_prompt:
         scene_generator_for(config)
     return notes
 
 
 def _segment(run: RunContext) -> None:
-    """The mask: the photo's own transparency when it has some, else the configured segmenter.
+    """The mask: the photo's own transparency when it has some, else the configured segmenter
+    (or, when it cannot run, the next one of the fallback chain).
 
-    Sets ``run.alpha`` and ``run.segmenter``; adds the segmenter's notes, the mask's metrics
-    and flags (and one when the segmenter doubts its answer).
+    Sets ``run.alpha`` and ``run.segmenter``; adds the segmenter's notes and numbers, the mask's
+    metrics and flags (one when the segmenter doubts its answer, one when a fallback made it).
     """
     alpha = run.loaded.rgba[..., 3]
     confident = True
@@ -216,12 +224,17 @@ def _segment(run: RunContext) -> None:
         run.notes.append("the image already had a transparent background; its alpha was used")
         run.alpha, run.segmenter = alpha.copy(), "input-alpha"
     else:
-        segmenter = segmenter_for(run.config)
-        segmentation = segmenter.segment(run.rgb)
-        run.alpha = segmentation.alpha
-        run.segmenter = segmentation.segmenter or segmenter.name
+        outcome = segment_with_fallback(run.config, run.rgb)
+        segmentation = outcome.segmentation
+        run.alpha, run.segmenter = segmentation.alpha, outcome.used
         run.notes.extend(segmentation.notes)
+        run.base_metrics.update({**segmentation.metrics, **outcome.metrics()})
         confident = segmentation.confident
+        if outcome.fell_back:
+            flag = outcome.flag()
+            run.notes.append(flag.message)
+            run.image_flags.append(flag.message)  # image_flags holds sentences
+    run.base_metrics["segmenter_label"] = segmenter_label(run.segmenter)
     mask_info = mask_metrics(run.alpha)
     run.base_metrics.update(mask_info)
     run.image_flags.extend(mask_flags(mask_info))

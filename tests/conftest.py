@@ -111,3 +111,24 @@ def wait_until(predicate, timeout: float, what: str):
             return value
         time.sleep(0.2)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+#: The API key the hosted cutout emulator accepts (a test value: never a real key).
+CUTOUT_API_KEY = "sk-test-7f3a9c1e2b"
+
+
+@pytest.fixture
+def cutout_api(monkeypatch):
+    """remove.bg and Photoroom on loopback (emulators/cutout_apis.py), with the hosted
+    segmenters pointed at it; backends and breakers start fresh."""
+    from emulators.cutout_apis import CutoutAPIEmulator
+    from pipeline.backends import clear_cache
+
+    clear_cache()
+    with CutoutAPIEmulator(api_key=CUTOUT_API_KEY) as api:
+        for provider, url in (("REMOVEBG", api.removebg_url), ("PHOTOROOM", api.photoroom_url)):
+            monkeypatch.setenv(f"PHOTOSYNC_{provider}_API_KEY", CUTOUT_API_KEY)
+            monkeypatch.setenv(f"PHOTOSYNC_{provider}_URL", url)
+        monkeypatch.setenv("PHOTOSYNC_REMOVEBG_PRICE", "0.18")
+        yield api
+    clear_cache()

@@ -109,10 +109,31 @@ def test_gpu_work_takes_the_cpu_path_when_no_gpu_worker_is_alive(broker, setting
     assert jobs_dispatch() == 1
     job.refresh_from_db()
     assert job.queue == Queues.GENERATE_CPU
-    assert job.config["segmenter"] == "classical"
+    assert job.config["segmenter"] == "classical"  # a job without a fallback chain
     assert job.config["scene_generator"] == "procedural"
+    assert job.config["segmenter_unavailable"] == [
+        ["rembg:u2net", "no GPU worker was alive for 120 s"]]
     assert "No GPU worker was alive" in job.notes[0]
     assert queue_size(broker, Queues.GENERATE_GPU) == 0
+
+
+def test_the_cpu_path_cuts_out_with_the_next_segmenter_of_the_chain(broker, settings):
+    settings.PHOTOSYNC_GPU_FALLBACK = "cpu"
+    (job,) = _jobs(_store("g"), 1, queue=Queues.GENERATE_GPU, config={
+        "segmenter": "rembg:birefnet-general", "scene_generator": "diffusers:/m",
+        "segmenter_fallback": ["rembg:birefnet-general", "removebg", "classical"]})
+    jobs_dispatch()
+    job.refresh_from_db()
+    assert (job.config["segmenter"], job.config["segmenter_fallback"]) == (
+        "removebg", ["classical"])
+    assert job.config["segmenter_unavailable"] == [
+        ["rembg:birefnet-general", "no GPU worker was alive for 120 s"]]
+    (hosted,) = _jobs(_store("h"), 1, queue=Queues.GENERATE_GPU, config={
+        "segmenter": "removebg", "scene_generator": "diffusers:/m"})
+    jobs_dispatch()
+    hosted.refresh_from_db()
+    assert hosted.config["segmenter"] == "removebg"  # needs no GPU: kept
+    assert "segmenter_unavailable" not in hosted.config
 
 
 def test_gpu_work_waits_when_the_policy_is_hold_and_resumes_with_a_gpu(broker, settings):

@@ -24,7 +24,7 @@ TIME_LIMIT = timedelta(minutes=15)
 
 @house_actor(Work.GENERATION_RUN, queue=Queues.GENERATE_CPU, retries=3, time_limit=TIME_LIMIT)
 def generation_run(job_id: int) -> None:
-    """Run a generation job on the CPU path (classical segmenter, procedural scenes)."""
+    """Run a generation job on the CPU path (no diffusion model)."""
     _generation(job_id)
 
 

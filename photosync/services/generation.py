@@ -142,6 +142,7 @@ def job_requeue_after_gpu_failure(*, job_id: int, message: str) -> None:
         job_route_to_cpu(
             job=job,
             reason=f"The GPU stage failed ({message}); generated on the CPU path instead.",
+            why=f"the GPU stage failed: {message}",
         )
     else:
         job.status = GenerationJob.Status.HELD

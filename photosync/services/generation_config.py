@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from photosync.models import Store
 from photosync.queueing import Queues
@@ -19,19 +20,25 @@ STORE_SETTING_DEFAULTS: dict = {
 
 
 def job_config_for_store(*, store: Store, overrides: dict | None = None) -> dict:
-    """A JSON config for one generation job, plus the queue it belongs on."""
+    """A JSON config for one generation job, plus the queue it belongs on.
+
+    A job on the GPU queue is cut out by the GPU tier's segmenter (PHOTOSYNC_GPU_SEGMENTER),
+    any other by PHOTOSYNC_SEGMENTER; both fall back along PHOTOSYNC_SEGMENTER_FALLBACK.
+    """
     config = {
         **STORE_SETTING_DEFAULTS,
-        "segmenter": settings.PHOTOSYNC_SEGMENTER,
+        "segmenter": None,
         "scene_generator": settings.PHOTOSYNC_SCENE_GENERATOR,
     }
     config.update({k: v for k, v in store.settings.items() if k in config})
     config.update(overrides or {})
-    config["queue"] = (
-        Queues.GENERATE_GPU
-        if str(config["scene_generator"]).startswith("diffusers:")
-        else Queues.GENERATE_CPU
-    )
+    gpu = str(config["scene_generator"]).startswith("diffusers:")
+    config["queue"] = Queues.GENERATE_GPU if gpu else Queues.GENERATE_CPU
+    if not config["segmenter"]:
+        config["segmenter"] = (
+            settings.PHOTOSYNC_GPU_SEGMENTER if gpu else settings.PHOTOSYNC_SEGMENTER
+        )
+    config.setdefault("segmenter_fallback", list(settings.PHOTOSYNC_SEGMENTER_FALLBACK))
     return config
 
 
@@ -42,6 +49,10 @@ def pipeline_config(config: dict):
 
     return PipelineConfig(
         segmenter=config["segmenter"],
+        # Jobs created before the fallback chain existed have none.
+        segmenter_fallback=tuple(config.get("segmenter_fallback", ())),
+        segmenter_unavailable=tuple(tuple(x) for x in config.get("segmenter_unavailable", ())),
+        allow_noncommercial=settings.PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS,
         frame_preset=config["frame_preset"],
         shadow=config["shadow"],
         scene_generator=config["scene_generator"],
@@ -67,11 +78,43 @@ def pipeline_config(config: dict):
     )
 
 
-def worker_pipeline_config():
-    """The pipeline config a worker prepares at boot: the deployment's defaults."""
+def worker_pipeline_config(*, gpu: bool = False):
+    """The pipeline config a worker prepares at boot: the deployment's defaults (a GPU
+    worker's: the GPU tier's segmenter)."""
     config = {
         **STORE_SETTING_DEFAULTS,
-        "segmenter": settings.PHOTOSYNC_SEGMENTER,
+        "segmenter": settings.PHOTOSYNC_GPU_SEGMENTER if gpu else settings.PHOTOSYNC_SEGMENTER,
+        "segmenter_fallback": settings.PHOTOSYNC_SEGMENTER_FALLBACK,
         "scene_generator": settings.PHOTOSYNC_SCENE_GENERATOR,
     }
     return pipeline_config(config)
+
+
+def configured_models() -> dict[str, list[str]]:
+    """Every model name the deployment's settings configure, by setting."""
+    # Imported here: the pipeline loads numpy and OpenCV; only commands that run models ask.
+    from pipeline.config import auto_segmenter
+
+    lora = settings.PHOTOSYNC_SCENE_LORA
+    return {
+        "PHOTOSYNC_SEGMENTER": [settings.PHOTOSYNC_SEGMENTER],
+        "PHOTOSYNC_GPU_SEGMENTER": [settings.PHOTOSYNC_GPU_SEGMENTER],
+        "PHOTOSYNC_SEGMENTER_FALLBACK": list(settings.PHOTOSYNC_SEGMENTER_FALLBACK),
+        "PHOTOSYNC_AUTO_MODEL": [auto_segmenter(settings.PHOTOSYNC_AUTO_MODEL)],
+        "PHOTOSYNC_SCENE_GENERATOR": [settings.PHOTOSYNC_SCENE_GENERATOR],
+        "PHOTOSYNC_SCENE_LORA": [f"diffusers:{lora}"] if lora else [],
+    }
+
+
+def models_licence_check() -> None:
+    """Refuse to start when a setting names a non-commercial model, unless the operator opted
+    in (PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS); `serve` and `worker` call it before anything
+    runs. Raises ImproperlyConfigured naming each model, its licence and its setting."""
+    from pipeline.errors import NonCommercialModel
+    from pipeline.models import licence_check
+
+    try:
+        licence_check(configured_models(),
+                      allow=settings.PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS)
+    except NonCommercialModel as exc:
+        raise ImproperlyConfigured(exc.message) from None

@@ -36,6 +36,9 @@ IN_FLIGHT = (GenerationJob.Status.DISPATCHED, GenerationJob.Status.RUNNING)
 HOLD_LIMIT = "monthly_limit"
 HOLD_GPU = "no_gpu"
 CPU_PATH = {"segmenter": "classical", "scene_generator": "procedural"}
+#: Segmenters that run a local model, which the CPU path skips (a hosted API, auto and
+#: classical need no GPU).
+LOCAL_MODELS = ("rembg:", "rembg-file:")
 
 
 def jobs_dispatch(*, now: datetime | None = None) -> int:
@@ -76,10 +79,21 @@ def gpu_worker_alive(*, now: datetime | None = None) -> bool:
     return WorkerHeartbeat.objects.filter(kind="gpu", last_seen__gte=horizon).exists()
 
 
-def job_route_to_cpu(*, job: GenerationJob, reason: str) -> None:
-    """Move a GPU job to the CPU path (classical segmenter, procedural scenes), noting why."""
+def job_route_to_cpu(*, job: GenerationJob, reason: str, why: str) -> None:
+    """Move a GPU job to the CPU path, noting `reason` on the job: procedural scenes, and for
+    the cutout the next segmenter of the job's fallback chain (classical when it has none).
+    The GPU segmenter it skips is recorded with `why`, so every output says who removed the
+    background instead and why."""
+    config = {**job.config, "scene_generator": CPU_PATH["scene_generator"]}
+    segmenter = config.get("segmenter") or CPU_PATH["segmenter"]
+    if segmenter.startswith(LOCAL_MODELS):
+        chain = [n for n in config.get("segmenter_fallback", []) if n != segmenter]
+        config["segmenter"] = chain[0] if chain else CPU_PATH["segmenter"]
+        config["segmenter_fallback"] = chain[1:]
+        config["segmenter_unavailable"] = [*config.get("segmenter_unavailable", []),
+                                           [segmenter, why]]
     job.queue = Queues.GENERATE_CPU
-    job.config = {**job.config, **CPU_PATH}
+    job.config = config
     job.notes = [*job.notes, reason]
     job.status = GenerationJob.Status.QUEUED
     job.hold_reason = ""
@@ -174,12 +188,13 @@ def _reroute_gpu_jobs(*, now: datetime) -> None:
         return
     seconds = settings.PHOTOSYNC_GPU_DEAD_AFTER
     if settings.PHOTOSYNC_GPU_FALLBACK == "cpu":
+        why = f"no GPU worker was alive for {seconds:g} s"
         reason = (
             f"No GPU worker was alive for {seconds:g} s, so this product was generated on the "
-            "CPU path (classical segmenter, procedural scenes)."
+            "CPU path (procedural scenes, the cutout by the segmenter fallback chain)."
         )
         for job in waiting:
-            job_route_to_cpu(job=job, reason=reason)
+            job_route_to_cpu(job=job, reason=reason, why=why)
     else:
         waiting.update(
             status=GenerationJob.Status.HELD,

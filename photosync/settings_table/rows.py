@@ -147,6 +147,22 @@ SETTINGS: tuple[Setting, ...] = (
                 "`procedural` or `diffusers:<hub id or folder>`. A diffusers generator sends "
                 "jobs to the `generate-gpu` queue. Every process must agree; also a build "
                 "argument of the GPU image.", (*ALL, "image build")),
+        Setting("PHOTOSYNC_GPU_SEGMENTER", "str", "rembg:birefnet-general",
+                "The segmenter of jobs on the `generate-gpu` queue (those with a `diffusers:` "
+                "scene generator); the default is the model registry's GPU-tier cutout "
+                "(`manage.py models`). Every process must agree.", ALL),
+        Setting("PHOTOSYNC_SEGMENTER_FALLBACK", "list", ("rembg:isnet-general-use", "classical"),
+                "Segmenters tried in order when a job's own cannot run (model missing or "
+                "failing, no GPU worker alive, hosted API down, rate limited or out of "
+                "credits), such as `removebg,classical`. The output records which one "
+                "removed the background and why, and is flagged for review. `none` turns "
+                "the chain off.", ALL),
+        Setting("PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS", "bool", False,
+                "`serve`, `worker` and `process` refuse to start when a setting names a "
+                "model whose licence forbids commercial use (such as rembg's default "
+                "`bria-rmbg`, FLUX.1 [dev] or SDXL-Turbo; `manage.py models` lists them). "
+                "`true` allows them: only for non-commercial use, or with the rights "
+                "holder's licence.", (*WORKERS, "serve")),
         Setting("PHOTOSYNC_MAX_IMAGE_BYTES", "int", 40 * 1024 * 1024,
                 "Larger source files are refused before they are decoded.", ALL, minimum=1),
         Setting("PHOTOSYNC_MAX_IMAGE_PIXELS", "int", 50_000_000,
@@ -192,6 +208,35 @@ SETTINGS: tuple[Setting, ...] = (
                 "so a missing model fails the worker's start instead of a job.", MODELS),
     ),
     *_group(
+        "Hosted cutout APIs",
+        Setting("PHOTOSYNC_REMOVEBG_API_KEY", "str", None,
+                "remove.bg API key, for segmenter `removebg` (a fallback tier: the photo "
+                "leaves this host, and each call costs credits).", WORKERS, secret=True),
+        Setting("PHOTOSYNC_REMOVEBG_URL", "url", "https://api.remove.bg/v1.0/removebg",
+                "remove.bg's endpoint; change it only for a proxy or a test server.", WORKERS),
+        Setting("PHOTOSYNC_REMOVEBG_PRICE", "float", 0.20,
+                "USD per remove.bg credit, your plan's price: each output records "
+                "`segmenter_cost_usd` (credits charged × price).", WORKERS, minimum=0),
+        Setting("PHOTOSYNC_PHOTOROOM_API_KEY", "str", None,
+                "Photoroom API key, for segmenter `photoroom` (Remove Background API, Basic "
+                "plan).", WORKERS, secret=True),
+        Setting("PHOTOSYNC_PHOTOROOM_URL", "url", "https://sdk.photoroom.com/v1/segment",
+                "Photoroom's segment endpoint; change it only for a proxy or a test server.",
+                WORKERS),
+        Setting("PHOTOSYNC_PHOTOROOM_PRICE", "float", 0.02,
+                "USD per Photoroom image, your plan's price.", WORKERS, minimum=0),
+        Setting("PHOTOSYNC_HOSTED_TIMEOUT", "float", 30.0,
+                "Seconds a hosted API call may take before the next segmenter runs.", WORKERS,
+                minimum=1),
+        Setting("PHOTOSYNC_HOSTED_BREAKER_FAILURES", "int", 3,
+                "Failed calls in a row (timeouts, HTTP 5xx) after which a worker process "
+                "stops calling that API for the cool-down. A rate limit (429), an empty "
+                "account (402) or a rejected key open it at once.", WORKERS, minimum=1),
+        Setting("PHOTOSYNC_HOSTED_BREAKER_COOLDOWN", "float", 60.0,
+                "Seconds an API stays paused before one probe call tests it again (at least "
+                "its `Retry-After`).", WORKERS, minimum=0),
+    ),
+    *_group(
         "Sync and scheduling",
         Setting("PHOTOSYNC_SYNC_INTERVAL", "float", 10.0,
                 "Seconds between sync passes (`syncd --interval` wins).", SYNCD, minimum=0),
@@ -228,8 +273,9 @@ SETTINGS: tuple[Setting, ...] = (
                 minimum=0),
         Setting("PHOTOSYNC_GPU_FALLBACK", "str", "cpu",
                 "What happens to GPU work when no GPU worker is alive, or when a GPU stage "
-                "fails for good. `cpu` runs it with the classical segmenter and procedural "
-                "scenes. `hold` makes it wait. Either way the reason is recorded on the job.",
+                "fails for good. `cpu` runs it with procedural scenes, cut out by the next "
+                "segmenter of `PHOTOSYNC_SEGMENTER_FALLBACK` (classical without one). `hold` "
+                "makes it wait. Either way the reason is recorded on the job.",
                 ("worker", "gpu-worker", "syncd"), choices=("cpu", "hold")),
         Setting("PHOTOSYNC_WORKER_QUEUES", "list", None,
                 "The queues of this worker process, set by `manage.py worker`; with "

@@ -69,13 +69,15 @@ class GeneratedSerializer(serializers.ModelSerializer):
     energy = serializers.SerializerMethodField(
         help_text="This output's share of its job's energy: Wh, g CO2e, sources; null before "
                   "it is recorded.")
+    background_removal = serializers.SerializerMethodField()
 
     class Meta:
         model = GeneratedImage
         fields = [
             "id", "product", "source", "job", "kind", "preset", "generator", "seed", "status",
             "url", "full", "thumb", "thumb_2x", "width", "height", "metrics", "flags",
-            "fidelity", "energy", "alt_text", "featured", "decided_at", "created_at",
+            "fidelity", "energy", "background_removal", "alt_text", "featured",
+            "decided_at", "created_at",
         ]
 
     def get_url(self, obj: GeneratedImage) -> str:
@@ -108,6 +110,20 @@ class GeneratedSerializer(serializers.ModelSerializer):
                 "devices": devices,
                 "g_per_kwh": ((obj.energy or {}).get("grid") or {}).get("g_per_kwh"),
                 "label": energy_label(wh=obj.energy_wh, co2e_g=obj.co2e_g, sources=sources)}
+
+    def get_background_removal(self, obj: GeneratedImage) -> dict:
+        """Who removed the background, in words ("Background removed by remove.bg API"); why
+        the configured segmenter did not (a fallback), and what a hosted API charged."""
+        metrics = obj.metrics or {}
+        segmenter = metrics.get("segmenter", "")
+        by = metrics.get("segmenter_label") or segmenter
+        return {
+            "segmenter": segmenter,
+            "text": f"Background removed by {by}" if by else "",
+            "requested": metrics.get("segmenter_requested"),
+            "fallback_reason": metrics.get("segmenter_fallback_reason"),
+            "cost_usd": metrics.get("segmenter_cost_usd"),
+        }
 
 
 class JobSerializer(serializers.ModelSerializer):

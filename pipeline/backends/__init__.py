@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 from pipeline.backends.base import SceneGenerator, Segmentation, Segmenter
 from pipeline.backends.classical import ClassicalSegmenter
 from pipeline.backends.diffusers_scenes import DiffusersSceneGenerator
+from pipeline.backends.hosted import HostedSegmenter, breakers_reset
+from pipeline.backends.onnx_file import load_file_segmenter
 from pipeline.backends.procedural import ProceduralSceneGenerator
 from pipeline.backends.rembg_sessions import RembgSegmenter
 from pipeline.errors import UnknownBackend
@@ -63,7 +65,11 @@ def _rembg(arg: str, options: dict[str, Any]) -> Segmenter:
 
 
 def _rembg_file(arg: str, options: dict[str, Any]) -> Segmenter:
-    return RembgSegmenter.from_file(arg, **options)
+    return load_file_segmenter(arg, **options)
+
+
+def _hosted(provider: str) -> Callable[[str, dict[str, Any]], Segmenter]:
+    return lambda arg, options: HostedSegmenter(provider)
 
 
 def _auto(arg: str, options: dict[str, Any]) -> Segmenter:
@@ -93,12 +99,18 @@ SEGMENTERS: dict[str, BackendSpec] = _by_name(
                 "a rembg model by name, from rembg's home folder (never downloaded)",
                 argument="model", options=("alpha_matting", "device")),
     BackendSpec("rembg-file", "segmenter", _rembg_file,
-                "a local ONNX file through rembg's custom session",
+                "any local ONNX segmentation model ([<family>:]<path>): input size from the "
+                "model, pre-processing from its family",
                 argument="path to .onnx", options=("alpha_matting", "device")),
     BackendSpec("auto", "segmenter", _auto,
-                "classical on a clean backdrop, else the auto_model rembg model (classical "
+                "classical on a clean backdrop, else the auto_model segmenter (classical "
                 "when that model cannot load here)",
                 options=("alpha_matting", "device", "auto_model")),
+    BackendSpec("removebg", "segmenter", _hosted("removebg"),
+                "the remove.bg API (hosted: the photo leaves this host; billed per call)"),
+    BackendSpec("photoroom", "segmenter", _hosted("photoroom"),
+                "Photoroom's Remove Background API (hosted: the photo leaves this host; "
+                "billed per call)"),
 )
 SCENE_GENERATORS: dict[str, BackendSpec] = _by_name(
     BackendSpec("procedural", "scene generator", _procedural,
@@ -154,9 +166,10 @@ def known_scene_generators() -> list[str]:
 
 
 def clear_cache() -> None:
-    """Forget every created backend (tests; a worker never needs this)."""
+    """Forget every created backend and hosted-API breaker (tests; a worker never needs this)."""
     with _lock:
         _cache.clear()
+    breakers_reset()
 
 
 def _spec(registry: dict[str, BackendSpec], what: str, name: str) -> BackendSpec:

@@ -20,13 +20,14 @@ class Segmentation:
     ``confident`` is False when the segmenter itself doubts the separation (the runner flags
     the image for review); ``notes`` say why in words. ``segmenter`` names the backend that
     produced it when that differs from the one asked (``auto`` picks one); empty means the one
-    asked.
+    asked. ``metrics`` are numbers every output of the image records (a hosted API's cost).
     """
 
     alpha: np.ndarray  # (H, W) uint8, 255 = product
     notes: list[str] = field(default_factory=list)
     confident: bool = True
     segmenter: str = ""
+    metrics: dict = field(default_factory=dict)
 
 
 class Segmenter(Protocol):

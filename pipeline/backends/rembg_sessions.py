@@ -4,10 +4,8 @@
   ``birefnet-general``, ...). The weights must already be in rembg's home folder
   (``U2NET_HOME``, else ``REMBG_HOME``, else its default): nothing is downloaded at run time,
   and a missing model is a :class:`~pipeline.errors.ModelNotFound` naming the file and folder.
-* ``rembg-file:<path>`` — a local ONNX file through rembg's ``u2net_custom`` session;
-  ``rembg-file:dis_custom:<path>`` picks the IS-Net custom session instead. rembg 2.0.86 refuses
-  a ``model_path`` outside its home folder, so the session is created with ``U2NET_HOME`` pointed
-  at the file's own folder (under the registry lock) and restored afterwards.
+* ``rembg-file:<path>`` — any local ONNX segmentation model, in ``onnx_file.py``: the same
+  wrapper around a session that reads its input size and pre-processing from the model.
 
 The session is always passed explicitly: rembg's own default model (``bria-rmbg``) is
 non-commercial and would be a new session per call.
@@ -16,9 +14,7 @@ non-commercial and would be a new session per call.
 from __future__ import annotations
 
 import importlib.util
-import os
 import threading
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -30,7 +26,6 @@ from pipeline.errors import BackendUnavailable, ConfigError, DeviceUnavailable, 
 CUSTOM_SESSIONS = ("u2net_custom", "dis_custom", "ben_custom")
 #: Sessions that need prompts, credentials or a remote service: not usable as a segmenter here.
 EXCLUDED = ("sam", "u2net_cloth_seg", *CUSTOM_SESSIONS)
-_env_lock = threading.Lock()
 
 
 def _import_rembg():
@@ -69,6 +64,7 @@ class RembgSegmenter:
         self.name = name
         self.session = session
         self.alpha_matting = alpha_matting
+        self.notes: list[str] = []  # how it was set up, for the worker's start-up log
         self._lock = threading.Lock()  # one ONNX run at a time per session keeps memory flat
 
     @classmethod
@@ -97,38 +93,6 @@ class RembgSegmenter:
         session = rembg.new_session(model, providers=_providers(device))
         return cls(f"rembg:{model}", session, alpha_matting=alpha_matting)
 
-    @classmethod
-    def from_file(cls, spec: str, *, alpha_matting: bool = False,
-                  device: str = "cpu") -> RembgSegmenter:
-        kind, _, rest = spec.partition(":")
-        if kind in CUSTOM_SESSIONS and rest:
-            session_name, path_text = kind, rest
-        else:
-            session_name, path_text = "u2net_custom", spec
-        path = Path(path_text).expanduser().resolve()
-        if not path.is_file():
-            raise ModelNotFound(f"ONNX model file {str(path)!r} does not exist.")
-        rembg = _import_rembg()
-        providers = _providers(device)
-        with _env_lock:
-            previous = os.environ.get("U2NET_HOME")
-            os.environ["U2NET_HOME"] = str(path.parent)
-            try:
-                session = rembg.new_session(
-                    session_name, model_path=str(path), providers=providers
-                )
-            except Exception as exc:  # onnxruntime raises its own types for a bad graph
-                raise BackendUnavailable(
-                    f"ONNX model {str(path)!r} could not be loaded by rembg's {session_name} "
-                    f"session: {exc}"
-                ) from exc
-            finally:
-                if previous is None:
-                    os.environ.pop("U2NET_HOME", None)
-                else:
-                    os.environ["U2NET_HOME"] = previous
-        return cls(f"rembg-file:{path}", session, alpha_matting=alpha_matting)
-
     def segment(self, rgb: np.ndarray) -> Segmentation:
         image = Image.fromarray(rgb, "RGB")
         with self._lock:
@@ -142,4 +106,4 @@ class RembgSegmenter:
         return Segmentation(alpha=alpha)
 
     def preload(self) -> list[str]:
-        return []  # the session was created with this object
+        return list(self.notes)  # the session was created with this object

@@ -29,6 +29,7 @@ def test_plan_follows_the_backend_names_settings_use():
         Fetch("rembg", "birefnet-general"), Fetch("diffusers", "org/inpaint")
     ]
     assert prefetch.plan(["rembg-file:/models/mine.onnx", "diffusers:/models/sdxl"]) == []
+    assert prefetch.plan(["removebg", "photoroom"]) == []  # hosted: nothing to download
     assert prefetch.plan(["rembg:u2net", "rembg:u2net", ""]) == [Fetch("rembg", "u2net")]
 
 
@@ -44,7 +45,8 @@ def test_every_segmenter_kind_the_pipeline_knows_is_planned():
     from pipeline.backends import SCENE_GENERATORS, SEGMENTERS
 
     prefetch = load()
-    assert set(SEGMENTERS) == {"classical", "rembg", "rembg-file", "auto"}
+    assert set(SEGMENTERS) == {"classical", "rembg", "rembg-file", "auto", "removebg",
+                               "photoroom"}
     assert set(SCENE_GENERATORS) == {"procedural", "diffusers"}
     for spec in [*SEGMENTERS.values(), *SCENE_GENERATORS.values()]:
         prefetch.plan([f"{spec.name}:a/b" if spec.argument else spec.name])  # no SystemExit

@@ -199,25 +199,36 @@ def build_tiny_sdxl_inpaint(folder: Path) -> Path:
 # -- tiny ONNX segmentation model -------------------------------------------------------------
 
 
-def build_tiny_onnx_segmenter(path: Path) -> Path:
-    """image (1, 3, H, W) -> map (1, 1, H, W): 'not white' = -(R + G + B), a real graph.
+def build_tiny_onnx_segmenter(path: Path, *, size: int | None = None, family: str | None = "u2net",
+                              channels_last: bool = False) -> Path:
+    """image -> map: 'not white' = -(R + G + B), a real graph (a 1x1 convolution).
 
-    rembg normalises with ImageNet mean/std and min-max scales the output, so on a white
-    backdrop this yields a usable product mask without any weights.
+    rembg-style pre-processing normalises with the family's mean/std and min-max scales the
+    output, so on a white backdrop this yields a usable product mask without any weights.
+    ``size`` fixes the input (and output) to size x size (None: any size, symbolic);
+    ``family`` is written to the model's metadata (None: no metadata); ``channels_last``
+    makes the input (1, H, W, 3).
     """
     import onnx
     from onnx import TensorProto, helper
 
+    h, w = (size, size) if size else ("h", "w")
     weights = helper.make_tensor("w", TensorProto.FLOAT, [1, 3, 1, 1], [-1.0, -1.0, -1.0])
-    node = helper.make_node("Conv", ["input", "w"], ["mask"], kernel_shape=[1, 1])
+    nodes = [helper.make_node("Conv", ["image" if channels_last else "input", "w"], ["mask"],
+                              kernel_shape=[1, 1])]
+    shape = [1, h, w, 3] if channels_last else [1, 3, h, w]
+    if channels_last:
+        nodes.insert(0, helper.make_node("Transpose", ["input"], ["image"], perm=[0, 3, 1, 2]))
     graph = helper.make_graph(
-        [node], "tiny-segmenter",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, "h", "w"])],
-        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, "h", "w"])],
+        nodes, "tiny-segmenter",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, h, w])],
         [weights],
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     model.ir_version = 8
+    if family:
+        helper.set_model_props(model, {"family": family})
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))

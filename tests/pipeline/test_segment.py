@@ -70,10 +70,10 @@ def test_unknown_segmenter_lists_known_names():
         get_segmenter("magic")
     assert info.value.message == (
         "Unknown segmenter 'magic'; known: classical, rembg:<model>, "
-        "rembg-file:<path to .onnx>, auto."
+        "rembg-file:<path to .onnx>, auto, removebg, photoroom."
     )
     assert known_segmenters() == ["classical", "rembg:<model>", "rembg-file:<path to .onnx>",
-                                  "auto"]
+                                  "auto", "removebg", "photoroom"]
 
 
 def test_config_rejects_unknown_segmenter():

@@ -50,7 +50,11 @@ class Command(BaseCommand):
                             help=f"frame preset: {', '.join(FRAME_PRESETS)} or "
                                  "custom:<W>x<H>:<fill>[:<background>]")
         parser.add_argument("--segmenter", default="classical",
-                            help="classical, auto, rembg:<model> or rembg-file:<path>")
+                            help="classical, auto, rembg:<model>, rembg-file:[<family>:]<path>, "
+                                 "removebg or photoroom (manage.py models lists the models)")
+        parser.add_argument("--fallback", default="", metavar="NAMES",
+                            help="segmenters tried in order when --segmenter cannot run, "
+                                 "comma-separated, such as removebg,classical")
         parser.add_argument("--scenes", type=int, default=1, metavar="N",
                             help="scene variations per scene preset (0: no scenes)")
         parser.add_argument("--scene-preset", action="append", dest="scene_presets",
@@ -105,6 +109,9 @@ class Command(BaseCommand):
                 "failed": len(failed),
                 "outputs": outputs,
                 "flagged_outputs": sum(1 for i in images for o in i["outputs"] if o["flags"]),
+                "segmenter_fallbacks": sum(1 for i in images if i.get("segmenter_fallback")),
+                "segmenter_cost_usd": round(sum(i.get("segmenter_cost_usd", 0.0)
+                                                for i in images), 6),
                 "seconds": round(time.perf_counter() - started, 3),
                 "energy_wh": round(energy_wh, 6),
                 "wh_per_output": round(energy_wh / outputs, 6) if outputs else None,
@@ -135,6 +142,9 @@ def _config(options: dict) -> PipelineConfig:
     try:
         return PipelineConfig(
             segmenter=options["segmenter"],
+            segmenter_fallback=tuple(n.strip() for n in options["fallback"].split(",")
+                                     if n.strip()),
+            allow_noncommercial=settings.PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS,
             frame_preset=options["preset"],
             shadow=options["shadow"],
             scene_generator=options["scene_generator"],
@@ -213,6 +223,11 @@ def _process_one(path: Path, stem: str, out: Path, config: PipelineConfig) -> di
     entry.update(mask=mask_name, segmenter=result.segmenter,
                  source_size=list(result.source_size), timings=result.timings,
                  energy=result.energy.to_json(), notes=result.notes, flags=result.flags)
+    first = result.outputs[0].metrics if result.outputs else {}
+    if first.get("segmenter_fallback_reason"):
+        entry["segmenter_fallback"] = first["segmenter_fallback_reason"]
+    if "segmenter_cost_usd" in first:
+        entry["segmenter_cost_usd"] = first["segmenter_cost_usd"]
     return entry
 
 

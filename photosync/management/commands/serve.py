@@ -5,6 +5,7 @@ import threading
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from dramatiq import Worker
@@ -13,6 +14,7 @@ from waitress import create_server
 from photosync import syncd
 from photosync.demo import demo_store_build
 from photosync.queueing import Queues, get_broker
+from photosync.services.generation_config import models_licence_check
 from photosync.services.stores import store_connect_local
 from photosync.wsgi import application
 
@@ -39,6 +41,10 @@ class Command(BaseCommand):
         if not port.isdigit():
             raise CommandError(f"Expected ADDR:PORT or PORT, got {addrport!r}")
         host = host or "127.0.0.1"
+        try:
+            models_licence_check()
+        except ImproperlyConfigured as exc:
+            raise CommandError(f"PhotoSync refuses to start: {exc}") from None
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
         if not no_migrate:
             call_command("migrate", interactive=False, verbosity=0)
@@ -111,3 +117,4 @@ class Command(BaseCommand):
         products = demo_store_build(self._demo_dir(), limit=limit)
         store_connect_local(path=self._demo_dir(), name="Demo store")
         self.stdout.write(f"Demo store ready with {len(products)} products")
+

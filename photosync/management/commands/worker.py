@@ -3,9 +3,11 @@ import shutil
 import sys
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError
 
 from photosync.queueing import Queues
+from photosync.services.generation_config import models_licence_check
 
 
 def queue_prefetch(threads: int, per_thread: int = 1) -> int:
@@ -33,6 +35,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, queues, processes, threads, prefetch, poll_ms, **options):
+        try:
+            models_licence_check()
+        except ImproperlyConfigured as exc:
+            raise CommandError(f"PhotoSync refuses to start: {exc}") from None
         if not settings.REDIS_URL:
             raise CommandError(
                 "REDIS_URL is not set: separate workers need the Redis broker. "

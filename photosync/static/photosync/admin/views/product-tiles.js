@@ -72,7 +72,8 @@ function outputTile(g, push, featured, product, act) {
       el("a", { href: g.full, target: "_blank", rel: "noopener" },
         el("img", { src: g.thumb, srcset: `${g.thumb} 1x, ${g.thumb_2x} 2x`, loading: "lazy",
                     width: 320, height: 320, alt: g.alt_text || `${label} of ${product.title}` }))),
-    el("div", {}, el("strong", { text: label }), el("div", { class: "meta", text: meta })),
+    el("div", {}, el("strong", { text: label }), el("div", { class: "meta", text: meta }),
+      removedBy(g)),
     el("div", { class: "badges" }, badge(statusText, tone, { dataset: { role: "status" } }),
       fidelityBadge(g), pushBadge, g.featured && g.status !== "ready"
         ? badge("Featured", "info") : null),
@@ -124,6 +125,13 @@ function outputTile(g, push, featured, product, act) {
     add(tile, el("p", { class: "meta" }, el("strong", { text: "Alt text: " }), g.alt_text));
   }
   return tile;
+}
+
+/* "Background removed by …": which remover made the cutout (the flags say why, for a
+   fallback). Outputs stored before this was recorded have no text. */
+function removedBy(g) {
+  const text = g.background_removal && g.background_removal.text;
+  return text ? el("div", { class: "meta", dataset: { role: "removed-by" }, text }) : null;
 }
 
 function fidelityBadge(g) {
