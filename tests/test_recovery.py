@@ -174,6 +174,7 @@ def test_an_event_whose_store_stays_unreachable_fails_with_the_reason_on_status(
 
     monkeypatch.setattr(base, "RETRY_DELAY", timedelta(milliseconds=10))
     shopify_settings.SHOPIFY_API_ORIGIN = f"http://127.0.0.1:{_closed_port()}"
+    shopify_settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # a closed loopback port
     shop = "alpha-goods.myshopify.com"
     shopify_store_connect(shop=shop, credentials={
         "access_token": "shpat_expired", "refresh_token": "shprt_x", "expires_at": 1.0})
@@ -207,6 +208,7 @@ def test_a_job_whose_store_stays_unreachable_fails_instead_of_staying_dispatched
 
     monkeypatch.setattr(base, "RETRY_DELAY", timedelta(milliseconds=10))
     shopify_settings.SHOPIFY_API_ORIGIN = f"http://127.0.0.1:{_closed_port()}"
+    shopify_settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # a closed loopback port
     store = shopify_store_connect(shop="alpha-goods.myshopify.com", credentials={
         "access_token": "shpat_expired", "refresh_token": "shprt_x", "expires_at": 1.0})
     product = Product.objects.create(store=store, remote_id="gid://shopify/Product/1")

@@ -35,6 +35,7 @@ def shopify_away(settings):
     settings.SHOPIFY_API_SECRET = SECRET
     settings.SHOPIFY_API_VERSION = "2026-10"
     settings.SHOPIFY_API_ORIGIN = f"http://127.0.0.1:{_closed_port()}"
+    settings.PHOTOSYNC_ALLOWED_NETWORKS = ["127.0.0.0/8"]  # the closed port is on loopback
     return settings
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 TYPES = ("str", "int", "float", "bool", "url", "list", "path")
 #: Processes of the README's process map. `serve` (one-machine mode) runs web, worker and
@@ -49,3 +49,15 @@ class Setting:
     def read_by_app(self) -> bool:
         """True when a Django process reads it (so it belongs in `.env`)."""
         return bool(set(self.readers) & set(APP_PROCESSES))
+
+
+ALL = ("web", "worker", "gpu-worker", "syncd")  # and serve, which runs the first three
+WEB = ("web",)
+WORKERS = ("worker", "gpu-worker")
+SYNCD = ("syncd",)
+STORES = ("web", "worker", "syncd")  # connect, push, reconcile, health checks
+MODELS = ("worker", "gpu-worker", "image build")  # model caches: workers and prefetch
+
+
+def group(title: str, *rows: Setting) -> tuple[Setting, ...]:
+    return tuple(replace(row, group=title) for row in rows)
