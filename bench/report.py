@@ -512,6 +512,13 @@ def main() -> None:
         body += pipeline_section(results["pipeline"])
     if "memory" in results:
         body += memory_section(results["memory"])
+    if "concurrent_approvals" in results:
+        from bench.concurrent_approvals import report_section
+
+        lines, rows, miss = report_section(results["concurrent_approvals"])
+        body += lines
+        summary += rows
+        misses += miss
     dates = sorted(r["machine"]["date"] for r in results.values()
                    if (r.get("machine") or {}).get("date"))
     out = [

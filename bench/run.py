@@ -27,6 +27,7 @@ SCRIPTS = [
     ("end_to_end", []),
     ("reconcile", []),
     ("shopify_push", []),
+    ("concurrent_approvals", []),
     ("pipeline", []),
     ("memory", []),
 ]

@@ -14,40 +14,49 @@ from photosync.services.media import media_save
 
 def seed_outbox(emulator, store: Store, *, products: int, per_product: int) -> list[int]:
     """Create `products` × `per_product` approved images; return their ids (not yet queued)."""
-    from photosync.services.products import product_input_hash
-    from photosync.services.stores import store_adapter
-
-    adapter = store_adapter(store=store)
     ids = []
     for n in range(products):
         gid = emulator.create_product(store.domain, title=f"Product {n}", product_type="Demo",
                                       images=[(f"p{n}.png", tiny_png(10_000 + n), f"P{n}")])
-        remote = adapter.get_product(gid)
-        input_hash = product_input_hash(remote=remote, own_image_ids=set())
-        product = Product.objects.create(store=store, remote_id=gid, title=remote.title,
-                                         product_type="Demo", input_hash=input_hash,
-                                         remote_updated_at=remote.updated_at)
-        original = remote.images[0]
-        data = tiny_png(10_000 + n)
-        source = SourceImage.objects.create(
-            product=product, remote_id=original.remote_id, version=original.version,
-            src=original.src, status="ok",
-            file=media_save(folder=f"sources/{store.pk}/{product.pk}", data=data,
-                            extension="png"),
-            content_hash=hashlib.sha256(data).hexdigest(),
+        ids += product_outputs_seed(store, gid, count=per_product, seed=n * 100)
+    return ids
+
+
+def product_outputs_seed(store: Store, remote_id: str, *, count: int, seed: int = 0,
+                         title: str = "") -> list[int]:
+    """Record a store's product as PhotoSync knows it after one generation job: the product
+    (with its current input hash, so the echo of a push generates nothing), its first
+    original, a finished job and `count` generated outputs ready for review (distinct
+    128 px PNGs). Returns the outputs' ids."""
+    from photosync.services.products import product_input_hash
+    from photosync.services.stores import store_adapter
+
+    remote = store_adapter(store=store).get_product(remote_id)
+    input_hash = product_input_hash(remote=remote, own_image_ids=set())
+    product = Product.objects.create(store=store, remote_id=remote.remote_id,
+                                     title=remote.title, product_type=remote.product_type,
+                                     input_hash=input_hash, remote_updated_at=remote.updated_at)
+    original = remote.images[0]
+    data = tiny_png(10_000 + seed)
+    source = SourceImage.objects.create(
+        product=product, remote_id=original.remote_id, version=original.version,
+        src=original.src, status="ok",
+        file=media_save(folder=f"sources/{store.pk}/{product.pk}", data=data, extension="png"),
+        content_hash=hashlib.sha256(data).hexdigest(),
+    )
+    job = GenerationJob.objects.create(store=store, product=product, input_hash=input_hash,
+                                       dedupe_key=f"{product.pk}:{input_hash}",
+                                       status="succeeded")
+    ids = []
+    for k in range(count):
+        out = tiny_png(seed + k + 1, size=(128, 128))
+        image = GeneratedImage.objects.create(
+            job=job, product=product, source=source, kind="framed", preset="white-square",
+            file=media_save(folder=f"generated/{store.pk}", data=out, extension="png"),
+            content_hash=hashlib.sha256(out).hexdigest(), width=128, height=128,
+            alt_text=f"{title or remote.title}, view {k}",
         )
-        job = GenerationJob.objects.create(store=store, product=product, input_hash=input_hash,
-                                           dedupe_key=f"{product.pk}:{input_hash}",
-                                           status="succeeded")
-        for k in range(per_product):
-            out = tiny_png(n * 100 + k + 1, size=(128, 128))
-            image = GeneratedImage.objects.create(
-                job=job, product=product, source=source, kind="framed", preset="white-square",
-                file=media_save(folder=f"generated/{store.pk}", data=out, extension="png"),
-                content_hash=hashlib.sha256(out).hexdigest(), width=128, height=128,
-                alt_text=f"Product {n}, view {k}",
-            )
-            ids.append(image.pk)
+        ids.append(image.pk)
     return ids
 
 

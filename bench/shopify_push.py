@@ -58,8 +58,11 @@ def _setup_django(data_dir: str, **extra: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _serve_app() -> tuple[str, object]:
-    """The Django app on loopback (for the webhook echoes), as a threaded WSGI server."""
+def _serve_app(threads: int | None = None) -> tuple[str, object]:
+    """The Django app on loopback (for the webhook echoes), as a threaded WSGI server: a
+    thread per request, or with `threads` a fixed pool of them, as gunicorn's gthread worker
+    (so that a burst of requests holds at most that many database connections)."""
+    from concurrent.futures import ThreadPoolExecutor
     from socketserver import ThreadingMixIn
     from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -69,10 +72,26 @@ def _serve_app() -> tuple[str, object]:
         def log_message(self, *args):
             pass
 
-    class Threaded(ThreadingMixIn, WSGIServer):
+    class PerRequest(ThreadingMixIn, WSGIServer):
         daemon_threads = True
         request_queue_size = 128
 
+    class Pooled(WSGIServer):
+        request_queue_size = 512
+        pool = ThreadPoolExecutor(max_workers=threads or 1, thread_name_prefix="bench-web")
+
+        def process_request(self, request, client_address):
+            self.pool.submit(self._serve, request, client_address)
+
+        def _serve(self, request, client_address):
+            try:
+                self.finish_request(request, client_address)
+            except Exception:
+                self.handle_error(request, client_address)
+            finally:
+                self.shutdown_request(request)
+
+    Threaded = Pooled if threads else PerRequest
     server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=Threaded,
                          handler_class=Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
 
@@ -47,11 +48,34 @@ class NewImage:
     public_url: str = ""  # for stores that download media themselves (WooCommerce)
 
 
+class MediaStatus(StrEnum):
+    """What the store shows for one of our images."""
+
+    LIVE = "live"  # on the product, processed
+    PROCESSING = "processing"  # accepted; the store is still processing the media
+    FAILED = "failed"  # the store could not process it (`PushState.reason` says why)
+    MISSING = "missing"  # not on the product (removed there, or a write was lost)
+
+
 @dataclass(frozen=True)
 class PushResult:
     remote_id: str
-    status: str  # "live" or "processing" (the store is still working on it)
+    status: MediaStatus  # LIVE or PROCESSING
     previous_state: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PushState:
+    """One of our images as the store shows it now (read back from the product).
+
+    `featured`: it is the product's featured image (on Shopify and WooCommerce: first in the
+    gallery); `count`: how many images the gallery has."""
+
+    status: MediaStatus
+    reason: str = ""  # the store's own words for FAILED / MISSING
+    alt: str = ""
+    featured: bool = False
+    count: int = 0
 
 
 @runtime_checkable
@@ -76,10 +100,37 @@ class StoreAdapter(Protocol):
         """Add an approved image to the product, idempotent by `image.content_hash`."""
         ...
 
-    def push_status(self, product_remote_id: str, remote_id: str) -> str:
-        """Return "live", "processing" or "failed: <reason>" for an earlier push."""
+    def push_status(self, product_remote_id: str, remote_id: str) -> PushState:
+        """Read the product back: where our image is, with which alt text, in which state."""
+        ...
+
+    def update_image(self, product_remote_id: str, remote_id: str, *, alt: str | None = None,
+                     featured: bool | None = None) -> None:
+        """Change one of our images already on the product: its alt text (None: leave it),
+        and whether it is the featured image (True: first; False: after the others; None:
+        leave its position). Raise Retryable while the store cannot change it yet."""
         ...
 
     def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
-        """Remove our image and restore the gallery recorded in previous_state."""
+        """Take our image off the product, whatever state the store has it in, and keep
+        everything else as it is now; only where ours is the featured image now does the
+        image that was featured before the push (previous_state) become featured again.
+        Taking off an image that is already gone is a no-op."""
         ...
+
+
+def gallery_without(current: list, ours, previous_featured) -> list:
+    """The gallery a rollback leaves (ids in order): `current` without `ours`, everything
+    else in the order it has now; only when `ours` is first (featured) does the image that
+    was featured before the push, if it is still there, move back to the front."""
+    remaining = [i for i in current if i != ours]
+    if current[:1] == [ours] and previous_featured in remaining:
+        remaining.remove(previous_featured)
+        remaining.insert(0, previous_featured)
+    return remaining
+
+
+def gallery_moved(current: list, ours, *, featured: bool) -> list:
+    """The gallery with `ours` first (featured) or after every other image (not featured)."""
+    rest = [i for i in current if i != ours]
+    return [ours, *rest] if featured else [*rest, ours]

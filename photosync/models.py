@@ -198,7 +198,11 @@ class GeneratedImage(models.Model):
 
 
 class Push(models.Model):
-    """Outbox row: one approved image on its way to the store, keyed by its content."""
+    """Outbox row: one approved image on its way to the store, keyed by its content.
+
+    Live means read back: the store showed the image with the alt text and featured choice
+    recorded in `sent_alt` / `sent_featured`. An edit of those on a live image makes the row
+    an update (`kind`) and sends it again, with the same statuses."""
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -208,15 +212,27 @@ class Push(models.Model):
         FAILED = "failed"
         ROLLED_BACK = "rolled_back"
 
+    class Kind(models.TextChoices):
+        ADD = "add"  # put the image on the product
+        UPDATE = "update"  # change the alt text / featured choice of the image on the store
+
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="pushes")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="pushes")
     image = models.ForeignKey(GeneratedImage, on_delete=models.CASCADE, related_name="pushes")
     content_hash = models.CharField(max_length=64)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     remote_id = models.CharField(max_length=255, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ADD)
     # Gallery as it was before this push (ids, order, featured, alt), for rollback.
     previous_state = models.JSONField(default=dict, blank=True)
+    # What the store was last seen showing for the image (read back after the write).
+    sent_alt = models.TextField(blank=True)
+    sent_featured = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    # Read-backs in a row that did not show the write; the push fails after a few.
+    checks_failed = models.PositiveSmallIntegerField(default=0)
+    # Set while the store cannot be reached: the push keeps retrying, with a capped backoff.
+    waiting_since = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL

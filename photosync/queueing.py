@@ -209,14 +209,21 @@ def broker_epoch() -> datetime:
     return datetime.fromtimestamp(float(client.get(key)), tz=UTC)
 
 
+# How long a message may wait in its queue behind others before a worker takes it (a busy
+# fleet, a backlog after an outage): part of every work's window below.
+QUEUE_WAIT = timedelta(minutes=30)
+
+
 def work_retry_window(work: str) -> timedelta:
-    """How long after a send a copy of `work` may still be in flight: every attempt its
-    actor may make (1 + retries) running to its time limit, plus the longest delay before
-    each retry. Read from the options `jobs.base.house_actor` declared, so it cannot drift
-    from them."""
+    """How long after a send a copy of `work` may still be in flight: QUEUE_WAIT for a worker
+    to take it, then every attempt its actor may make (1 + retries) running to its time
+    limit, plus the longest delay before each retry. Read from the options
+    `jobs.base.house_actor` declared, so it cannot drift from them. (Work that schedules its
+    own next try, like a push, sends a new stamped message each time: its window is one
+    attempt's.)"""
     options = get_broker().get_actor(work).options
     retries = int(options["max_retries"])
-    return timedelta(
+    return QUEUE_WAIT + timedelta(
         milliseconds=(retries + 1) * int(options["time_limit"])
         + retries * int(options["max_backoff"])
     )

@@ -42,10 +42,19 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _down(self) -> bool:
+        """During an outage every request answers 503, as Shopify's edge does."""
+        if not self.emulator.outage:
+            return False
+        self._send(503, "<html><body>Service Unavailable</body></html>", "text/html")
+        return True
+
     def do_POST(self):  # noqa: N802 - http.server's naming
         emu = self.emulator
         path = urlsplit(self.path).path
         body = self._body()
+        if self._down():
+            return None
         match = re.match(r"^/admin/api/([^/]+)/graphql\.json$", path)
         if match:
             try:
@@ -82,17 +91,22 @@ class EmulatorHandler(BaseHTTPRequestHandler):
         return self._send(404, {"errors": "Not Found"})
 
     def do_PUT(self):  # noqa: N802
+        body = self._body()
+        if self._down():
+            return None
         parts = urlsplit(self.path)
         match = re.match(r"^/staged-uploads/tmp/[^/]+/([0-9a-f]+)/", parts.path)
         if not match:
             return self._send(404, {"errors": "Not Found"})
         signature = parse_qs(parts.query).get("X-Goog-Signature", [""])[0]
-        status = self.emulator.receive_upload(match.group(1), signature, self._body())
+        status = self.emulator.receive_upload(match.group(1), signature, body)
         return self._send(200 if status == 201 else status, "", "application/xml")
 
     def do_GET(self):  # noqa: N802
         emu = self.emulator
         path = urlsplit(self.path).path
+        if self._down():
+            return None
         match = re.match(r"^/cdn/shops/([^/]+)/files/([^/]+)$", path)
         if match:
             for shop in emu.shops.values():

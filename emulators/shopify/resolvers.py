@@ -30,7 +30,7 @@ class Root(dict):
         self.clock = time.monotonic()
         for name in ("shop", "product", "products", "node", "bulkOperation", "bulkOperations",
                      "stagedUploadsCreate", "productUpdate", "productReorderMedia",
-                     "fileUpdate", "bulkOperationRunQuery"):
+                     "fileUpdate", "fileDelete", "bulkOperationRunQuery"):
             self[name] = getattr(self, "r_" + name)
 
     # objects
@@ -208,30 +208,76 @@ class Root(dict):
                 "userErrors": [], "mediaUserErrors": []}
 
     def r_fileUpdate(self, info, files):
-        out, errors, touched = [], [], set()
-        for item in files:
+        """Alt text and product references. Shopify refuses to update a file that is not
+        READY (FilesErrorCode NON_READY_STATE): nothing of the request is applied then."""
+        found, errors = [], []
+        for n, item in enumerate(files):
             media = self.shop.media.get(st.gid_number(item["id"]))
             if media is None:
-                errors.append({"field": ["files", "id"], "message": "File does not exist",
+                errors.append({"field": ["files", str(n), "id"], "message": "File does not exist",
                                "code": "FILE_DOES_NOT_EXIST"})
-                continue
+            elif media.status(self.clock) != "READY":
+                errors.append({"field": ["files", str(n), "id"],
+                               "message": "Non-ready files cannot be updated.",
+                               "code": "NON_READY_STATE"})
+            else:
+                found.append((item, media))
+        if any(e["code"] == "NON_READY_STATE" for e in errors):
+            return {"files": [], "userErrors": errors}
+        out, touched = [], set()
+        for item, media in found:
             if item.get("alt") is not None:
                 media.alt = item["alt"]
             for ref in item.get("referencesToRemove") or ():
                 product = self.shop.products.get(st.gid_number(ref))
                 if product and media.id in product.media_ids:
                     product.media_ids.remove(media.id)
+                    if product.id in media.product_ids:
+                        media.product_ids.remove(product.id)
                     touched.add(product.id)
             for ref in item.get("referencesToAdd") or ():
                 product = self.shop.products.get(st.gid_number(ref))
                 if product and media.id not in product.media_ids:
                     product.media_ids.append(media.id)
+                    media.product_ids.append(product.id)
                     touched.add(product.id)
             out.append(self.media_obj(media))
-        for product_id in touched:
+        self._touched(touched)
+        return {"files": out, "userErrors": errors}
+
+    def r_fileDelete(self, info, fileIds):
+        """Delete files and their references on products. A file Shopify is still processing
+        is refused (the mutation rejects files other operations are processing) and an
+        unknown id answers FILE_DOES_NOT_EXIST; nothing is deleted when any id is refused."""
+        targets, errors = [], []
+        for n, file_id in enumerate(fileIds):
+            media = self.shop.media.get(st.gid_number(file_id))
+            if media is None:
+                errors.append({"field": ["fileIds", str(n)], "code": "FILE_DOES_NOT_EXIST",
+                               "message": f"File id {file_id} does not exist."})
+            elif media.status(self.clock) in ("UPLOADED", "PROCESSING"):
+                errors.append({"field": ["fileIds", str(n)], "code": "FILE_LOCKED",
+                               "message": "The file is being processed; try again later."})
+            else:
+                targets.append(media)
+        if errors:
+            return {"deletedFileIds": None, "userErrors": errors}
+        touched = set()
+        for media in targets:
+            for product_id in media.product_ids:
+                product = self.shop.products.get(product_id)
+                if product and media.id in product.media_ids:
+                    product.media_ids.remove(media.id)
+                    touched.add(product_id)
+            del self.shop.media[media.id]
+        self._touched(touched)
+        return {"deletedFileIds": [st.gid("MediaImage", m.id) for m in targets],
+                "userErrors": []}
+
+    def _touched(self, product_ids) -> None:
+        for product_id in product_ids:
             self.shop.products[product_id].updated_at = st.now_iso()
             self.emu.notify(self.shop.domain, "products/update", product_id)
-        return {"files": out, "userErrors": errors}
 
     def r_bulkOperationRunQuery(self, info, query, groupObjects):
         running = [op for op in self.shop.bulk.values() if op.status(self.clock) == "RUNNING"]
@@ -250,6 +296,7 @@ class Root(dict):
 _MEDIA_ERRORS = {
     "UNSUPPORTED_IMAGE_FILE_TYPE": "Image file type is not supported.",
     "GENERIC_FILE_DOWNLOAD_FAILURE": "File could not be downloaded.",
+    "IMAGE_PROCESSING_FAILURE": "Image could not be processed.",
 }
 
 

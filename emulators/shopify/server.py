@@ -8,7 +8,13 @@ to when `SHOPIFY_API_ORIGIN` points at it.
   bucket 1,000 points): a query the bucket cannot hold is THROTTLED (HTTP 200 by default,
   429 when `throttle_http_status=429`); over 1,000 requested points is MAX_COST_EXCEEDED.
 - Staged uploads (POST multipart or PUT), media processing UPLOADED → PROCESSING → READY,
-  or FAILED with a MediaErrorCode for a file that is not an image.
+  or FAILED with a MediaErrorCode for a file that is not an image (or, with
+  `fail_media_next = n`, for the next n media the app attaches: IMAGE_PROCESSING_FAILURE).
+- Files as the schema documents them: `fileUpdate` refuses a file that is not READY
+  (`NON_READY_STATE`, nothing applied); `fileDelete` removes files with their product
+  references, refusing unknown ids (`FILE_DOES_NOT_EXIST`) and files still processing.
+- Faults: `fail_next` (HTTP statuses for the next GraphQL calls), `lose_answer` (run an
+  operation, answer 502), `outage = True` (every request answers 503 until it is False).
 - The OAuth token endpoint: token exchange of ID tokens, expiring offline tokens with
   refresh (the previous refresh token stays valid until the new one is used), auth codes
   (oauth.py).
@@ -79,6 +85,8 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
         self.deliveries: list[tuple[str, str, int]] = []  # (topic, webhook id, status)
         self.fail_next: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
         self.lose_answer: set[str] = set()  # operations to run, then answer 502 (once each)
+        self.fail_media_next = 0  # the next n media the app attaches fail processing
+        self.outage = False  # the whole store answers 503 (GraphQL, uploads, CDN)
         self._documents: dict[str, tuple] = {}
         self._lock = threading.RLock()
         self._upload_key = secrets.token_bytes(16)
@@ -153,6 +161,17 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
             product.updated_at = st.now_iso()
         if notify:
             self.notify(domain, "products/update", product.id)
+
+    def reorder_media(self, domain: str, product_gid: str, media_gids: list[str]) -> None:
+        """The merchant drags the gallery into this order in the admin (first: featured)."""
+        shop = self.shops[domain]
+        with shop.lock:
+            product = shop.products[st.gid_number(product_gid)]
+            wanted = [st.gid_number(g) for g in media_gids]
+            assert sorted(wanted) == sorted(product.media_ids), "name every media once"
+            product.media_ids = wanted
+            product.updated_at = st.now_iso()
+        self.notify(domain, "products/update", product.id)
 
     def product_media(self, domain: str, product_gid: str) -> list[dict]:
         """The product's gallery in order, for assertions."""
@@ -255,13 +274,17 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
                    alt: str, delays: tuple[float, float] | None = None) -> st.Media:
         first, second = delays if delays is not None else self.media_delays
         size = st.image_size(data) if data else None
+        error = "" if size else ("GENERIC_FILE_DOWNLOAD_FAILURE" if not data
+                                 else "UNSUPPORTED_IMAGE_FILE_TYPE")
+        with self._lock:
+            if delays is None and self.fail_media_next > 0 and not error:
+                self.fail_media_next -= 1
+                error = "IMAGE_PROCESSING_FAILURE"
         now = time.monotonic()
         media = st.Media(
             id=self.ids.next(), filename=st.unique_filename(shop, filename), data=data,
             content_type=content_type, alt=alt, processing_at=now + first,
-            ready_at=now + first + second,
-            error="" if size else ("GENERIC_FILE_DOWNLOAD_FAILURE" if not data
-                                   else "UNSUPPORTED_IMAGE_FILE_TYPE"),
+            ready_at=now + first + second, error=error,
             width=size[0] if size else None, height=size[1] if size else None,
         )
         shop.media[media.id] = media

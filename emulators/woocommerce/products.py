@@ -69,6 +69,10 @@ class Products(Media):
             self._touch(product)
         self._fire("product.updated", pid)
 
+    def set_gallery(self, pid: int, image_ids: list[int]) -> None:
+        """The merchant edits the gallery in wp-admin (first: the featured image)."""
+        self.update_product(pid, image_ids=list(image_ids))
+
     def gallery(self, pid: int) -> list[int]:
         with self.lock:
             return list(self.products[pid]["image_ids"])

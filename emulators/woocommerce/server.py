@@ -12,6 +12,8 @@ deliveries, wc_auth, plugin_settings) with the rules it follows:
 - `per_page` at most 100; `X-WP-Total`, `X-WP-TotalPages` and `Link` on collections.
 - `throttle(n, retry_after)`: the next n API requests get 429 with `Retry-After`, as a host's
   firewall does (WooCommerce core has no rate limit).
+- `outage = True`: every request (API, uploads, wc-auth) answers 503 from the host, as a
+  store whose PHP or database is down does, until it is set back to False.
 - `PUT /products/<id>` with `images`: absent → untouched; `[]` → every image removed;
   otherwise the list replaces the gallery, index 0 featured. `{id}` keeps an attachment,
   `{src}` downloads the URL *during the request*: the path must end in an image extension,
@@ -73,6 +75,7 @@ class WooEmulator(Products, Webhooks, Deliveries, WcAuth, PluginSettings):
         self.put_answer_status = 0  # e.g. 504: a proxy's answer to an applied PUT
         self.strip_total_headers = False  # as some proxies do: only `Link` is left
         self.delivery_delay = 0.0
+        self.outage = False  # the host answers 503 to everything
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)
         self.server.daemon_threads = True
         self.server.emulator = self  # type: ignore[attr-defined]
@@ -97,6 +100,11 @@ class WooEmulator(Products, Webhooks, Deliveries, WcAuth, PluginSettings):
         parts = urlsplit(req.path)
         path, pairs = parts.path, parse_qsl(parts.query, keep_blank_values=True)
         query = dict(pairs)  # PHP's $_GET: the last value of a repeated name wins
+        if self.outage:
+            req.rfile.read(int(req.headers.get("Content-Length") or 0))  # drain the body
+            send(req, 503, b"<html><body><h1>503 Service Unavailable</h1></body></html>",
+                 "text/html")
+            return
         try:
             if path.startswith("/wp-json/wc/v3/"):
                 self._api(req, method, path, query)

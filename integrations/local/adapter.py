@@ -21,7 +21,16 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from integrations.base import NewImage, PushResult, RemoteImage, RemoteProduct
+from integrations.base import (
+    MediaStatus,
+    NewImage,
+    PushResult,
+    PushState,
+    RemoteImage,
+    RemoteProduct,
+    gallery_moved,
+    gallery_without,
+)
 from integrations.errors import Invalid, NotFound
 
 APPROVED_DIR = "approved"
@@ -62,36 +71,60 @@ class LocalStoreAdapter:
         folder = self._product_dir(product_remote_id) / APPROVED_DIR
         folder.mkdir(exist_ok=True)
         manifest = self._manifest(folder)
-        previous = {"images": [dict(e) for e in manifest["images"]]}
         for entry in manifest["images"]:
             if entry["content_hash"] == image.content_hash:  # already pushed: idempotent
-                return PushResult(remote_id=entry["file"], status="live", previous_state=previous)
+                before = [dict(e) for e in manifest["images"] if e is not entry]
+                return PushResult(entry["file"], MediaStatus.LIVE, {"images": before})
+        previous = {"images": [dict(e) for e in manifest["images"]]}
         name = _unique_name(folder, image.filename)
         _atomic_write(folder / name, image.data)
-        entry = {
-            "file": name,
-            "alt": image.alt,
-            "content_hash": image.content_hash,
-            "featured": image.featured,
-        }
+        entry = {"file": name, "alt": image.alt, "content_hash": image.content_hash,
+                 "featured": False}
+        manifest["images"].append(entry)
         if image.featured:
-            for other in manifest["images"]:
-                other["featured"] = False
-            manifest["images"].insert(0, entry)
-        else:
-            manifest["images"].append(entry)
+            _feature(manifest, name, featured=True)
         self._write_manifest(folder, manifest)
-        return PushResult(remote_id=name, status="live", previous_state=previous)
+        return PushResult(name, MediaStatus.LIVE, previous)
 
-    def push_status(self, product_remote_id: str, remote_id: str) -> str:
+    def push_status(self, product_remote_id: str, remote_id: str) -> PushState:
         folder = self._product_dir(product_remote_id) / APPROVED_DIR
-        return "live" if (folder / remote_id).is_file() else "failed: the file is missing"
+        entries = self._manifest(folder)["images"] if folder.is_dir() else []
+        names = [e["file"] for e in entries]
+        if remote_id not in names or not (folder / remote_id).is_file():
+            return PushState(MediaStatus.MISSING, reason="the file is missing")
+        entry = entries[names.index(remote_id)]
+        return PushState(MediaStatus.LIVE, alt=str(entry.get("alt") or ""),
+                         featured=bool(entry.get("featured")), count=len(names))
+
+    def update_image(self, product_remote_id: str, remote_id: str, *, alt: str | None = None,
+                     featured: bool | None = None) -> None:
+        folder = self._product_dir(product_remote_id) / APPROVED_DIR
+        manifest = self._manifest(folder)
+        entry = next((e for e in manifest["images"] if e["file"] == remote_id), None)
+        if entry is None:
+            raise NotFound(f"{remote_id} is no longer in the product's approved images.")
+        if alt is not None:
+            entry["alt"] = alt
+        if featured is not None:
+            _feature(manifest, remote_id, featured=featured)
+        self._write_manifest(folder, manifest)
 
     def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
         folder = self._product_dir(product_remote_id) / APPROVED_DIR
+        manifest = self._manifest(folder)
+        entries = manifest["images"]
+        names = [e["file"] for e in entries]
+        ours_featured = any(e["file"] == remote_id and e.get("featured") for e in entries)
+        before = next((e["file"] for e in previous_state.get("images", [])
+                       if e.get("featured")), None)
+        order = gallery_without(names, remote_id, before if ours_featured else None)
+        by_name = {e["file"]: e for e in entries}
+        manifest["images"] = [by_name[n] for n in order]
+        if ours_featured and before in by_name:
+            by_name[before]["featured"] = True
         (folder / Path(remote_id).name).unlink(missing_ok=True)
-        manifest = {"images": list(previous_state.get("images", []))}
-        self._write_manifest(folder, manifest)
+        if folder.is_dir():
+            self._write_manifest(folder, manifest)
 
     def _product_dir(self, remote_id: str) -> Path:
         path = (self.root / remote_id).resolve()
@@ -149,6 +182,18 @@ class LocalStoreAdapter:
     @staticmethod
     def _write_manifest(folder: Path, manifest: dict) -> None:
         _atomic_write(folder / MANIFEST, json.dumps(manifest, indent=2).encode())
+
+
+def _feature(manifest: dict, name: str, *, featured: bool) -> None:
+    """Make `name` the featured image (first, flagged) or an ordinary one (last)."""
+    by_name = {e["file"]: e for e in manifest["images"]}
+    for entry in by_name.values():
+        if featured:
+            entry["featured"] = entry["file"] == name
+        elif entry["file"] == name:
+            entry["featured"] = False
+    manifest["images"] = [by_name[n] for n in gallery_moved(list(by_name), name,
+                                                            featured=featured)]
 
 
 def _unique_name(folder: Path, filename: str) -> str:

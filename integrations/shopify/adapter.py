@@ -12,26 +12,39 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import PurePosixPath
-from urllib.parse import urlsplit
 
-from integrations.base import NewImage, PushResult, RemoteImage, RemoteProduct
-from integrations.errors import AuthRevoked, Invalid, NotFound, Throttled, Unavailable
+from integrations.base import (
+    MediaStatus,
+    NewImage,
+    PushResult,
+    PushState,
+    RemoteImage,
+    RemoteProduct,
+    gallery_moved,
+    gallery_without,
+)
+from integrations.errors import AuthRevoked, Invalid, NotFound, Retryable, Throttled
 from integrations.shopify import files
 from integrations.shopify import queries as q
 from integrations.shopify.graphql import ShopifyClient
+from integrations.shopify.media import (
+    MediaCalls,
+    extension_for,
+    gallery_state,
+    marker_of,
+    media_status,
+    raise_user_errors,
+    urls_of,
+)
 from integrations.shopify.transport import Endpoint
 from integrations.shopify.webhooks import parse_timestamp
 
 log = logging.getLogger(__name__)
 
-MARKER_RE = re.compile(r"(?:^|/)photosync-([0-9a-f]{16})(?:_[0-9a-f-]+)?\.[a-z0-9]+$")
 PAGE_SIZE = 20  # products per page with media(first: 10): ~660 requested points of 1,000
-_EXTENSIONS = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
 
 
 @dataclass(frozen=True)
@@ -51,21 +64,7 @@ def product_gid(remote_id: str) -> str:
     return remote_id
 
 
-def marker_of(media: dict) -> str:
-    """The content-hash prefix in one of our media's file names, or ""."""
-    for url in _urls(media):
-        match = MARKER_RE.search(urlsplit(url).path)
-        if match:
-            return match.group(1)
-    return ""
-
-
-def _urls(media: dict) -> list[str]:
-    return [u for u in ((media.get("image") or {}).get("url"),
-                        (media.get("originalSource") or {}).get("url")) if u]
-
-
-class ShopifyAdapter:
+class ShopifyAdapter(MediaCalls):
     platform = "shopify"
 
     def __init__(
@@ -172,63 +171,102 @@ class ShopifyAdapter:
             yield self._remote(product, media)
 
     def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
-        """staged upload → attach with alt → (featured: reorder to first); "processing".
+        """staged upload → attach with alt → (featured: reorder to first); PROCESSING.
 
-        Idempotent by content hash: a media of ours with the same hash is returned as is."""
+        Idempotent by content hash: a media of ours with the same hash is returned as is,
+        except a FAILED one, which is deleted (the only call Shopify accepts for a file that
+        is not READY) and uploaded anew."""
         gid = product_gid(product_remote_id)
         marker = image.content_hash[:16]
         _, gallery = self._product_and_gallery(gid)
-        previous = _gallery_state(gallery)
-        for media in list(gallery):
-            if marker_of(media) == marker and media.get("status") == "FAILED":
-                # Asked again after Shopify failed it: take the failed one off, upload anew.
-                self._detach(gid, media["id"])
+        for media in [m for m in gallery if marker_of(m) == marker]:
+            if media.get("status") == "FAILED":
+                self._remove(gid, media)
                 gallery.remove(media)
-                previous = _gallery_state(gallery)
-        for media in gallery:
-            if marker_of(media) == marker:
-                previous = _gallery_state([m for m in gallery if m["id"] != media["id"]])
-                if image.featured and gallery[0]["id"] != media["id"]:
-                    self._reorder(gid, [(media["id"], 0)])
-                return PushResult(remote_id=media["id"], status=_push_state(media),
-                                  previous_state=previous)
-        unknown = [m for m in gallery if not _urls(m) and m.get("status") in
+            else:
+                before = gallery_state([m for m in gallery if m["id"] != media["id"]])
+                return PushResult(remote_id=media["id"], status=media_status(media),
+                                  previous_state=before)
+        previous = gallery_state(gallery)
+        unknown = [m for m in gallery if not urls_of(m) and m.get("status") in
                    ("UPLOADED", "PROCESSING")]
         if unknown:
             # A media Shopify is still processing that we cannot identify yet may be ours
             # from an attempt whose answer was lost: wait until its file name shows.
-            raise Unavailable("Shopify is still processing media on this product; "
-                              "the push continues in a moment.")
-        filename = f"photosync-{marker}{_extension(image)}"
+            raise Retryable("Shopify is still processing media on this product; "
+                            "the push continues in a moment.", retry_after=2.0)
+        filename = f"photosync-{marker}{extension_for(image)}"
         resource_url = self._stage(filename, image)
         attached = self.client.execute(q.PRODUCT_MEDIA_ATTACH, {
             "product": {"id": gid},
             "media": [{"originalSource": resource_url, "mediaContentType": "IMAGE",
                        "alt": image.alt}],
         })["productUpdate"]
-        _raise_user_errors(attached, "attach the image")
+        raise_user_errors(attached, "attach the image")
         if attached.get("product") is None:
             raise NotFound("The product was deleted in Shopify.")
         ours = self._find_ours(gid, attached["product"]["media"]["nodes"], marker, previous)
         if image.featured:
             self._reorder(gid, [(ours, 0)])
-        return PushResult(remote_id=ours, status="processing", previous_state=previous)
+        return PushResult(remote_id=ours, status=MediaStatus.PROCESSING,
+                          previous_state=previous)
 
-    def push_status(self, product_remote_id: str, remote_id: str) -> str:
-        node = self.client.execute(q.MEDIA_STATUS, {"id": remote_id})["node"]
-        if not node:
-            return "failed: the image was removed in Shopify"
-        return _push_state(node)
+    def push_status(self, product_remote_id: str, remote_id: str) -> PushState:
+        """Read the gallery back (ids, alt, status only); for a FAILED media, ask why."""
+        gallery = self._media_states(product_gid(product_remote_id))
+        ids = [m["id"] for m in gallery]
+        if remote_id not in ids:
+            return PushState(MediaStatus.MISSING, reason="the image is not on the product")
+        media = gallery[ids.index(remote_id)]
+        status = media_status(media)
+        reason = self._failure_reason(remote_id) if status is MediaStatus.FAILED else ""
+        return PushState(status, reason=reason, alt=media.get("alt") or "",
+                         featured=ids[0] == remote_id, count=len(ids))
+
+    def update_image(self, product_remote_id: str, remote_id: str, *, alt: str | None = None,
+                     featured: bool | None = None) -> None:
+        """Alt text through fileUpdate (Shopify refuses it until the file is READY); the
+        featured choice through productReorderMedia (position 0 is featured)."""
+        gid = product_gid(product_remote_id)
+        if alt is not None:
+            payload = self.client.execute(
+                q.FILE_UPDATE, {"files": [{"id": remote_id, "alt": alt}]})["fileUpdate"]
+            self._file_errors(payload, "change the alt text")
+        if featured is not None:
+            ids = [m["id"] for m in self._media_states(gid)]
+            if remote_id not in ids:
+                raise NotFound("The image is no longer on the product in Shopify.")
+            wanted = gallery_moved(ids, remote_id, featured=featured)
+            if wanted != ids:
+                self._reorder(gid, [(remote_id, wanted.index(remote_id))])
 
     def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
-        """Detach our media from the product and put the merchant's order back."""
+        """Take our media off the product (detach a READY one, delete one that is not READY,
+        which fileUpdate refuses); the merchant's order stays, and only when ours is featured
+        now does the image featured before the push come first again."""
         gid = product_gid(product_remote_id)
-        self._detach(gid, remote_id)
-        _, gallery = self._product_and_gallery(gid)
-        current = [m["id"] for m in gallery]
-        wanted = [m["id"] for m in previous_state.get("media", []) if m["id"] in current]
-        if current[: len(wanted)] != wanted:
-            self._reorder(gid, list(zip(wanted, range(len(wanted)), strict=True)))
+        gallery = self._media_states(gid)
+        ids = [m["id"] for m in gallery]
+        if remote_id not in ids:
+            return
+        target = gallery_without(ids, remote_id, previous_state.get("featured"))
+        self._remove(gid, gallery[ids.index(remote_id)])
+        rest = [i for i in ids if i != remote_id]
+        if target and target[0] != rest[0]:
+            self._reorder(gid, [(target[0], 0)])
+
+    def _media_states(self, gid: str) -> list[dict]:
+        media: list[dict] = []
+        after = None
+        while True:
+            product = self.client.execute(q.PRODUCT_MEDIA_STATES,
+                                          {"id": gid, "after": after})["product"]
+            if product is None:
+                raise NotFound("The product was deleted in Shopify.")
+            media.extend(product["media"]["nodes"])
+            if not product["media"]["pageInfo"]["hasNextPage"]:
+                return media
+            after = product["media"]["pageInfo"]["endCursor"]
 
     def _product_and_gallery(self, gid: str) -> tuple[dict, list[dict]]:
         media: list[dict] = []
@@ -263,83 +301,6 @@ class ShopifyAdapter:
             status=str(product.get("status") or "ACTIVE").lower(),
         )
 
-    def _stage(self, filename: str, image: NewImage) -> str:
-        staged = self.client.execute(q.STAGED_UPLOADS_CREATE, {"input": [{
-            "resource": "IMAGE", "filename": filename, "mimeType": image.content_type,
-            "httpMethod": "POST", "fileSize": str(len(image.data)),
-        }]})["stagedUploadsCreate"]
-        _raise_user_errors(staged, "prepare the upload")
-        target = (staged.get("stagedTargets") or [None])[0]
-        if not target or not target.get("url") or not target.get("resourceUrl"):
-            raise Unavailable("Shopify returned no upload target; retrying later.")
-        files.staged_upload(
-            url=target["url"],
-            parameters=[(p["name"], p["value"]) for p in target.get("parameters") or []],
-            filename=filename, data=image.data, content_type=image.content_type,
-            method="POST", allow_http_origin=self.api_origin, policy=self.policy,
-        )
-        return target["resourceUrl"]
-
-    def _find_ours(self, gid: str, returned: list[dict], marker: str, previous: dict) -> str:
-        before = {m["id"] for m in previous["media"]}
-        for candidates in (returned, None):
-            if candidates is None:
-                _, candidates = self._product_and_gallery(gid)
-            for media in candidates:
-                if marker_of(media) == marker:
-                    return media["id"]
-            new = [m["id"] for m in candidates if m["id"] not in before]
-            if len(new) == 1:
-                return new[0]
-        raise Unavailable("Shopify accepted the image but has not listed it yet; "
-                          "the push is checked again shortly.")
-
-    def _detach(self, gid: str, media_id: str) -> None:
-        payload = self.client.execute(
-            q.FILE_UPDATE, {"files": [{"id": media_id, "referencesToRemove": [gid]}]}
-        )["fileUpdate"]
-        errors = [e for e in payload.get("userErrors") or []
-                  if e.get("code") != "FILE_DOES_NOT_EXIST"]
-        if errors:
-            raise Invalid(f"Shopify refused to detach the image: {errors[0].get('message')}")
-
-    def _reorder(self, gid: str, moves: list[tuple[str, int]]) -> None:
-        payload = self.client.execute(q.PRODUCT_REORDER_MEDIA, {
-            "id": gid, "moves": [{"id": mid, "newPosition": str(pos)} for mid, pos in moves],
-        })["productReorderMedia"]
-        errors = payload.get("mediaUserErrors") or []
-        if errors:
-            raise Invalid(f"Shopify refused to reorder the images: {errors[0].get('message')}")
-
-
-def _gallery_state(gallery: list[dict]) -> dict:
-    """What rollback needs: the merchant's media in order (position 0 is featured), alt."""
-    media = [{"id": m["id"], "alt": m.get("alt") or ""} for m in gallery]
-    return {"media": media, "featured": media[0]["id"] if media else None}
-
-
-def _push_state(media: dict) -> str:
-    status = media.get("status")
-    if status == "READY":
-        return "live"
-    if status == "FAILED":
-        errors = media.get("mediaErrors") or []
-        reason = (errors[0].get("message") or errors[0].get("code")) if errors else ""
-        return f"failed: {reason or 'Shopify could not process the image'}"
-    return "processing"
-
-
-def _raise_user_errors(payload: dict, doing: str) -> None:
-    errors = payload.get("userErrors") or []
-    if errors:
-        raise Invalid(f"Shopify refused to {doing}: {errors[0].get('message')}")
-
-
-def _extension(image: NewImage) -> str:
-    suffix = PurePosixPath(image.filename).suffix.lower()
-    if re.fullmatch(r"\.[a-z0-9]{2,5}", suffix):
-        return suffix
-    return _EXTENSIONS.get(image.content_type, ".png")
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -12,8 +12,13 @@ What the platform makes us do (see docs/platform.md, section 2):
 - Our images carry a marker in their attachment title (`photosync-<content hash prefix>`).
   They are left out of `RemoteProduct.images`, so the `product.updated` echo of a push never
   looks like new merchant input, even before the push's attachment id is recorded.
-- Rollback restores the recorded gallery exactly (ids and order, hence the featured image);
-  if the merchant changed the gallery since, only our image is taken out and theirs is kept.
+- Rollback takes only our image out and keeps the gallery as it is now (the merchant's
+  later additions, order and featured choice); only when ours is the featured image now does
+  the image featured before the push come first again.
+- The app serialises writes to one product (a lease), so each read-modify-write PUT sees
+  the gallery the previous one left; after every write it reads the product back.
+- `alt` in a PUT is applied only when not empty (WooCommerce's `! empty( $image['alt'] )`):
+  an alt text cannot be cleared through the REST API.
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from integrations.addresses import AddressPolicy, url_check
-from integrations.base import NewImage, PushResult, RemoteImage, RemoteProduct
+from integrations.base import (
+    MediaStatus,
+    NewImage,
+    PushResult,
+    PushState,
+    RemoteImage,
+    RemoteProduct,
+    gallery_moved,
+    gallery_without,
+)
 from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
 from integrations.woocommerce.client import OutcomeUnknown, WooClient, download
 from integrations.woocommerce.webhooks import PRODUCT_TOPICS, parse_gmt
@@ -117,7 +131,7 @@ class WooCommerceAdapter:
         mine = _find_ours(gallery, image)
         if mine is not None:  # an earlier attempt landed: nothing to add
             before = [g for g in gallery if g["id"] != mine["id"]]
-            return PushResult(str(mine["id"]), "live", _state(before))
+            return PushResult(str(mine["id"]), MediaStatus.LIVE, _state(before))
         previous = _state(gallery)
         new: dict = {"src": image.public_url, "name": marker_name(image)}
         if image.alt:
@@ -132,7 +146,7 @@ class WooCommerceAdapter:
         mine = _find_ours(after, image) or _only_new(after, gallery)
         if mine is None:
             raise Invalid("The store accepted the update but the new image is not on the product.")
-        return PushResult(str(mine["id"]), "live", previous)
+        return PushResult(str(mine["id"]), MediaStatus.LIVE, previous)
 
     def _settle(self, pid: int, image: NewImage, previous: dict) -> PushResult:
         """The PUT got no answer: re-read (a few times) and decide; never PUT again here."""
@@ -141,36 +155,61 @@ class WooCommerceAdapter:
                 time.sleep(self.reread_interval)
             mine = _find_ours(_gallery(self._read(str(pid))), image)
             if mine is not None:
-                return PushResult(str(mine["id"]), "live", previous)
+                return PushResult(str(mine["id"]), MediaStatus.LIVE, previous)
         raise Unavailable(
             "The store did not answer in time and the image is not on the product yet; "
             "PhotoSync will look again before trying once more, so it is never added twice.",
             retry_after=self.unknown_retry_after,
         )
 
-    def push_status(self, product_remote_id: str, remote_id: str) -> str:
-        ids = {str(g["id"]) for g in _gallery(self._read(product_remote_id))}
-        return "live" if remote_id in ids else "failed: the image is no longer on the product"
+    def push_status(self, product_remote_id: str, remote_id: str) -> PushState:
+        gallery = _gallery(self._read(product_remote_id))
+        ids = [str(g["id"]) for g in gallery]
+        if remote_id not in ids:
+            return PushState(MediaStatus.MISSING, reason="the image is no longer on the product")
+        entry = gallery[ids.index(remote_id)]
+        return PushState(MediaStatus.LIVE, alt=str(entry.get("alt") or ""),
+                         featured=ids[0] == remote_id, count=len(ids))
+
+    def update_image(self, product_remote_id: str, remote_id: str, *, alt: str | None = None,
+                     featured: bool | None = None) -> None:
+        """One read-modify-write PUT: every image kept by `{id}`, ours with its new alt and
+        first (featured) or last (no longer featured)."""
+        raw = self._read(product_remote_id)
+        current = [g["id"] for g in _gallery(raw)]
+        ours = _numeric(remote_id)
+        if ours not in current:
+            raise NotFound("The image is no longer on the product in WooCommerce.")
+        if alt == "" and any(g["id"] == ours and g.get("alt") for g in _gallery(raw)):
+            raise Invalid("WooCommerce's API cannot clear an image's alt text; give it a new "
+                          "one, or clear it in the store's media library.")
+        order = gallery_moved(current, ours, featured=featured) if featured is not None \
+            else current
+        images = [{"id": i, **({"alt": alt} if i == ours and alt else {})} for i in order]
+        self._put_gallery(raw["id"], images, expect=order)
 
     def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
-        """Restore the gallery recorded before the push (exactly, when the merchant has not
-        changed it since; otherwise only our image is removed)."""
+        """Take our image out; keep the merchant's gallery as it is now, and put the image
+        featured before the push first again only when ours is the featured image now."""
         raw = self._read(product_remote_id)
         current = [g["id"] for g in _gallery(raw)]
         ours = int(remote_id) if str(remote_id).isdigit() else None
-        previous = [int(i["id"]) for i in previous_state.get("images", [])]
-        remaining = [i for i in current if i != ours]
-        target = previous if sorted(remaining) == sorted(previous) else remaining
-        if target == current:
+        if ours not in current:
             return
-        if not target and not set(current) <= {ours}:
+        target = gallery_without(current, ours, previous_state.get("featured_id"))
+        if not target:
             # `[]` deletes every image: sent only when our image is all the product has.
-            raise Invalid("Rollback would empty the gallery; nothing was changed.")
-        images = [{"id": i} for i in target]
+            self._put_gallery(raw["id"], [], expect=[])
+            return
+        self._put_gallery(raw["id"], [{"id": i} for i in target], expect=target)
+
+    def _put_gallery(self, pid: int, images: list[dict], *, expect: list[int]) -> None:
+        """PUT a gallery of existing attachments; an answer that got lost is settled by
+        reading the product again (the PUT is not repeated here)."""
         try:
-            self.client.put(f"products/{raw['id']}", {"images": images}, slow=True)
+            self.client.put(f"products/{pid}", {"images": images}, slow=True)
         except OutcomeUnknown:
-            if [g["id"] for g in _gallery(self._read(product_remote_id))] != target:
+            if [g["id"] for g in _gallery(self._read(str(pid)))] != expect:
                 raise
 
     def webhooks_ensure(

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from photosync.models import GeneratedImage, GenerationJob, Push
 from photosync.queueing import Work
+from photosync.services.pushes import push_queue_update, push_retry
 from photosync.services.sending import row_send
 
 
@@ -22,7 +23,12 @@ def image_approve(
     alt_text: str | None = None,
     featured: bool = False,
 ) -> Push:
-    """Approve an image and put it in the push outbox (once per content hash)."""
+    """Approve an image and put it in the push outbox (once per content hash).
+
+    Approving again with another alt text or featured choice changes the image: a live one is
+    updated on the store (the push goes out again as an update), one still on its way picks
+    the change up before it is called live, a failed one is sent again. Choosing an image as
+    featured un-features the product's other outputs (the store has one featured image)."""
     image = GeneratedImage.objects.select_for_update().select_related("product").get(pk=image.pk)
     if image.status in (GeneratedImage.Status.REJECTED, GeneratedImage.Status.FAILED):
         raise ReviewError(f"This image is {image.status}; regenerate to get a new one.")
@@ -34,18 +40,24 @@ def image_approve(
         image.decided_by = user if getattr(user, "is_authenticated", False) else None
         image.decided_at = timezone.now()
     image.save()
+    if featured:
+        GeneratedImage.objects.filter(product_id=image.product_id, featured=True).exclude(
+            pk=image.pk).update(featured=False)
     push, created = Push.objects.get_or_create(
         store_id=image.product.store_id,
         product=image.product,
         content_hash=image.content_hash,
         defaults={"image": image, "requested_by": image.decided_by},
     )
-    if created or push.status == Push.Status.FAILED:
-        if not created:
-            push.status = Push.Status.QUEUED
-            push.error = ""
-            push.save(update_fields=["status", "error", "updated_at"])
+    if created:
         row_send(Push, push.pk, Work.PUSH_RUN, push.pk)
+        return push
+    push = Push.objects.select_for_update().get(pk=push.pk)
+    if push.status == Push.Status.FAILED:
+        push_retry(push=push)
+        push.refresh_from_db()
+    else:
+        push_queue_update(push=push)
     return push
 
 

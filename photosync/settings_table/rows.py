@@ -254,6 +254,11 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_DISPATCH_GPU_IN_FLIGHT", "int", 2,
                 "The same for GPU generation jobs: about twice the GPU workers.", SYNCD,
                 minimum=1),
+        Setting("PHOTOSYNC_PUSH_RETRY_MAX_DELAY", "float", 60.0,
+                "Seconds: the longest wait between two tries of a push whose store cannot be "
+                "reached. The wait grows with the outage up to this, and the push keeps "
+                "trying until the store answers, so it lands within about this long of the "
+                "store's return.", ("worker",), minimum=1),
         Setting("PHOTOSYNC_HEALTH_INTERVAL", "float", 900.0,
                 "Seconds between store health checks (across all daemons): WooCommerce "
                 "webhooks are re-activated or re-created, and Shopify access tokens that "

@@ -144,6 +144,9 @@ class JobSerializer(serializers.ModelSerializer):
 
 class PushSerializer(serializers.ModelSerializer):
     requested_by = serializers.SerializerMethodField()
+    action = serializers.CharField(source="kind", read_only=True, help_text=(
+        "add: putting the image on the product; update: changing its alt text or featured "
+        "choice on the store."))
     kind = serializers.CharField(source="image.kind", read_only=True)
     preset = serializers.CharField(source="image.preset", read_only=True)
     generator = serializers.CharField(source="image.generator", read_only=True)
@@ -156,10 +159,15 @@ class PushSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Push
-        fields = ["id", "product", "image", "status", "remote_id", "error", "attempts",
-                  "requested_by", "created_at", "updated_at", "pushed_at", "kind", "preset",
-                  "generator", "seed", "alt_text", "featured", "thumb", "can_retry",
-                  "can_rollback"]
+        fields = ["id", "product", "image", "status", "action", "waiting_since", "remote_id",
+                  "error", "attempts", "requested_by", "created_at", "updated_at", "pushed_at",
+                  "kind", "preset", "generator", "seed", "alt_text", "featured", "thumb",
+                  "can_retry", "can_rollback"]
+        extra_kwargs = {
+            "waiting_since": {"help_text": "Set while the store cannot be reached: since when "
+                                           "the push has been waiting for it (it keeps "
+                                           "trying)."},
+        }
 
     def get_requested_by(self, obj: Push) -> str:
         return _user_name(obj.requested_by)

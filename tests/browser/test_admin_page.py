@@ -195,6 +195,27 @@ def test_settings_are_saved_and_refused_values_are_shown(
     assert store.settings["offpeak"] == "01:00-06:00"
 
 
+def test_a_push_waiting_for_an_unreachable_store_says_since_when(
+    page, live_server, store_dir, media_root, operator
+):
+    store = store_connect_local(path=store_dir, name="Demo store")
+    product = seed_product(store, title="Desk Lamp", outputs=(("framed", []),))
+    image = product.generated.get()
+    GeneratedImage.objects.filter(pk=image.pk).update(status="approved")
+    since = timezone.now().replace(hour=9, minute=5, second=0, microsecond=0)
+    push = Push.objects.create(store=store, product=product, image=image,
+                               content_hash=image.content_hash, status=Push.Status.QUEUED,
+                               waiting_since=since, attempts=7,
+                               error="Could not connect to the store.")
+    _log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/products/{product.pk}/")
+    tile = page.locator(f"article[data-image-id='{image.pk}']")
+    expect(tile.locator(".badge", has_text="Waiting for the store since 09:05")).to_be_visible()
+    row = page.get_by_role("region", name="History").locator(f"tr[data-push-id='{push.pk}']")
+    expect(row).to_contain_text("Waiting for the store since 09:05")
+    expect(row).to_contain_text("Could not connect to the store.")
+
+
 def test_bulk_approve_from_the_queue_leaves_flagged_outputs_for_review(
     page, live_server, media_root, operator
 ):

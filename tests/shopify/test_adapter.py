@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 
 from emulators.shopify import ShopifyEmulator
-from integrations.base import NewImage, RemoteImage
-from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
+from integrations.base import MediaStatus, NewImage, PushState, RemoteImage
+from integrations.errors import AuthRevoked, Invalid, NotFound, Retryable, Unavailable
 from integrations.shopify import budget
 from integrations.shopify import client as http
 from integrations.shopify import queries as q
@@ -53,11 +53,11 @@ def _product(emu, title="Watch") -> str:
                               images=[("front.jpg", photo, "Front")])
 
 
-def _wait_live(adapter, product, media_id, timeout=5.0) -> str:
+def _wait_live(adapter, product, media_id, timeout=5.0) -> PushState:
     deadline = time.monotonic() + timeout
     while True:
         state = adapter.push_status(product, media_id)
-        if state != "processing" or time.monotonic() > deadline:
+        if state.status != MediaStatus.PROCESSING or time.monotonic() > deadline:
             return state
         time.sleep(0.05)
 
@@ -69,7 +69,8 @@ def test_push_attaches_with_alt_and_processes_to_live(emu):
     assert result.status == "processing"
     media = emu.product_media(SHOP, product)
     assert [m["status"] for m in media][1] in ("UPLOADED", "PROCESSING")
-    assert _wait_live(adapter, product, result.remote_id) == "live"
+    assert _wait_live(adapter, product, result.remote_id) == PushState(
+        MediaStatus.LIVE, alt="On white", featured=False, count=2)
     media = emu.product_media(SHOP, product)
     assert [m["alt"] for m in media] == ["Front", "On white"]
     assert media[1]["id"] == result.remote_id
@@ -100,11 +101,11 @@ def test_unidentifiable_media_in_flight_makes_the_push_wait_not_duplicate(emu):
     emu.lose_answer.add("ProductMediaAttach")
     with pytest.raises(Unavailable):
         adapter.push_image(product, image)
-    with pytest.raises(Unavailable, match="still processing"):
+    with pytest.raises(Retryable, match="still processing"):
         adapter.push_image(product, image)
     time.sleep(0.35)
     result = adapter.push_image(product, image)
-    assert result.status == "live"
+    assert result.status == MediaStatus.LIVE
     assert len(emu.product_media(SHOP, product)) == 2
 
 
@@ -112,9 +113,9 @@ def test_a_file_that_is_not_an_image_fails_with_shopifys_reason(emu):
     adapter = _adapter(emu)
     product = _product(emu)
     result = adapter.push_image(product, _new(b"%PDF-1.4 not an image at all"))
-    assert _wait_live(adapter, product, result.remote_id) == (
-        "failed: Image file type is not supported."
-    )
+    state = _wait_live(adapter, product, result.remote_id)
+    assert (state.status, state.reason) == (MediaStatus.FAILED,
+                                            "Image file type is not supported.")
     # Asked again (the merchant pressed Retry): the failed media is taken off, not kept twice.
     again = adapter.push_image(product, _new(b"%PDF-1.4 not an image at all"))
     assert again.remote_id != result.remote_id
@@ -128,6 +129,7 @@ def test_featured_only_when_chosen_and_rollback_restores_the_gallery(emu):
     assert emu.product_media(SHOP, product)[0]["alt"] == "Front"  # not featured: appended
     featured = adapter.push_image(product, _new(_png((9, 9, 9)), alt="Hero", featured=True))
     assert [m["alt"] for m in emu.product_media(SHOP, product)] == ["Hero", "Front", "Plain"]
+    assert _wait_live(adapter, product, featured.remote_id).featured
 
     adapter.rollback(product, featured.remote_id, featured.previous_state)
     assert [m["alt"] for m in emu.product_media(SHOP, product)] == ["Front", "Plain"]
@@ -168,6 +170,7 @@ def test_incremental_reads_page_through_changes_since_a_time(emu):
 def test_bulk_operation_results_are_streamed_into_products(emu):
     adapter = _adapter(emu)
     products = [_product(emu, title=f"B{n}") for n in range(3)]
+    emu.bulk_delay = 1.0  # long enough that a pause (a GC of the big schema) cannot finish it
     operation = adapter.bulk_start()
     assert adapter.bulk_status(operation).status == "RUNNING"
     time.sleep(emu.bulk_delay + 0.05)
@@ -250,3 +253,57 @@ def test_downloads_only_from_shopifys_cdn_and_within_the_size_cap(emu):
     remote = _adapter(emu).get_product(product)
     with pytest.raises(Invalid, match="larger than"):
         adapter.fetch_image(remote.images[0])
+
+
+def test_file_updates_of_files_that_are_not_ready_are_refused_as_the_schema_documents(emu):
+    from emulators.shopify.schema import admin_schema
+
+    codes = set(admin_schema().type_map["FilesErrorCode"].values)
+    assert {"NON_READY_STATE", "FILE_DOES_NOT_EXIST", "FILE_LOCKED"} <= codes
+    adapter = _adapter(emu)
+    product = _product(emu)
+    pending = adapter.push_image(product, _new(_png(), alt="Pending"))
+    answer = adapter.client.execute(q.FILE_UPDATE, {"files": [
+        {"id": pending.remote_id, "alt": "Too early"}]})["fileUpdate"]
+    assert [e["code"] for e in answer["userErrors"]] == ["NON_READY_STATE"]
+    assert _wait_live(adapter, product, pending.remote_id).alt == "Pending"  # not applied
+
+    failed = adapter.push_image(product, _new(b"%PDF-1.4 not an image", alt="Broken"))
+    assert _wait_live(adapter, product, failed.remote_id).status == MediaStatus.FAILED
+    detach = adapter.client.execute(q.FILE_UPDATE, {"files": [
+        {"id": failed.remote_id, "referencesToRemove": [product]}]})["fileUpdate"]
+    assert [e["code"] for e in detach["userErrors"]] == ["NON_READY_STATE"]
+    assert failed.remote_id in [m["id"] for m in emu.product_media(SHOP, product)]
+
+    deleted = adapter.client.execute(q.FILE_DELETE, {"ids": [failed.remote_id]})["fileDelete"]
+    assert (deleted["deletedFileIds"], deleted["userErrors"]) == ([failed.remote_id], [])
+    assert failed.remote_id not in [m["id"] for m in emu.product_media(SHOP, product)]
+    again = adapter.client.execute(q.FILE_DELETE, {"ids": [failed.remote_id]})["fileDelete"]
+    assert [e["code"] for e in again["userErrors"]] == ["FILE_DOES_NOT_EXIST"]
+
+
+def test_rollback_of_media_shopify_failed_deletes_it(emu):
+    adapter = _adapter(emu)
+    product = _product(emu)
+    emu.fail_media_next = 1
+    result = adapter.push_image(product, _new(_png(), alt="Hero", featured=True))
+    state = _wait_live(adapter, product, result.remote_id)
+    assert (state.status, state.reason) == (MediaStatus.FAILED, "Image could not be processed.")
+    adapter.rollback(product, result.remote_id, result.previous_state)
+    assert [m["alt"] for m in emu.product_media(SHOP, product)] == ["Front"]
+    assert adapter.push_status(product, result.remote_id).status == MediaStatus.MISSING
+    adapter.rollback(product, result.remote_id, result.previous_state)  # again: harmless
+
+
+def test_alt_text_and_featured_changes_wait_for_ready_then_apply(emu):
+    adapter = _adapter(emu)
+    product = _product(emu)
+    result = adapter.push_image(product, _new(_png(), alt="Old"))
+    with pytest.raises(Retryable, match="still processing"):
+        adapter.update_image(product, result.remote_id, alt="New")
+    _wait_live(adapter, product, result.remote_id)
+    adapter.update_image(product, result.remote_id, alt="New", featured=True)
+    assert adapter.push_status(product, result.remote_id) == PushState(
+        MediaStatus.LIVE, alt="New", featured=True, count=2)
+    adapter.update_image(product, result.remote_id, featured=False)
+    assert [m["alt"] for m in emu.product_media(SHOP, product)] == ["Front", "New"]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from PIL import Image
 
-from integrations.base import NewImage, StoreAdapter
+from integrations.base import MediaStatus, NewImage, PushState, StoreAdapter
 from integrations.errors import Invalid, NotFound, Unavailable
 from integrations.woocommerce.adapter import WooCommerceAdapter
 from tests.woocommerce.conftest import photo_bytes
@@ -130,7 +130,8 @@ def test_push_keeps_every_image_and_appends_ours_with_alt(woo, adapter, media):
     assert result.previous_state["featured_id"] == before[0]
     # Our image is not merchant input: the echo of this push reads as the same product.
     assert [i.remote_id for i in adapter.get_product(str(pid)).images] == [str(i) for i in before]
-    assert adapter.push_status(str(pid), result.remote_id) == "live"
+    assert adapter.push_status(str(pid), result.remote_id) == PushState(
+        MediaStatus.LIVE, alt="Watch on white", featured=False, count=4)
 
 
 def test_a_featured_push_goes_first_and_keeps_the_rest_in_order(woo, adapter, media):

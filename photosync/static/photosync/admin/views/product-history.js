@@ -8,6 +8,20 @@ export const PUSH_STATUS = {
   processing: ["Processing on the store", "info busy"], live: ["Live on the store", "ok"],
   failed: ["Push failed", "bad"], rolled_back: ["Rolled back", ""],
 };
+const UPDATE_STATUS = { queued: "Change queued", uploading: "Sending the change" };
+
+/* The push's badge: its status, or since when it has been waiting for an unreachable store. */
+export function pushBadge(p) {
+  if (p.waiting_since) {
+    const since = new Date(p.waiting_since).toLocaleTimeString(undefined,
+      { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+    return badge(`Waiting for the store since ${since}`, "warn busy",
+      { dataset: { role: "push-status" } });
+  }
+  const [text, tone] = PUSH_STATUS[p.status] || [p.status, ""];
+  const label = (p.action === "update" && UPDATE_STATUS[p.status]) || text;
+  return badge(label, tone, { dataset: { role: "push-status" } });
+}
 
 export function historyCard(product, act) {
   if (!product.pushes.length) {
@@ -28,7 +42,7 @@ export function historyCard(product, act) {
             p.seed !== null ? `seed ${p.seed}` : ""].filter(Boolean).join(" · ") })),
         el("td", {}, when(p.pushed_at || p.created_at)),
         el("td", {}, p.requested_by || "Automatic"),
-        el("td", {}, badge(...(PUSH_STATUS[p.status] || [p.status, ""])),
+        el("td", {}, pushBadge(p),
           p.error ? el("div", { class: "push-error", text: p.error }) : null),
         el("td", { class: "actions" },
           p.can_rollback ? el("button", {
@@ -36,7 +50,7 @@ export function historyCard(product, act) {
             onclick: (event) => {
               event.target.disabled = true;
               act(api(`pushes/${p.id}/rollback`, { method: "POST" }),
-                "Rolled back: the product's images are as they were.");
+                "Rolled back: our image is off the product; yours are as you left them.");
             },
           }, "Roll back") : null,
           p.can_retry ? el("button", {

@@ -3,7 +3,7 @@
 import { api } from "../api.js";
 import { add, badge, el, plural } from "../dom.js";
 import { state } from "../state.js";
-import { PUSH_STATUS } from "./product-history.js";
+import { pushBadge } from "./product-history.js";
 
 const IMAGE_STATUS = {
   ready: ["Waiting", "warn"], approved: ["Approved", "info"], pushed: ["Pushed", "ok"],
@@ -66,7 +66,7 @@ function outputTile(g, push, featured, product, act) {
     class: "tile", dataset: { imageId: g.id, status: g.status },
     "aria-label": `${label} (${statusText})`,
   });
-  const pushBadge = push ? badge(...(PUSH_STATUS[push.status] || [push.status, ""])) : null;
+  const pushState = push ? pushBadge(push) : null;
   add(tile,
     el("div", { class: "frame" },
       el("a", { href: g.full, target: "_blank", rel: "noopener" },
@@ -75,7 +75,7 @@ function outputTile(g, push, featured, product, act) {
     el("div", {}, el("strong", { text: label }), el("div", { class: "meta", text: meta }),
       removedBy(g)),
     el("div", { class: "badges" }, badge(statusText, tone, { dataset: { role: "status" } }),
-      fidelityBadge(g), pushBadge, g.featured && g.status !== "ready"
+      fidelityBadge(g), pushState, g.featured && g.status !== "ready"
         ? badge("Featured", "info") : null),
     g.flags.length ? el("ul", { class: "flags", "aria-label": "Why this needs a look" },
       g.flags.map((f) => el("li", { text: f }))) : null,

@@ -1,0 +1,225 @@
+"""The adapter contract battery: the same invariants, through the app (API, outbox, a real
+Dramatiq worker), for every store PhotoSync writes to (`conftest.PLATFORMS`).
+
+- concurrent approvals of one product's outputs all land (and the originals keep their order);
+- rollback removes only our image: the merchant's later photos, order and featured choice
+  stay, and the featured image is restored only where ours is featured now;
+- alt text and featured edits of a live image reach the store, with the push's statuses;
+- our media that the store failed to process is taken off, with the store's reason, and
+  Retry uploads it again (where the platform processes media asynchronously);
+- the echo of our writes generates nothing.
+
+Deletions and variant images join this battery with their own invariants (issue 14, items
+5 and 6): a new `Harness` method per merchant action, a test per invariant, below the last.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+from dramatiq import Worker
+
+from bench.seed import product_outputs_seed
+from photosync.models import GeneratedImage, GenerationJob, Push, WebhookEvent
+from photosync.services.sync import product_refresh
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def push_worker(broker):
+    """A worker with enough threads for pushes to really run at the same time."""
+    w = Worker(broker, worker_threads=6, worker_timeout=100)
+    w.start()
+    yield w
+    w.stop()
+
+
+@pytest.fixture
+def api(operator) -> Client:
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+def approve(client: Client, image_id: int, alt: str, featured: bool = False) -> dict:
+    response = client.post(f"/api/v1/images/{image_id}/approve",
+                           {"alt_text": alt, "featured": featured},
+                           content_type="application/json")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def approve_at_once(operator, approvals: list[tuple[int, str]]) -> list[int]:
+    """Every approval from its own thread and session, released together."""
+    barrier = threading.Barrier(len(approvals))
+    statuses: list[int] = []
+
+    def one(image_id: int, alt: str) -> None:
+        client = Client()
+        client.force_login(operator)
+        barrier.wait()
+        try:
+            statuses.append(client.post(f"/api/v1/images/{image_id}/approve",
+                                        {"alt_text": alt}, content_type="application/json")
+                            .status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=one, args=a) for a in approvals]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+def push_of(image_id: int) -> Push:
+    return Push.objects.get(image_id=image_id)
+
+
+def live(harness, broker, worker, *image_ids: int) -> list[Push]:
+    harness.settle(broker, worker)
+    pushes = [push_of(i) for i in image_ids]
+    assert [(p.status, p.error) for p in pushes] == [("live", "")] * len(pushes)
+    return pushes
+
+
+def test_concurrent_approvals_of_one_product_all_land(harness, broker, push_worker, operator):
+    count = 6 if harness.store.name.startswith("photosync-b1-") else 35  # the real store: 6
+    remote_id, originals = harness.product("Concurrent Watch")
+    ids = product_outputs_seed(harness.store, remote_id, count=count)
+    alts = {i: f"Watch, view {n}" for n, i in enumerate(ids)}
+
+    assert approve_at_once(operator, list(alts.items())) == [202] * count
+    pushes = live(harness, broker, push_worker, *ids)
+
+    gallery = harness.gallery(remote_id)
+    ours = [p.remote_id for p in pushes]
+    assert gallery[:len(originals)] == originals  # the merchant's photos, in their order
+    assert sorted(gallery[len(originals):]) == sorted(ours)  # each of ours, exactly once
+    assert len(set(ours)) == count
+    shown = harness.alts(remote_id)
+    assert {p.image_id: shown[p.remote_id] for p in pushes} == alts
+
+
+def test_rollback_keeps_the_merchants_later_photo_and_featured_choice(
+        harness, broker, push_worker, api):
+    remote_id, originals = harness.product("Rollback Watch")
+    first, second = product_outputs_seed(harness.store, remote_id, count=2)
+    approve(api, first, "Ours, featured", featured=True)
+    harness.settle(broker, push_worker)
+    approve(api, second, "Ours, second")
+    ours, later = live(harness, broker, push_worker, first, second)
+    assert harness.gallery(remote_id) == [ours.remote_id, *originals, later.remote_id]
+
+    theirs = []
+    if harness.merchant_gallery:  # after our push the merchant adds a photo, featured
+        theirs = [harness.merchant_adds_featured(remote_id)]
+        assert harness.gallery(remote_id)[0] == theirs[0]
+    response = api.post(f"/api/v1/pushes/{ours.pk}/rollback")
+    assert response.status_code == 200, response.content
+    harness.settle(broker, push_worker)
+
+    # Only our image went: their photo stays featured, everything else where it was.
+    assert harness.gallery(remote_id) == [*theirs, *originals, later.remote_id]
+    assert push_of(first).status == "rolled_back"
+    assert push_of(second).status == "live"
+
+
+def test_rollback_restores_the_featured_image_only_where_ours_is_featured(
+        harness, broker, push_worker, api):
+    if not harness.merchant_gallery:
+        pytest.skip("a folder store's approved images have no merchant order to keep")
+    remote_id, originals = harness.product("Order Watch")
+    first, second = product_outputs_seed(harness.store, remote_id, count=2)
+    approve(api, first, "Ours, featured", featured=True)
+    (ours,) = live(harness, broker, push_worker, first)
+    one, two, three = originals
+    harness.merchant_orders(remote_id, [ours.remote_id, one, three, two])  # theirs reordered
+    assert api.post(f"/api/v1/pushes/{ours.pk}/rollback").status_code == 200
+    # Ours was featured: the image featured before it is again; their new order stays.
+    assert harness.gallery(remote_id) == [one, three, two]
+
+    approve(api, second, "Ours again, featured", featured=True)
+    (again,) = live(harness, broker, push_worker, second)
+    harness.merchant_orders(remote_id, [three, again.remote_id, one, two])  # theirs featured
+    assert api.post(f"/api/v1/pushes/{again.pk}/rollback").status_code == 200
+    # Ours was no longer featured: their featured choice stays.
+    assert harness.gallery(remote_id) == [three, one, two]
+
+
+def test_alt_text_and_featured_edits_of_a_live_image_reach_the_store(
+        harness, broker, push_worker, api):
+    remote_id, originals = harness.product("Edit Watch")
+    (image,) = product_outputs_seed(harness.store, remote_id, count=1)
+    approve(api, image, "Before")
+    (push,) = live(harness, broker, push_worker, image)
+    assert harness.alts(remote_id)[push.remote_id] == "Before"
+    assert harness.gallery(remote_id) == [*originals, push.remote_id]
+
+    answer = approve(api, image, "After", featured=True)  # a live image, approved again
+    (updated,) = live(harness, broker, push_worker, image)
+    assert harness.gallery(remote_id) == [push.remote_id, *originals]
+    assert harness.alts(remote_id)[push.remote_id] == "After"
+    assert (answer["status"], answer["action"]) == ("queued", "update")
+    assert (updated.remote_id, updated.kind, updated.sent_alt) == (push.remote_id, "update",
+                                                                     "After")
+
+    approve(api, image, "After", featured=False)  # no longer featured: back behind theirs
+    live(harness, broker, push_worker, image)
+    assert harness.gallery(remote_id) == [*originals, push.remote_id]
+    before = Push.objects.get(pk=push.pk).updated_at
+    approve(api, image, "After", featured=False)  # the same again: nothing to send
+    assert Push.objects.get(pk=push.pk).updated_at == before
+
+
+def test_media_the_store_failed_is_taken_off_and_retry_uploads_it_again(
+        harness, broker, push_worker, api):
+    if not harness.async_media:
+        pytest.skip("this platform takes an image in the request or refuses it there")
+    remote_id, originals = harness.product("Failing Watch")
+    (image,) = product_outputs_seed(harness.store, remote_id, count=1)
+    harness.fail_next_media()
+    approve(api, image, "Fails once", featured=True)
+    harness.settle(broker, push_worker)
+
+    push = push_of(image)
+    assert push.status == "failed"
+    assert "Image could not be processed" in push.error  # the store's own reason
+    assert push.remote_id == ""  # nothing of ours is left on the product...
+    assert harness.gallery(remote_id) == originals  # ...and their featured image is back
+    assert api.get(f"/api/v1/pushes/?product={push.product_id}").json()["results"][0][
+        "can_rollback"] is False
+
+    assert api.post(f"/api/v1/pushes/{push.pk}/retry").status_code == 202
+    (again,) = live(harness, broker, push_worker, image)
+    assert harness.gallery(remote_id) == [again.remote_id, *originals]
+
+
+def test_the_echo_of_our_writes_generates_nothing(harness, broker, push_worker, api):
+    remote_id, _ = harness.product("Echo Watch")
+    first, second = product_outputs_seed(harness.store, remote_id, count=2)
+    approve(api, first, "Echo one", featured=True)
+    approve(api, second, "Echo two")
+    pushes = live(harness, broker, push_worker, first, second)
+    approve(api, first, "Echo one, edited", featured=True)
+    live(harness, broker, push_worker, first)
+    assert api.post(f"/api/v1/pushes/{pushes[1].pk}/rollback").status_code == 200
+    harness.settle(broker, push_worker)
+
+    jobs = GenerationJob.objects.count()
+    product = pushes[0].product
+    assert product_refresh(store_id=harness.store.pk, remote_id=product.remote_id) is None
+    harness.settle(broker, push_worker)
+    assert GenerationJob.objects.count() == jobs == 1
+    events = WebhookEvent.objects.filter(store=harness.store)
+    assert {e.status for e in events} <= {"processed", "ignored"}, [  # ignored: stale
+        (e.topic, e.status, e.error) for e in events]
+    assert GeneratedImage.objects.filter(product=product).count() == 2
+
+
+# --- Deletions (issue 14 item 5) and variant images (item 6) add their invariants here. ---
