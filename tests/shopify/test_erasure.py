@@ -4,6 +4,7 @@ folder of the shop remains under MEDIA_ROOT (thumbnails of its originals include
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -22,9 +23,16 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _database_bytes() -> bytes:
-    """The SQLite database file and its write-ahead log, as a disk image would hold them."""
+    """The SQLite database file and its write-ahead log, as a disk image would hold them.
+
+    Read by another process: closing a file descriptor of the database in this one would drop
+    every POSIX lock this process holds on it, SQLite's own included, and the next process to
+    close its last connection (test_login's gunicorn servers) would then take itself for the
+    last user and delete the log from under this process's open connections ("disk I/O
+    error" in every later test)."""
     name = Path(connection.settings_dict["NAME"])
-    return b"".join(p.read_bytes() for p in (name, Path(f"{name}-wal")) if p.exists())
+    files = [str(p) for p in (name, Path(f"{name}-wal")) if p.exists()]
+    return subprocess.run(["cat", *files], capture_output=True, check=True).stdout
 
 
 def _deliver(client, emulator, topic: str, payload: dict) -> None:
