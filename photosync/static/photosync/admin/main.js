@@ -32,6 +32,11 @@ async function start() {
     picker.append(el("option", { value: "", text: "All stores" }),
       state.stores.map((s) => el("option", { value: s.id, text: s.name || s.domain })));
     picker.addEventListener("change", () => {
+      if (state.unsaved && state.unsaved()
+          && !window.confirm("You have unsaved changes in Settings. Leave without saving?")) {
+        picker.value = state.storeId ? String(state.storeId) : "";
+        return;
+      }
       state.storeId = picker.value ? Number(picker.value) : null;
       render();
     });

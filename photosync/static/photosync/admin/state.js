@@ -18,4 +18,5 @@ export const state = {
   originals: {},       // source id -> signed link (links are signed per request)
   timer: null,         // the current screen's next poll
   settingsCache: {},   // store id -> settings answer (choices for regenerate)
+  unsaved: null,       // () => true while the screen holds changes not saved yet
 };

@@ -46,7 +46,8 @@ export function sourceCards(product, act) {
           el("div", { class: "frame" }, original
             ? el("a", { href: originalFull, target: "_blank", rel: "noopener" },
               el("img", { src: original, loading: "lazy",
-                          alt: `Your original photo: ${name}` }))
+                          alt: `Your original photo: ${name}`,
+                          onerror: (event) => previewFailed(event.target, original) }))
             : el("div", { class: "muted", style: "padding:16px", text: "Not available" })),
           el("figcaption", {}, el("strong", { text: "Original" }),
             el("div", { class: "meta", text: "Kept as it is on your store" }))),
@@ -74,11 +75,13 @@ function outputTile(g, push, featured, product, act) {
                     width: 320, height: 320, alt: g.alt_text || `${label} of ${product.title}` }))),
     el("div", {}, el("strong", { text: label }), el("div", { class: "meta", text: meta }),
       removedBy(g)),
-    el("div", { class: "badges" }, badge(statusText, tone, { dataset: { role: "status" } }),
-      fidelityBadge(g), pushState, g.featured && g.status !== "ready"
-        ? badge("Featured", "info") : null),
+    el("div", { class: "badges" },
+      // One state: once sent, the push says where the image is (live, failed, rolled
+      // back); "Approved · Rolled back · Featured" was three claims, one of them false.
+      pushState || badge(statusText, tone, { dataset: { role: "status" } }),
+      fidelityBadge(g), isFeatured(g, push) ? badge("Featured", "info") : null),
     g.flags.length ? el("ul", { class: "flags", "aria-label": "Why this needs a look" },
-      g.flags.map((f) => el("li", { text: f }))) : null,
+      g.flags.map((f) => el("li", { text: flagText(f) }))) : null,
   );
   if (push && push.status === "failed") {
     add(tile, el("p", { class: "push-error", text: push.error || "The push failed." }),
@@ -125,6 +128,34 @@ function outputTile(g, push, featured, product, act) {
     add(tile, el("p", { class: "meta" }, el("strong", { text: "Alt text: " }), g.alt_text));
   }
   return tile;
+}
+
+/* A picture that cannot be shown (a damaged original answers 422 with the reason): the
+   reason in its place, never a broken-image icon. */
+export async function previewFailed(img, url) {
+  const frame = img.closest(".frame");
+  if (!frame || frame.dataset.failed) return;
+  frame.dataset.failed = "1";
+  let reason = "";
+  try {
+    const answer = await fetch(url, { credentials: "omit" });
+    if (!answer.ok) reason = (await answer.text()).slice(0, 300);
+  } catch (error) { /* offline: the generic text */ }
+  frame.replaceChildren(el("div", { class: "preview-failed", role: "note" },
+    el("strong", { text: "No preview" }),
+    el("span", { text: reason || "This picture could not be loaded." })));
+}
+
+/* Featured on the store: approved or sent, and not taken back off it. */
+function isFeatured(g, push) {
+  if (!g.featured || g.status === "ready" || g.status === "rejected") return false;
+  return !push || push.status !== "rolled_back";
+}
+
+/* A fidelity flag: a sentence, or {code, message} (newer pipelines). */
+export function flagText(flag) {
+  if (flag && typeof flag === "object") return String(flag.message || flag.code || "");
+  return String(flag ?? "");
 }
 
 /* "Background removed by …": which remover made the cutout (the flags say why, for a

@@ -32,12 +32,13 @@ export async function productView(id) {
     parts.tiles.replaceChildren(...sourceCards(data, act));
     parts.history.replaceChildren(historyCard(data, act));
     const ready = data.generated.filter((g) => g.status === "ready" && !g.flags.length);
-    parts.bulk.replaceChildren(ready.length ? el("button", {
+    parts.bulk.replaceChildren();  // never replaceChildren(null): that draws "null"
+    if (ready.length) parts.bulk.append(el("button", {
       type: "button", dataset: { key: "bulk" },
       onclick: () => act(api("images/bulk-approve", {
         method: "POST", body: { images: ready.map((g) => g.id) },
       }), `Approved ${plural(ready.length, "output")}.`),
-    }, `Approve all unflagged (${ready.length})`) : null);
+    }, `Approve all unflagged (${ready.length})`));
     if (focused) {
       const again = view.querySelector(`[data-key="${CSS.escape(focused)}"]`);
       if (again) again.focus();

@@ -100,6 +100,11 @@ export async function settingsView() {
       "Save settings")),
   );
 
+  // Unsaved changes: what the form says now against what was last saved.
+  const snapshot = () => JSON.stringify([...new FormData(form).entries()]);
+  let lastSaved = null;
+  state.unsaved = () => lastSaved !== null && snapshot() !== lastSaved;
+
   async function save(event) {
     event.preventDefault();
     const data = new FormData(form);
@@ -127,6 +132,7 @@ export async function settingsView() {
     try {
       const saved = await api(`settings/?store=${answer.store.id}`, { method: "PATCH", body });
       state.settingsCache[answer.store.id] = saved;
+      lastSaved = snapshot();
       toast("Settings saved.");
     } catch (error) {
       for (const [field, messages] of Object.entries(error.body || {})) {
@@ -140,6 +146,7 @@ export async function settingsView() {
 
   show(el("div", { class: "page-head" }, el("h1", { text: "Settings" }),
     el("span", { class: "muted", text: answer.store.name || answer.store.domain })), form);
+  lastSaved = snapshot();
 }
 
 function usageMeter(usage) {

@@ -1,0 +1,164 @@
+"""The review page as a merchant meets it (issue 16), in Debian's chromium at 1280 and 390 px:
+no stray "null"/"undefined" on any screen, a product opens at its top, a damaged original
+says why instead of a broken-image icon, rejected tiles keep their text legible, Settings
+warn before unsaved changes are lost.
+
+Seeded review data (tests/review_data.py): no pipeline run, so these are quick."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from photosync.models import SourceImage, Store
+from photosync.services.media import media_save
+from tests.browser.conftest import NARROW, WIDE
+from tests.conftest import PRODUCTION
+from tests.review_data import FLAG, seed_product
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(PRODUCTION, reason="browser tests run once, in the embedded pass"),
+    pytest.mark.django_db(transaction=True),
+]
+
+# Words that only reach the screen through a bug (a `null` child, an `undefined` field).
+STRAY = re.compile(r"\b(null|undefined|NaN|\[object Object\])\b")
+
+
+def log_in(page, live_server, operator) -> None:
+    page.goto(f"{live_server.url}/")
+    page.get_by_label("Username").fill(operator.username)
+    page.get_by_label("Password").fill("pw")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+
+
+def assert_no_stray_text(page, where: str) -> None:
+    page.wait_for_load_state("networkidle")
+    text = page.evaluate("document.body.innerText")
+    found = STRAY.findall(text)
+    assert not found, f"{where}: {found} in {text[:400]!r}"
+
+
+def broken_original(store: Store, title: str = "Broken lamp"):
+    """A product whose original is a damaged file (the per-photo reason is recorded)."""
+    product = seed_product(store, title=title, seed=7, outputs=(("framed", [FLAG]),))
+    source = product.sources.get()
+    source.file = media_save(folder=f"sources/{store.pk}", data=b"\x89PNG\r\n\x1a\nbroken",
+                             extension="png")
+    source.status = SourceImage.Status.FAILED
+    source.error = "The photo could not be read: it is damaged."
+    source.save()
+    return product
+
+
+@pytest.fixture
+def store(media_root):
+    return Store.objects.create(platform="local", domain="/tmp/review-store", name="Shop")
+
+
+def test_every_screen_shows_no_null_or_undefined_text(page, live_server, operator, store):
+    # Every output flagged: no "Approve all unflagged" button, the case that drew "null".
+    flagged = seed_product(store, title="Flagged lamp", seed=1,
+                           outputs=(("framed", [FLAG]), ("scene", [{"code": "delta_e",
+                                                                     "message": FLAG}])))
+    clean = seed_product(store, title="Clean chair", seed=2)
+    broken = broken_original(store)
+    log_in(page, live_server, operator)
+    for size in (WIDE, NARROW):
+        page.set_viewport_size(size)
+        for key in ("waiting", "flagged", "approved", "pushed", "failed", "all"):
+            page.goto(f"{live_server.url}/#/?status={key}")
+            expect(page.locator(f"[data-filter={key}][aria-pressed=true]")).to_be_visible()
+            assert_no_stray_text(page, f"queue {key} at {size['width']}")
+        for product in (flagged, clean, broken):
+            page.goto(f"{live_server.url}/#/products/{product.pk}")
+            expect(page.get_by_role("heading", level=1, name=product.title)).to_be_visible()
+            assert_no_stray_text(page, f"{product.title} at {size['width']}")
+        page.goto(f"{live_server.url}/#/settings")
+        expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+        assert_no_stray_text(page, f"settings at {size['width']}")
+        page.goto(f"{live_server.url}/#/products/999999")
+        expect(page.get_by_role("heading", name="Not found")).to_be_visible()
+        assert_no_stray_text(page, f"not found at {size['width']}")
+    # A flag sent as {code, message} reads as its message.
+    page.goto(f"{live_server.url}/#/products/{flagged.pk}")
+    scene = flagged.generated.get(kind="scene")
+    expect(page.locator(f"article[data-image-id='{scene.pk}'] .flags")).to_have_text(FLAG)
+
+
+def test_a_damaged_original_says_why_instead_of_a_broken_image(page, live_server, operator,
+                                                              store):
+    product = broken_original(store)
+    log_in(page, live_server, operator)
+    answers = []
+    page.on("response", lambda r: answers.append(r) if "/originals/" in r.url else None)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    note = page.locator("figure.tile.original .preview-failed")
+    expect(note).to_contain_text("No preview")
+    expect(note).to_contain_text("not a picture that can be shown")
+    assert answers and all(r.status == 422 for r in answers)
+    expect(page.get_by_text("The photo could not be read: it is damaged.")).to_be_visible()
+
+
+def test_opening_a_product_from_far_down_the_queue_lands_at_its_top(
+    page, live_server, operator, store
+):
+    for n in range(14):
+        seed_product(store, title=f"Lamp {n:02d}", seed=n + 1)
+    page.set_viewport_size(NARROW)
+    log_in(page, live_server, operator)
+    expect(page.locator("li.row")).to_have_count(14)
+    last = page.locator("li.row a.title").last
+    last.scroll_into_view_if_needed()
+    assert page.evaluate("window.scrollY") > 300
+    title = last.text_content()
+    last.click()
+    expect(page.get_by_role("heading", level=1, name=title)).to_be_visible()
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate("window.scrollY") == 0
+    expect(page.get_by_role("heading", level=1, name=title)).to_be_in_viewport()
+
+
+def test_rejected_tiles_keep_their_text_at_full_contrast(page, live_server, operator, store):
+    product = seed_product(store, title="Desk lamp", seed=3)
+    product.generated.filter(kind="scene").update(status="rejected")
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    tile = page.locator("article.tile[data-status=rejected]")
+    expect(tile.locator(".badge", has_text="Rejected")).to_be_visible()
+    # No opacity on the tile or its text (it took the text below 4.5:1); only the picture.
+    assert tile.evaluate("t => getComputedStyle(t).opacity") == "1"
+    assert tile.locator("strong").first.evaluate("s => getComputedStyle(s).color") == (
+        "rgb(48, 48, 48)")
+
+
+def test_settings_warn_before_leaving_with_unsaved_changes(page, live_server, operator, store):
+    log_in(page, live_server, operator)
+    page.get_by_role("link", name="Settings").click()
+    expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+    # Nothing changed: leaving asks nothing.
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.get_by_role("link", name="Review").click()
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    assert dialogs == []
+
+    page.get_by_role("link", name="Settings").click()
+    page.get_by_label("Variations per scene").fill("3")
+    page.get_by_role("link", name="Review").click()  # dismissed: stays, with what was typed
+    expect(page.get_by_label("Variations per scene")).to_have_value("3")
+    assert dialogs == ["You have unsaved changes in Settings. Leave without saving?"]
+    expect(page).to_have_url(re.compile(r"#/settings$"))
+    # A reload asks too (beforeunload).
+    assert page.evaluate("""() => { const e = new Event("beforeunload", {cancelable: true});
+                                    window.dispatchEvent(e); return e.defaultPrevented; }""")
+
+    page.get_by_role("button", name="Save settings").click()
+    expect(page.locator("#toast")).to_have_text("Settings saved.")
+    page.get_by_role("link", name="Review").click()  # saved: leaves without asking
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    assert len(dialogs) == 1
