@@ -8,6 +8,7 @@ Seeded review data (tests/review_data.py): no pipeline run, so these are quick."
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from playwright.sync_api import expect
@@ -162,3 +163,45 @@ def test_settings_warn_before_leaving_with_unsaved_changes(page, live_server, op
     page.get_by_role("link", name="Review").click()  # saved: leaves without asking
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
     assert len(dialogs) == 1
+
+
+def test_the_queue_fills_without_a_reload_while_generation_runs(
+    page, live_server, store_dir, media_root, broker, worker, operator
+):
+    from photosync.models import GeneratedImage
+    from photosync.services.stores import store_connect_local
+    from photosync.services.sync import stores_reconcile
+
+    store_connect_local(path=store_dir, name="Demo store")
+    log_in(page, live_server, operator)
+    expect(page.locator(".empty-state")).to_contain_text("Nothing is waiting")
+    page.evaluate("window.photosyncSamePage = true")  # gone if the page reloads
+    stores_reconcile()  # the worker runs the real pipeline meanwhile
+    expect(page.locator(".empty-state, [data-role=generating]").first).to_contain_text(
+        re.compile("Making images for|Generating"))
+    deadline = time.monotonic() + 120
+    while not GeneratedImage.objects.filter(status="ready").exists():
+        assert time.monotonic() < deadline, "the pipeline made nothing"
+        time.sleep(0.2)
+    made = time.monotonic()
+    expect(page.locator("li.row").first).to_be_visible(timeout=10_000)
+    lag = time.monotonic() - made
+    print(f"queue followed the first new output in {lag:.1f} s")
+    assert lag < 5
+    expect(page.locator("li.row")).to_have_count(2, timeout=120_000)
+    expect(page.locator("[data-filter=waiting] .count")).to_have_text("2")
+    assert page.evaluate("window.photosyncSamePage") is True
+
+
+def test_the_product_page_follows_changes_made_elsewhere(page, live_server, operator, store):
+    product = seed_product(store, title="Desk lamp", seed=4)
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    scene = product.generated.get(kind="scene")
+    tile = page.locator(f"article[data-image-id='{scene.pk}']")
+    expect(tile).to_have_attribute("data-status", "ready")
+    page.evaluate("window.photosyncSamePage = true")
+    # Another tab (or a colleague) rejects it: this page shows it within 5 s, no reload.
+    product.generated.filter(pk=scene.pk).update(status="rejected")
+    expect(tile).to_have_attribute("data-status", "rejected", timeout=5_000)
+    assert page.evaluate("window.photosyncSamePage") is True

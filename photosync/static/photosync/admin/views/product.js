@@ -1,7 +1,8 @@
 /* Product review: the job banners, regenerate, each original beside its outputs, and the push
-   history. While a generation or a push is under way the screen polls the product, slower
-   while nothing changes. */
-import { api } from "../api.js";
+   history. The screen follows the product live: it asks again every LIVE_MS with the last
+   ETag (a 304 while nothing changed), every BUSY_MS while a generation or push is under
+   way, and less often in a hidden tab. */
+import { api, watch } from "../api.js";
 import { el, plural, toast } from "../dom.js";
 import { poll, route, show, view } from "../router.js";
 import { state } from "../state.js";
@@ -14,14 +15,19 @@ const BUSY_JOB = new Set(["queued", "dispatched", "running"]);  // "held" waits 
 const underWay = (product) => product.pushes.some((p) => BUSY_PUSH.has(p.status))
   || product.jobs.some((j) => BUSY_JOB.has(j.status));
 
+const BUSY_MS = 1000;
+const LIVE_MS = 2500;
+const HIDDEN_MS = 15000;
+
 export async function productView(id) {
-  const product = await api(`products/${id}/`);
+  const load = watch(`products/${id}/`);
+  const product = await load();
   const choices = await storeSettings(product.store).catch(() => null);
   const parts = {
     jobs: el("div"), tiles: el("div"), history: el("div"), bulk: el("div", { class: "actions" }),
   };
   let signature = "";
-  let delay = 1000;  // polling slows down while nothing changes, up to 10 s
+  let latest = product;
 
   function paint(data) {
     const next = JSON.stringify([data.generated, data.jobs, data.pushes]);
@@ -45,13 +51,19 @@ export async function productView(id) {
     }
   }
 
+  const next = () => {
+    const ms = document.hidden ? HIDDEN_MS : underWay(latest) ? BUSY_MS : LIVE_MS;
+    poll(() => refresh().catch(() => poll(refresh, 5000)), ms);
+  };
+
   async function refresh() {
-    const data = await api(`products/${id}/`);
+    const data = await load();
     if (route().path !== `/products/${id}`) return;
-    const before = signature;
-    paint(data);
-    delay = signature === before ? Math.min(10000, delay * 1.5) : 1000;
-    if (underWay(data)) poll(() => refresh().catch(() => poll(refresh, 5000)), delay);
+    if (data) {
+      latest = data;
+      paint(data);
+    }
+    next();
   }
 
   async function act(request, message) {
@@ -61,7 +73,6 @@ export async function productView(id) {
     } catch (error) {
       toast(error.message, true);
     }
-    delay = 1000;
     await refresh();
   }
 
@@ -78,7 +89,7 @@ export async function productView(id) {
     parts.history,
   );
   paint(product);
-  if (underWay(product)) poll(refresh, delay);
+  next();
 }
 
 async function storeSettings(storeId) {
