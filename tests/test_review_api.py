@@ -80,3 +80,53 @@ def test_the_queue_says_how_many_products_are_being_generated(client, operator, 
     assert client.get("/api/v1/products/?status=waiting").json()["generating"] == 0
     product.jobs.update(status="running")
     assert client.get("/api/v1/products/?status=waiting").json()["generating"] == 1
+
+
+def test_a_reject_is_undone_without_regenerating_or_using_quota(client, operator, store):
+    from photosync.models import GenerationJob
+    from photosync.selectors import store_usage
+
+    product = seed_product(store, title="Lamp")
+    scene = product.generated.get(kind="scene")
+    client.force_login(operator)
+    used = store_usage(store=store)["used"]
+    assert client.post(f"/api/v1/images/{scene.pk}/reject").status_code == 200
+    reopened = client.post(f"/api/v1/images/{scene.pk}/reopen")
+    assert reopened.status_code == 200 and reopened.json()["status"] == "ready"
+    scene.refresh_from_db()
+    assert scene.status == "ready" and scene.decided_by is None and scene.decided_at is None
+    assert GenerationJob.objects.filter(product=product).count() == 1  # nothing made again
+    assert store_usage(store=store)["used"] == used
+    # Only a rejected output can be reopened; then it can be approved as any other.
+    again = client.post(f"/api/v1/images/{scene.pk}/reopen")
+    assert again.status_code == 409 and "Only a rejected image" in again.json()["detail"]
+    assert client.post(f"/api/v1/images/{scene.pk}/approve", {"alt_text": "x"},
+                       content_type="application/json").status_code == 202
+
+
+def test_an_approve_is_undone_only_until_its_push_starts(client, operator, store):
+    from photosync.models import Push
+
+    product = seed_product(store, title="Lamp")
+    framed, scene = product.generated.get(kind="framed"), product.generated.get(kind="scene")
+    client.force_login(operator)
+    for image in (framed, scene):
+        assert client.post(f"/api/v1/images/{image.pk}/approve", {"featured": True},
+                           content_type="application/json").status_code == 202
+    # Not started (no worker in this test): taken back, the outbox row goes.
+    undone = client.post(f"/api/v1/images/{framed.pk}/unapprove")
+    assert undone.status_code == 200 and undone.json()["status"] == "ready"
+    assert not Push.objects.filter(image=framed).exists()
+    framed.refresh_from_db()
+    assert framed.status == "ready" and not framed.featured
+    # Started: the store may have it already; Roll back is the way.
+    Push.objects.filter(image=scene).update(status="uploading", attempts=1)
+    refused = client.post(f"/api/v1/images/{scene.pk}/unapprove")
+    assert refused.status_code == 409 and "roll it back" in refused.json()["detail"]
+    assert Push.objects.filter(image=scene).exists()
+    scene.refresh_from_db()
+    assert scene.status == "approved"
+    # A message already sent for the deleted row finds nothing to do.
+    from photosync.services.pushes import push_send
+
+    assert push_send(push_id=999999) is None

@@ -205,3 +205,34 @@ def test_the_product_page_follows_changes_made_elsewhere(page, live_server, oper
     product.generated.filter(pk=scene.pk).update(status="rejected")
     expect(tile).to_have_attribute("data-status", "rejected", timeout=5_000)
     assert page.evaluate("window.photosyncSamePage") is True
+
+
+@pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1280", "390"])
+def test_undo_of_a_reject_puts_the_output_back_without_regenerating(
+    page, live_server, operator, store, viewport
+):
+    from photosync.models import GenerationJob
+
+    product = seed_product(store, title="Desk lamp", seed=5)
+    scene = product.generated.get(kind="scene")
+    page.set_viewport_size(viewport)
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    tile = page.locator(f"article[data-image-id='{scene.pk}']")
+    tile.get_by_role("button", name="Reject").click()
+    expect(tile).to_have_attribute("data-status", "rejected")
+    undo = page.locator("#toast").get_by_role("button", name="Undo")
+    expect(undo).to_be_visible()
+    undo.click()
+    expect(tile).to_have_attribute("data-status", "ready")
+    expect(page.locator("#toast")).to_contain_text("Back in review")
+    scene.refresh_from_db()
+    assert scene.status == "ready"
+    assert GenerationJob.objects.filter(product=product).count() == 1
+
+    # Later (the toast gone), the rejected tile itself reopens it.
+    tile.get_by_role("button", name="Reject").click()
+    expect(tile).to_have_attribute("data-status", "rejected")
+    expect(undo).to_be_hidden(timeout=12_000)  # ~10 s
+    tile.get_by_role("button", name="Reopen for review").click()
+    expect(tile).to_have_attribute("data-status", "ready")

@@ -1,5 +1,5 @@
 /* Building elements, small text helpers, and toasts. */
-import { cfg } from "./state.js";
+import { cfg, state } from "./state.js";
 
 /* `el("a", { href, class, text, dataset, onclick }, ...children)`: one element. Props that
    are null, undefined or false are left out; `on<event>` adds a listener. */
@@ -38,15 +38,33 @@ export function selectField(id, name, label, options, value, help) {
 }
 
 let toastTimer = null;
+export const UNDO_MS = 10000;
 
-/* A message at the bottom of the page (and, in the Shopify admin, App Bridge's own toast). */
-export function toast(message, bad) {
+/* A message at the bottom of the page (and, in the Shopify admin, App Bridge's own toast).
+   With `undo` (an async function) it offers an Undo button for UNDO_MS; `u` on the
+   keyboard does the same (views/keys.js), through `state.undo`. */
+export function toast(message, bad, undo) {
   if (cfg.auth === "shopify" && window.shopify && window.shopify.toast) {
-    window.shopify.toast.show(message, { isError: !!bad });
+    window.shopify.toast.show(message, { isError: !!bad, duration: undo ? UNDO_MS : 5000,
+      ...(undo ? { action: "Undo", onAction: () => runUndo() } : {}) });
   }
   const node = document.getElementById("toast");
-  node.textContent = message;
-  node.className = `toast show${bad ? " bad" : ""}`;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { node.className = "toast"; }, 4000);
+  let done = false;
+  const runUndo = async () => {
+    if (done) return;
+    done = true;
+    state.undo = null;
+    node.className = "toast";
+    await undo();
+  };
+  state.undo = undo ? runUndo : null;
+  node.replaceChildren(el("span", { text: message }), undo ? el("button", {
+    type: "button", class: "undo", dataset: { role: "undo" }, onclick: runUndo,
+  }, "Undo") : null);
+  node.className = `toast show${bad ? " bad" : ""}${undo ? " actionable" : ""}`;
+  toastTimer = setTimeout(() => {
+    node.className = "toast";
+    if (state.undo === runUndo) state.undo = null;
+  }, undo ? UNDO_MS : 4000);
 }

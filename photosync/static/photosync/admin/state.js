@@ -18,5 +18,6 @@ export const state = {
   originals: {},       // source id -> signed link (links are signed per request)
   timer: null,         // the current screen's next poll
   settingsCache: {},   // store id -> settings answer (choices for regenerate)
+  undo: null,          // the last decision's Undo while its toast shows
   unsaved: null,       // () => true while the screen holds changes not saved yet
 };

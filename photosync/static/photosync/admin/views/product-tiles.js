@@ -114,16 +114,30 @@ function outputTile(g, push, featured, product, act) {
             event.target.disabled = true;
             act(api(`images/${g.id}/approve`, {
               method: "POST", body: { alt_text: draft.alt, featured: draft.featured },
-            }), "Approved: sending it to your store.");
+            }), "Approved: sending it to your store.",
+            () => act(api(`images/${g.id}/unapprove`, { method: "POST" }),
+              "Approval taken back: it waits for review again."));
           },
         }, "Approve"),
         el("button", {
           type: "button", class: "critical", dataset: { key: `reject-${g.id}` },
           onclick: (event) => {
             event.target.disabled = true;
-            act(api(`images/${g.id}/reject`, { method: "POST" }), "Rejected.");
+            act(api(`images/${g.id}/reject`, { method: "POST" }), "Rejected.",
+              () => act(api(`images/${g.id}/reopen`, { method: "POST" }),
+                "Back in review: nothing was regenerated."));
           },
         }, "Reject"))));
+  } else if (g.status === "rejected") {
+    add(tile, el("div", { class: "actions" }, el("button", {
+      type: "button", dataset: { key: `reopen-${g.id}` },
+      title: "It waits for review again; nothing is regenerated and no quota is used.",
+      onclick: (event) => {
+        event.target.disabled = true;
+        act(api(`images/${g.id}/reopen`, { method: "POST" }),
+          "Back in review: nothing was regenerated.");
+      },
+    }, "Reopen for review")));
   } else if (g.alt_text) {
     add(tile, el("p", { class: "meta" }, el("strong", { text: "Alt text: " }), g.alt_text));
   }

@@ -66,10 +66,11 @@ export async function productView(id) {
     next();
   }
 
-  async function act(request, message) {
+  /* `undo`: how to take the decision back (an Undo in the toast for ~10 s). */
+  async function act(request, message, undo) {
     try {
       await request;
-      if (message) toast(message);
+      if (message) toast(message, false, undo);
     } catch (error) {
       toast(error.message, true);
     }
