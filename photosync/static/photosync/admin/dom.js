@@ -59,9 +59,12 @@ export function toast(message, bad, undo) {
     await undo();
   };
   state.undo = undo ? runUndo : null;
-  node.replaceChildren(el("span", { text: message }), undo ? el("button", {
-    type: "button", class: "undo", dataset: { role: "undo" }, onclick: runUndo,
-  }, "Undo") : null);
+  node.replaceChildren(el("span", { text: message }));
+  if (undo) {
+    node.append(el("button", {
+      type: "button", class: "undo", dataset: { role: "undo" }, onclick: runUndo,
+    }, "Undo"));
+  }
   node.className = `toast show${bad ? " bad" : ""}${undo ? " actionable" : ""}`;
   toastTimer = setTimeout(() => {
     node.className = "toast";

@@ -6,6 +6,7 @@
    admin), "embed" (the WooCommerce plugin's iframe) and "session" (operators). */
 import { api } from "./api.js";
 import { el } from "./dom.js";
+import { startKeys } from "./keys.js";
 import { render, show, startRouter } from "./router.js";
 import { state } from "./state.js";
 import { productView } from "./views/product.js";
@@ -44,6 +45,7 @@ async function start() {
   } else if (state.stores.length === 1) {
     state.storeId = null;  // implicit: the caller's only store
   }
+  startKeys();
   await startRouter(ROUTES);
 }
 

@@ -24,6 +24,7 @@ function screenFor(path) {
 export async function render() {
   clearTimeout(state.timer);
   state.unsaved = null;  // the screen drawn next says whether it holds unsaved changes
+  state.keys = null;     // ...and which keyboard shortcuts it answers (keys.js)
   const { path, params } = route();
   const { screen, match } = screenFor(path);
   for (const link of document.querySelectorAll("[data-nav]")) {

@@ -64,7 +64,8 @@ function outputTile(g, push, featured, product, act) {
   const meta = [g.generator, g.seed !== null ? `seed ${g.seed}` : "",
     `${g.width}×${g.height}`].filter(Boolean).join(" · ");
   const tile = el("article", {
-    class: "tile", dataset: { imageId: g.id, status: g.status },
+    class: "tile", dataset: { imageId: g.id, status: g.status, key: `tile-${g.id}` },
+    tabindex: -1,  // j / k focus it (keys.js); a and r act on it
     "aria-label": `${label} (${statusText})`,
   });
   const pushState = push ? pushBadge(push) : null;

@@ -6,6 +6,7 @@ import { api, watch } from "../api.js";
 import { el, plural, toast } from "../dom.js";
 import { poll, route, show, view } from "../router.js";
 import { state } from "../state.js";
+import { move, nextProduct, press, showShortcuts } from "../keys.js";
 import { historyCard } from "./product-history.js";
 import { regenerateCard } from "./product-regenerate.js";
 import { sourceCards } from "./product-tiles.js";
@@ -77,13 +78,23 @@ export async function productView(id) {
     await refresh();
   }
 
+  const tiles = () => [...view.querySelectorAll("article.tile")];
+  state.keys = {
+    j: () => move(tiles(), 1), k: () => move(tiles(), -1),
+    a: () => press("Approve"), r: () => press("Reject"), n: () => nextProduct(id),
+  };
   show(
     el("div", { class: "page-head" },
       el("a", { class: "back", href: "#/", text: "← Review queue" }),
       el("h1", { text: product.title || product.remote_id }),
       el("span", { class: "muted", text: [product.store_name, product.product_type]
         .filter(Boolean).join(" · ") }),
-      el("span", { class: "spacer" }), parts.bulk),
+      el("span", { class: "spacer" }),
+      el("button", { type: "button", class: "plain", onclick: showShortcuts,
+                     "aria-keyshortcuts": "?" }, "Keyboard shortcuts"),
+      el("button", { type: "button", onclick: () => nextProduct(id),
+                     "aria-keyshortcuts": "n" }, "Next product"),
+      parts.bulk),
     parts.jobs,
     regenerateCard(product, choices, act),
     parts.tiles,

@@ -3,6 +3,7 @@
    LIVE_MS it asks again with the last ETag (a 304 while nothing changed). */
 import { api, watch, withStore } from "../api.js";
 import { badge, el, plural, toast } from "../dom.js";
+import { move, nextProduct } from "../keys.js";
 import { poll, render, route, show } from "../router.js";
 import { cfg, state } from "../state.js";
 
@@ -127,6 +128,10 @@ function drawQueue(first, status, search, live, draw) {
         el("span", { text: "Select all" })), searchBox, approveSelected),
       list),
   );
+  state.queueIds = status === "waiting" ? first.results.map((p) => p.id) : null;
+  const links = () => [...rows.querySelectorAll("a.title")];
+  state.keys = { j: () => move(links(), 1), k: () => move(links(), -1),
+                 n: () => nextProduct(null) };
   live();
 }
 
