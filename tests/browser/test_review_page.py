@@ -305,3 +305,44 @@ def test_keyboard_review_approves_moves_and_never_fires_while_typing(
 
     page.keyboard.press("n")
     expect(page.get_by_role("heading", level=1, name=other.title)).to_be_visible()
+
+
+@pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1280", "390"])
+def test_an_output_opens_large_beside_its_original_and_zooms_to_100_percent(
+    page, live_server, operator, store, viewport, screenshot
+):
+    product = seed_product(store, title="Desk lamp", seed=9)
+    framed = product.generated.get(kind="framed")
+    page.set_viewport_size(viewport)
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    tile = page.locator(f"article[data-image-id='{framed.pk}']")
+    tile.locator("[data-role=compare]").click()
+    dialog = page.get_by_role("dialog", name=re.compile("^Cutout · white-square"))
+    expect(dialog).to_be_visible()
+    page.wait_for_function("[...document.querySelectorAll('dialog.compare img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    width = dialog.evaluate("d => d.getBoundingClientRect().width")
+    assert width >= (600 if viewport is WIDE else 350), width
+    expect(dialog.get_by_role("img", name=re.compile("^Your original photo"))).to_be_visible()
+    output_pane = dialog.locator(".pane-frame.checker")
+    assert "conic-gradient" in output_pane.evaluate("f => getComputedStyle(f).backgroundImage")
+    if viewport is WIDE:
+        screenshot(page, "compare")
+        page.set_viewport_size(viewport)
+    if viewport is WIDE:  # side by side: the original's pane starts right of the output's
+        boxes = dialog.locator(".pane").evaluate_all(
+            "ps => ps.map(p => p.getBoundingClientRect().left)")
+        assert boxes[1] > boxes[0] + 250
+    # Fitted first; at 100 % the picture is drawn at its own pixel size (scroll to look).
+    image = output_pane.locator("img")
+    fitted = image.evaluate("i => i.getBoundingClientRect().width")
+    dialog.get_by_role("button", name="Zoom to 100%").click()
+    natural, drawn = image.evaluate("i => [i.naturalWidth, i.getBoundingClientRect().width]")
+    assert drawn == natural and natural == framed.width
+    assert fitted > drawn  # the 256 px test picture was drawn larger to fit
+    expect(dialog.get_by_role("button", name="Fit to screen")).to_have_attribute(
+        "aria-pressed", "true")
+    page.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    expect(tile.locator("[data-role=compare]")).to_be_focused()

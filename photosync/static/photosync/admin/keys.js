@@ -11,6 +11,7 @@ const SHORTCUTS = [
   ["k", "Previous output (on the queue: previous product)"],
   ["a", "Approve the current output"],
   ["r", "Reject the current output"],
+  ["o", "Open the current output large, beside its original"],
   ["u", "Undo the last approve or reject (while its message shows)"],
   ["n", "Next product waiting for review"],
   ["?", "Show these shortcuts"],

@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { add, badge, el, plural } from "../dom.js";
 import { state } from "../state.js";
+import { openCompare, previewFailed } from "./compare.js";
 import { pushBadge } from "./product-history.js";
 
 const IMAGE_STATUS = {
@@ -51,11 +52,12 @@ export function sourceCards(product, act) {
             : el("div", { class: "muted", style: "padding:16px", text: "Not available" })),
           el("figcaption", {}, el("strong", { text: "Original" }),
             el("div", { class: "meta", text: "Kept as it is on your store" }))),
-        outputs.map((g) => outputTile(g, pushes[g.id], featured, product, act))));
+        outputs.map((g) => outputTile(g, pushes[g.id], featured, product, act,
+          originalFull))));
   });
 }
 
-function outputTile(g, push, featured, product, act) {
+function outputTile(g, push, featured, product, act, originalFull) {
   const [statusText, tone] = IMAGE_STATUS[g.status] || [g.status, ""];
   const draft = state.drafts[g.id] || (state.drafts[g.id] = {
     alt: g.alt_text, featured: featured ? featured.id === g.id : false,
@@ -71,7 +73,14 @@ function outputTile(g, push, featured, product, act) {
   const pushState = push ? pushBadge(push) : null;
   add(tile,
     el("div", { class: "frame" },
-      el("a", { href: g.full, target: "_blank", rel: "noopener" },
+      el("a", { href: g.full, target: "_blank", rel: "noopener", "aria-haspopup": "dialog",
+                dataset: { role: "compare" },
+                onclick: (event) => {
+                  if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
+                  event.preventDefault();  // a large view; middle/Ctrl-click: a new tab
+                  openCompare({ output: g.full, original: originalFull, label,
+                                title: product.title || product.remote_id });
+                } },
         el("img", { src: g.thumb, srcset: `${g.thumb} 1x, ${g.thumb_2x} 2x`, loading: "lazy",
                     width: 320, height: 320, alt: g.alt_text || `${label} of ${product.title}` }))),
     el("div", {}, el("strong", { text: label }), el("div", { class: "meta", text: meta }),
@@ -143,22 +152,6 @@ function outputTile(g, push, featured, product, act) {
     add(tile, el("p", { class: "meta" }, el("strong", { text: "Alt text: " }), g.alt_text));
   }
   return tile;
-}
-
-/* A picture that cannot be shown (a damaged original answers 422 with the reason): the
-   reason in its place, never a broken-image icon. */
-export async function previewFailed(img, url) {
-  const frame = img.closest(".frame");
-  if (!frame || frame.dataset.failed) return;
-  frame.dataset.failed = "1";
-  let reason = "";
-  try {
-    const answer = await fetch(url, { credentials: "omit" });
-    if (!answer.ok) reason = (await answer.text()).slice(0, 300);
-  } catch (error) { /* offline: the generic text */ }
-  frame.replaceChildren(el("div", { class: "preview-failed", role: "note" },
-    el("strong", { text: "No preview" }),
-    el("span", { text: reason || "This picture could not be loaded." })));
 }
 
 /* Featured on the store: approved or sent, and not taken back off it. */

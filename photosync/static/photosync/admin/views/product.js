@@ -6,7 +6,7 @@ import { api, watch } from "../api.js";
 import { el, plural, toast } from "../dom.js";
 import { poll, route, show, view } from "../router.js";
 import { state } from "../state.js";
-import { move, nextProduct, press, showShortcuts } from "../keys.js";
+import { currentTile, move, nextProduct, press, showShortcuts } from "../keys.js";
 import { historyCard } from "./product-history.js";
 import { regenerateCard } from "./product-regenerate.js";
 import { sourceCards } from "./product-tiles.js";
@@ -82,6 +82,8 @@ export async function productView(id) {
   state.keys = {
     j: () => move(tiles(), 1), k: () => move(tiles(), -1),
     a: () => press("Approve"), r: () => press("Reject"), n: () => nextProduct(id),
+    o: () => { const link = currentTile() && currentTile().querySelector("[data-role=compare]");
+               if (link) link.click(); },
   };
   show(
     el("div", { class: "page-head" },
