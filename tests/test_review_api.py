@@ -130,3 +130,33 @@ def test_an_approve_is_undone_only_until_its_push_starts(client, operator, store
     from photosync.services.pushes import push_send
 
     assert push_send(push_id=999999) is None
+
+
+def test_the_prompt_field_says_what_the_scene_generator_does_with_a_prompt(
+        client, operator, store, settings):
+    from pipeline.presets import SCENE_PRESETS, custom_scene
+
+    client.force_login(operator)
+    guidance = client.get(f"/api/v1/settings/?store={store.pk}").json()["choices"][
+        "custom_prompt"]
+    assert guidance["generator"] == "procedural"
+    assert "does not read sentences" in guidance["summary"]
+    assert "none of them: Studio sweep" in guidance["summary"]
+    # Each word listed really picks its style's backdrop (the pipeline's own rule), and a
+    # prompt with none of them gets the default.
+    assert guidance["keywords"], "no keywords listed"
+    listed = set()
+    for entry in guidance["keywords"]:
+        for word in entry["words"]:
+            listed.add(word)
+            assert custom_scene(f"a lamp, {word}").backdrop is (
+                SCENE_PRESETS[entry["preset"]].backdrop), word
+    assert listed == {w for p in SCENE_PRESETS.values() for w in p.tags}  # every word it knows
+    assert custom_scene("a sentence it cannot read").backdrop is (
+        SCENE_PRESETS[guidance["default"]].backdrop)
+
+    settings.PHOTOSYNC_SCENE_GENERATOR = "diffusers:stabilityai/sdxl-turbo"
+    guidance = client.get(f"/api/v1/settings/?store={store.pk}").json()["choices"][
+        "custom_prompt"]
+    assert guidance["generator"] == "diffusers"
+    assert "stabilityai/sdxl-turbo" in guidance["summary"]

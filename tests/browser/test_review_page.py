@@ -156,6 +156,11 @@ def test_settings_warn_before_leaving_with_unsaved_changes(page, live_server, op
     assert dialogs == []
 
     page.get_by_role("link", name="Settings").click()
+    # The prompt field says what the built-in generator does with a prompt, and its words.
+    prompt = page.get_by_label("Custom scene prompt (optional)")
+    expect(prompt).to_have_accessible_description(re.compile("does not read sentences"))
+    expect(page.get_by_role("list", name="Words the scene generator understands")).to_contain_text(
+        "Marble counter: marble")
     page.get_by_label("Variations per scene").fill("3")
     page.get_by_role("link", name="Review").click()  # dismissed: stays, with what was typed
     expect(page.get_by_label("Variations per scene")).to_have_value("3")

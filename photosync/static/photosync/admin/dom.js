@@ -37,6 +37,17 @@ export function selectField(id, name, label, options, value, help) {
     help ? el("div", { class: "help", text: help }) : null);
 }
 
+/* What the configured scene generator does with a custom prompt (choices.custom_prompt from
+   the settings API), under a prompt field whose aria-describedby is `id`. */
+export function promptHelp(id, guidance) {
+  if (!guidance) return null;
+  return el("div", { class: "help prompt-help", id, dataset: { role: "prompt-help" } },
+    el("p", { text: guidance.summary }),
+    el("ul", { class: "keywords", "aria-label": "Words the scene generator understands" },
+      (guidance.keywords || []).map((k) => el("li", {}, el("strong", { text: `${k.title}: ` }),
+        k.words.join(", ")))));
+}
+
 let toastTimer = null;
 export const UNDO_MS = 10000;
 
