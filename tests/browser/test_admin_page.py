@@ -92,6 +92,12 @@ def test_operator_approves_sees_it_pushed_then_rolls_it_back(
         "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     _assert_named(page)
     screenshot(page, "product")
+    # The large view of the real cutout beside the real original (issue 16).
+    tile.locator("[data-role=compare]").click()
+    page.wait_for_function("[...document.querySelectorAll('dialog.compare img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    screenshot(page, "compare")
+    page.keyboard.press("Escape")
 
     tile.get_by_label("Alt text").fill("Aim Analog Watch, studio cutout")
     tile.get_by_label("Make this the featured image").check()

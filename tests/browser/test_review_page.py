@@ -333,7 +333,7 @@ def test_an_output_opens_large_beside_its_original_and_zooms_to_100_percent(
     output_pane = dialog.locator(".pane-frame.checker")
     assert "conic-gradient" in output_pane.evaluate("f => getComputedStyle(f).backgroundImage")
     if viewport is WIDE:
-        screenshot(page, "compare")
+        screenshot(page, "compare-seeded", docs=False)  # the README's: test_admin_page
         page.set_viewport_size(viewport)
     if viewport is WIDE:  # side by side: the original's pane starts right of the output's
         boxes = dialog.locator(".pane").evaluate_all(
@@ -351,3 +351,55 @@ def test_an_output_opens_large_beside_its_original_and_zooms_to_100_percent(
     page.keyboard.press("Escape")
     expect(dialog).to_be_hidden()
     expect(tile.locator("[data-role=compare]")).to_be_focused()
+
+
+def test_axe_core_finds_no_violations_on_any_screen(page, live_server, operator, store, axe):
+    from photosync.models import Push
+
+    flagged = seed_product(store, title="Flagged lamp", seed=1,
+                           outputs=(("framed", [FLAG]), ("scene", [])))
+    decided = seed_product(store, title="Clean chair", seed=2)
+    scene = decided.generated.get(kind="scene")
+    decided.generated.filter(pk=scene.pk).update(status="rejected")
+    framed = decided.generated.get(kind="framed")
+    decided.generated.filter(pk=framed.pk).update(status="pushed", featured=True)
+    Push.objects.create(store=store, product=decided, image=framed, status="rolled_back",
+                        content_hash=framed.content_hash)
+    broken = broken_original(store)
+    page.goto(f"{live_server.url}/login/")
+    axe(page, "login")
+    log_in(page, live_server, operator)
+    for size in (WIDE, NARROW):
+        page.set_viewport_size(size)
+        at = size["width"]
+        for key in ("waiting", "pushed"):
+            page.goto(f"{live_server.url}/#/?status={key}")
+            expect(page.locator(f"[data-filter={key}][aria-pressed=true]")).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            axe(page, f"queue {key} at {at}")
+        for product in (flagged, decided, broken):
+            page.goto(f"{live_server.url}/#/products/{product.pk}")
+            expect(page.get_by_role("heading", level=1, name=product.title)).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            axe(page, f"{product.title} at {at}")
+        page.goto(f"{live_server.url}/#/products/{flagged.pk}")
+        page.locator("summary", has_text="Regenerate").click()
+        axe(page, f"regenerate at {at}")
+        page.locator("article.tile [data-role=compare]").first.click()
+        expect(page.locator("dialog.compare")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        axe(page, f"compare at {at}")
+        page.keyboard.press("Escape")
+        page.get_by_role("button", name="Keyboard shortcuts").click()
+        axe(page, f"shortcuts at {at}")
+        page.keyboard.press("Escape")
+        tile = page.locator("article.tile[data-status=ready]").first
+        tile.get_by_role("button", name="Reject").click()
+        expect(page.locator("#toast").get_by_role("button", name="Undo")).to_be_visible()
+        page.wait_for_function("getComputedStyle(document.getElementById('toast'))"
+                               ".opacity === '1'")  # faded in (axe measures what is drawn)
+        axe(page, f"undo toast at {at}")
+        page.locator("#toast").get_by_role("button", name="Undo").click()
+        page.goto(f"{live_server.url}/#/settings")
+        expect(page.get_by_role("heading", name="Settings")).to_be_visible()
+        axe(page, f"settings at {at}")
