@@ -167,6 +167,10 @@ def axe(axe_source):
     is; fails with each violation's rule, impact and first nodes."""
 
     def check(page, where: str) -> None:
+        # Fades finish first (a toast half faded in is measured as drawn); endless spinners
+        # are left alone.
+        page.wait_for_function("""() => document.getAnimations().every(a =>
+            a.playState !== "running" || a.effect.getComputedTiming().iterations === Infinity)""")
         if not page.evaluate("typeof window.axe !== 'undefined'"):
             page.add_script_tag(content=axe_source)
         result = page.evaluate("""() => axe.run(document, {

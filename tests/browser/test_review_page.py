@@ -372,6 +372,9 @@ def test_axe_core_finds_no_violations_on_any_screen(page, live_server, operator,
     for size in (WIDE, NARROW):
         page.set_viewport_size(size)
         at = size["width"]
+        page.goto(f"{live_server.url}/status")
+        axe(page, f"status at {at}")
+        assert_no_stray_text(page, f"status at {at}")
         for key in ("waiting", "pushed"):
             page.goto(f"{live_server.url}/#/?status={key}")
             expect(page.locator(f"[data-filter={key}][aria-pressed=true]")).to_be_visible()
