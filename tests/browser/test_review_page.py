@@ -406,3 +406,27 @@ def test_axe_core_finds_no_violations_on_any_screen(page, live_server, operator,
         page.goto(f"{live_server.url}/#/settings")
         expect(page.get_by_role("heading", name="Settings")).to_be_visible()
         axe(page, f"settings at {at}")
+
+
+def test_undo_of_an_approve_works_until_its_push_starts(page, live_server, operator, store):
+    from photosync.models import Push
+
+    product = seed_product(store, title="Desk lamp", seed=10)
+    framed, scene = product.generated.get(kind="framed"), product.generated.get(kind="scene")
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    tile = page.locator(f"article[data-image-id='{framed.pk}']")
+    tile.get_by_role("button", name="Approve").click()  # no worker here: the push waits
+    expect(tile.locator(".badge", has_text="Queued")).to_be_visible()
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(tile).to_have_attribute("data-status", "ready")
+    assert not Push.objects.filter(image=framed).exists()
+
+    # Once the push has started, Undo says what to do instead, and nothing changes.
+    other = page.locator(f"article[data-image-id='{scene.pk}']")
+    other.get_by_role("button", name="Approve").click()
+    expect(other.locator(".badge", has_text="Queued")).to_be_visible()
+    Push.objects.filter(image=scene).update(status="uploading", attempts=1)
+    page.locator("#toast").get_by_role("button", name="Undo").click()
+    expect(page.locator("#toast")).to_contain_text("roll it back from the history")
+    expect(other.locator(".badge", has_text="Uploading")).to_be_visible()
