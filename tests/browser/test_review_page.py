@@ -430,3 +430,25 @@ def test_undo_of_an_approve_works_until_its_push_starts(page, live_server, opera
     page.locator("#toast").get_by_role("button", name="Undo").click()
     expect(page.locator("#toast")).to_contain_text("roll it back from the history")
     expect(other.locator(".badge", has_text="Uploading")).to_be_visible()
+
+
+def test_the_alt_text_of_a_live_image_can_be_edited(page, live_server, operator, store):
+    from photosync.models import GeneratedImage, Push
+
+    product = seed_product(store, title="Desk lamp", seed=11, outputs=(("framed", []),))
+    image = product.generated.get()
+    GeneratedImage.objects.filter(pk=image.pk).update(status="pushed", featured=True)
+    push = Push.objects.create(store=store, product=product, image=image, status="live",
+                               content_hash=image.content_hash, remote_id="r1",
+                               sent_alt=image.alt_text, sent_featured=True)
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    tile = page.locator(f"article[data-image-id='{image.pk}']")
+    expect(tile.locator(".badge", has_text="Live on the store")).to_be_visible()
+    tile.get_by_label("Alt text").fill("Desk lamp in brass, lit")
+    tile.get_by_role("button", name="Save alt text").click()
+    expect(tile.locator(".badge", has_text="Change queued")).to_be_visible()
+    image.refresh_from_db()
+    push.refresh_from_db()
+    assert image.alt_text == "Desk lamp in brass, lit" and image.featured
+    assert push.kind == "update" and push.status == "queued"

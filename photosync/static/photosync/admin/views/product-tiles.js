@@ -148,6 +148,8 @@ function outputTile(g, push, featured, product, act, originalFull) {
           "Back in review: nothing was regenerated.");
       },
     }, "Reopen for review")));
+  } else if (push && push.status === "live") {
+    add(tile, altEditor(g, draft, act));
   } else if (g.alt_text) {
     add(tile, el("p", { class: "meta" }, el("strong", { text: "Alt text: " }), g.alt_text));
   }
@@ -191,4 +193,25 @@ function fidelityBadge(g) {
     },
   }, text);
   return el("span", { style: "display:contents" }, button, details);
+}
+
+/* A live image's alt text, editable: saving approves it again with the new text, which the
+   store gets as an update (the featured choice stays as it is). */
+function altEditor(g, draft, act) {
+  const altId = `alt-${g.id}`;
+  return el("div", { class: "decide" },
+    el("div", {},
+      el("label", { for: altId, text: "Alt text", style: "font-weight:550" }),
+      el("input", { id: altId, type: "text", value: draft.alt, maxlength: 512,
+                    dataset: { key: altId },
+                    oninput: (event) => { draft.alt = event.target.value; } })),
+    el("div", { class: "actions" }, el("button", {
+      type: "button", dataset: { key: `save-alt-${g.id}` },
+      onclick: (event) => {
+        event.target.disabled = true;
+        act(api(`images/${g.id}/approve`, {
+          method: "POST", body: { alt_text: draft.alt, featured: !!g.featured },
+        }), "Alt text saved: updating it on your store.");
+      },
+    }, "Save alt text")));
 }
