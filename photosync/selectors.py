@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import hashlib
 import re
 import statistics
 from datetime import datetime, timedelta
@@ -317,3 +318,33 @@ def energy_per_image(*, since: datetime, limit: int = 5000) -> list[dict]:
         out.append({"device": "all", "source": "", "images": len(totals),
                     "median_wh": statistics.median(totals)})
     return out
+
+
+def review_version(*, stores: QuerySet[Store], product_id: int | None = None) -> str:
+    """A fingerprint of what the review page shows for `stores` (or one product): outputs,
+    jobs, pushes and products, by status, with their newest ids and times. It changes when
+    an output is made or decided, a job moves on, a push changes status, a product is
+    ingested or edited. Four small aggregate queries and no serializing: the page polls with
+    it as an ETag, and an unchanged answer is a 304."""
+    scope = {"product_id": product_id} if product_id is not None else {}
+    grouped = [
+        GeneratedImage.objects.filter(product__store__in=stores, **scope).values("status")
+        .annotate(n=Count("pk"), top=Max("pk"), at=Max("decided_at")),
+        GenerationJob.objects.filter(store__in=stores, **scope).values("status")
+        .annotate(n=Count("pk"), top=Max("pk"), at=Max("finished_at"), run=Max("started_at")),
+        Push.objects.filter(store__in=stores, **scope).values("status")
+        .annotate(n=Count("pk"), top=Max("pk"), at=Max("updated_at")),
+    ]
+    products = Product.objects.filter(store__in=stores)
+    if product_id is not None:
+        products = products.filter(pk=product_id)
+    parts = [sorted(repr(sorted(row.items())) for row in qs.order_by()) for qs in grouped]
+    parts.append(sorted(products.aggregate(n=Count("pk"), at=Max("updated_at")).items()))
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+def products_generating(*, stores: QuerySet[Store]) -> int:
+    """How many products have a generation under way (queued, dispatched or running)."""
+    busy = ("queued", "dispatched", "running")
+    return (GenerationJob.objects.filter(store__in=stores, status__in=busy)
+            .values("product_id").distinct().count())

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from photosync.views import api, health, media, review, status
+from photosync.views import api, api_review, health, media, review, status
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -23,6 +23,10 @@ urlpatterns = [
     path("api/v1/images/", api.ImageList.as_view(), name="api-images"),
     path("api/v1/images/<int:pk>/approve", api.image_approve_view, name="api-image-approve"),
     path("api/v1/images/<int:pk>/reject", api.image_reject_view, name="api-image-reject"),
+    path("api/v1/images/<int:pk>/reopen", api_review.ImageReopen.as_view(),
+         name="api-image-reopen"),
+    path("api/v1/images/<int:pk>/unapprove", api_review.ImageUnapprove.as_view(),
+         name="api-image-unapprove"),
     path("api/v1/images/bulk-approve", api.ImagesBulkApprove.as_view(),
          name="api-images-bulk-approve"),
     path("api/v1/products/<int:pk>/regenerate", api.ProductRegenerate.as_view(),

@@ -48,3 +48,46 @@ def _pipeline() -> tuple[ModuleType, ModuleType]:
     from pipeline import errors, presets
 
     return presets, errors
+
+
+def prompt_guidance(*, scene_generator: str) -> dict:
+    """What the configured scene generator does with a merchant's custom prompt, for the
+    prompt fields: the pipeline's own keyword table (custom_scene picks the backdrop of the
+    scene preset whose words the prompt shares most) and the backdrop used when none match.
+
+    `procedural` (the built-in generator) reads no sentences: only those words count.
+    A `diffusers:` model is given the prompt as the scene description; the words still pick
+    the backdrop under the product. Jobs that fall back to the CPU path are procedural."""
+    presets, _ = _pipeline()
+
+    def picked(prompt: str):  # the scene preset whose backdrop custom_scene chooses
+        backdrop = presets.custom_scene(prompt).backdrop
+        return next((p for p in presets.SCENE_PRESETS.values() if p.backdrop is backdrop), None)
+
+    fallback = picked("-")
+    # Each word under the style it picks on its own (a word two styles share goes to the
+    # first: the pipeline keeps the first best match).
+    words: dict[str, list[str]] = {}
+    for preset in presets.SCENE_PRESETS.values():
+        for word in preset.tags:
+            chosen = picked(word)
+            if chosen is not None and word not in words.get(chosen.name, []):
+                words.setdefault(chosen.name, []).append(word)
+    keywords = [{"preset": p.name, "title": p.title, "words": words[p.name]}
+                for p in presets.SCENE_PRESETS.values() if words.get(p.name)]
+    default = fallback.title if fallback else "the first scene style"
+    if scene_generator.startswith("diffusers:"):
+        model = scene_generator.split(":", 1)[1]
+        summary = (f"Your prompt is given to the image model ({model}) as the scene to "
+                   "paint around the product. Words below also pick the backdrop and light "
+                   f"(none of them: {default}). If no GPU worker is free, the built-in "
+                   "generator makes the scene instead and only these words count.")
+    else:
+        summary = ("The built-in generator does not read sentences: it picks one backdrop "
+                   "by the words below that your prompt contains (the style with most "
+                   f"matches wins, ties go to the first; none of them: {default}). Other "
+                   "words are kept as the image's description but change nothing in the "
+                   "picture.")
+    return {"generator": "diffusers" if scene_generator.startswith("diffusers:")
+            else "procedural", "summary": summary, "keywords": keywords,
+            "default": fallback.name if fallback else None}

@@ -100,3 +100,42 @@ def images_auto_approve(*, job: GenerationJob) -> int:
         image_approve(image=image)
         count += 1
     return count
+
+
+@transaction.atomic
+def image_reopen(*, image: GeneratedImage, user=None) -> GeneratedImage:
+    """Take back a reject: the output waits for review again, as it was. Nothing is made
+    again, so no generation is used from the month's quota."""
+    image = GeneratedImage.objects.select_for_update().get(pk=image.pk)
+    if image.status != GeneratedImage.Status.REJECTED:
+        raise ReviewError(f"Only a rejected image can be reopened; this one is {image.status}.")
+    image.status = GeneratedImage.Status.READY
+    image.decided_by = None
+    image.decided_at = None
+    image.save(update_fields=["status", "decided_by", "decided_at"])
+    return image
+
+
+@transaction.atomic
+def image_unapprove(*, image: GeneratedImage, user=None) -> GeneratedImage:
+    """Take back an approve while its push has not started: the outbox row goes (its message,
+    if already sent, finds nothing to do) and the output waits for review again. Once the
+    push has started the store may already have the image: Roll back is the way then."""
+    image = GeneratedImage.objects.select_for_update().get(pk=image.pk)
+    if image.status != GeneratedImage.Status.APPROVED:
+        raise ReviewError(f"Only an approved image can be taken back; this one is {image.status}.")
+    push = Push.objects.select_for_update().filter(
+        product_id=image.product_id, content_hash=image.content_hash).first()
+    if push is not None:
+        untouched = (push.status == Push.Status.QUEUED and push.attempts == 0
+                     and push.kind == Push.Kind.ADD and not push.remote_id)
+        if not untouched:
+            raise ReviewError("It is already on its way to your store: roll it back from the "
+                              "history once it is live.")
+        push.delete()
+    image.status = GeneratedImage.Status.READY
+    image.featured = False
+    image.decided_by = None
+    image.decided_at = None
+    image.save(update_fields=["status", "featured", "decided_by", "decided_at"])
+    return image

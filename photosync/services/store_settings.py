@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import transaction
 
 from photosync.models import Store
@@ -18,6 +19,7 @@ from photosync.services.generation_config import STORE_SETTING_DEFAULTS
 from photosync.services.presets import (
     frame_preset_problem,
     preset_choices,
+    prompt_guidance,
     scene_preset_names,
     scene_presets_unknown,
 )
@@ -67,6 +69,7 @@ def store_settings_choices() -> dict:
         "output_format": list(OUTPUT_FORMATS),
         "variations": {"min": VARIATIONS[0], "max": VARIATIONS[1]},
         "clean_grid_threshold": {"min": 0, "max": GRID_THRESHOLD_MAX},
+        "custom_prompt": prompt_guidance(scene_generator=settings.PHOTOSYNC_SCENE_GENERATOR),
     }
 
 

@@ -13,11 +13,16 @@ from django.core import signing
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 SIZES = (160, 320, 640)
 ORIGINAL_LINK_MAX_AGE = 6 * 3600
 _SALT = "photosync.original-link"
+
+
+class ThumbnailError(Exception):
+    """The stored file is not a picture Pillow can read (a broken or truncated original);
+    the message says so, for the merchant."""
 
 
 def thumbnail_name(*, name: str, size: int) -> str:
@@ -26,13 +31,20 @@ def thumbnail_name(*, name: str, size: int) -> str:
         raise ValueError(f"size must be one of {SIZES}")
     thumb = f"thumbs/{size}/{name.rsplit('.', 1)[0]}.webp"
     if not default_storage.exists(thumb):
-        with default_storage.open(name, "rb") as fh:
-            image = ImageOps.exif_transpose(Image.open(fh))
-            image.thumbnail((size, size), Image.Resampling.LANCZOS)
-            if image.mode not in ("RGB", "RGBA"):
-                image = image.convert("RGBA")
-            out = io.BytesIO()
-            image.save(out, "WEBP", quality=82, method=4)
+        try:
+            with default_storage.open(name, "rb") as fh:
+                image = ImageOps.exif_transpose(Image.open(fh))
+                image.thumbnail((size, size), Image.Resampling.LANCZOS)
+                if image.mode not in ("RGB", "RGBA"):
+                    image = image.convert("RGBA")
+                out = io.BytesIO()
+                image.save(out, "WEBP", quality=82, method=4)
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+            # Pillow says "cannot identify image file", "image file is truncated", or
+            # raises SyntaxError for a broken PNG chunk: the file cannot be shown.
+            raise ThumbnailError(
+                "This file is not a picture that can be shown (it may be damaged or "
+                f"truncated): {type(exc).__name__}.") from exc
         saved = default_storage.save(thumb, ContentFile(out.getvalue()))
         if saved != thumb:  # another request made it meanwhile
             default_storage.delete(saved)

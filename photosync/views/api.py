@@ -30,9 +30,11 @@ from photosync.selectors import (
     QUEUE_FILTERS,
     generated_for_stores,
     product_detail,
+    products_generating,
     pushes_for_stores,
     review_queue,
     review_queue_counts,
+    review_version,
     store_for_user,
     store_usage,
     stores_for_user,
@@ -51,6 +53,7 @@ from photosync.services.store_settings import (
     store_settings_get,
     store_settings_update,
 )
+from photosync.views.live import conditional
 from photosync.views.serializers import (
     ApproveSerializer,
     BulkApproveResultSerializer,
@@ -174,9 +177,11 @@ class ProductList(StoreScoped, ListAPIView):
         OpenApiParameter("q", OpenApiTypes.STR, description="Words in the title."),
         STORE_PARAM,
     ])
+    @conditional(lambda view: review_version(stores=view.filtered_stores()))
     def get(self, request, *args, **kwargs):
         response = self.list(request, *args, **kwargs)
         response.data["counts"] = review_queue_counts(stores=self.filtered_stores())
+        response.data["generating"] = products_generating(stores=self.filtered_stores())
         return response
 
 
@@ -190,6 +195,10 @@ class ProductDetail(StoreScoped, RetrieveAPIView):
             return product_detail(stores=self.stores(), product_id=self.kwargs["pk"])
         except Product.DoesNotExist:
             raise Http404 from None
+
+    @conditional(lambda view: review_version(stores=view.stores(), product_id=view.kwargs["pk"]))
+    def get(self, request, *args, **kwargs):
+        return self.retrieve(request, *args, **kwargs)
 
 
 class ProductRegenerate(StoreScoped, APIView):

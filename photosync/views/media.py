@@ -12,12 +12,26 @@ import mimetypes
 from django.contrib.auth.decorators import login_required
 from django.core import signing
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from photosync.models import SourceImage
 from photosync.selectors import stores_for_user
-from photosync.services.thumbnails import SIZES, original_link_open, thumbnail_name
+from photosync.services.thumbnails import (
+    SIZES,
+    ThumbnailError,
+    original_link_open,
+    thumbnail_name,
+)
+
+
+def _unshowable(exc: ThumbnailError) -> HttpResponse:
+    """422 with the reason as plain text (never a traceback); the page shows the reason in
+    place of the picture. Not cached: the file may be replaced by a good one."""
+    response = HttpResponse(str(exc), status=422, content_type="text/plain; charset=utf-8")
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def generated_media(request, path: str):
@@ -51,7 +65,10 @@ def thumb(request, size: int, path: str):
         raise Http404
     if not default_storage.exists(path):
         raise Http404
-    name = thumbnail_name(name=path, size=size)
+    try:
+        name = thumbnail_name(name=path, size=size)
+    except ThumbnailError as exc:
+        return _unshowable(exc)
     response = FileResponse(default_storage.open(name, "rb"), content_type="image/webp")
     response["Cache-Control"] = "public, max-age=31536000, immutable"
     return response
@@ -67,7 +84,10 @@ def original(request, token: str):
     if source is None or not source.file:
         raise Http404
     if size in SIZES:
-        name = thumbnail_name(name=source.file.name, size=size)
+        try:
+            name = thumbnail_name(name=source.file.name, size=size)
+        except ThumbnailError as exc:
+            return _unshowable(exc)
         response = FileResponse(default_storage.open(name, "rb"), content_type="image/webp")
     else:
         content_type = mimetypes.guess_type(source.file.name)[0] or "application/octet-stream"

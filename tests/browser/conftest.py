@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -78,6 +82,8 @@ def _console_error(message, errors: list[str]) -> None:
     url = message.location.get("url", "")
     if message.text.startswith("Failed to load resource") and "/api/v1/" in url:
         return
+    if "status of 422" in message.text and ("/originals/" in url or "/thumbs/" in url):
+        return  # a damaged picture: the page shows the server's reason in its place
     errors.append(f"console: {message.text} ({url})")
 
 
@@ -126,3 +132,55 @@ def _small_png(data: bytes) -> bytes:
     out = io.BytesIO()
     Image.open(io.BytesIO(data)).convert("RGB").save(out, format="PNG", optimize=True)
     return out.getvalue()
+
+
+AXE_VERSION = "4.10.2"
+AXE_FILE = Path(__file__).parent / "vendor" / f"axe-{AXE_VERSION}.min.js"
+
+
+@pytest.fixture(scope="session")
+def axe_source() -> str:
+    """axe-core's axe.min.js from the npm package (`npm pack axe-core@4.10.2`, fetched once
+    into the git-ignored tests/browser/vendor/). Skips when npm is absent or offline."""
+    if not AXE_FILE.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("axe-core checks need npm (to fetch the axe-core package)")
+        with tempfile.TemporaryDirectory() as folder:
+            packed = subprocess.run([npm, "pack", f"axe-core@{AXE_VERSION}", "--silent"],
+                                    cwd=folder, capture_output=True, text=True, timeout=180)
+            if packed.returncode != 0:
+                pytest.skip(f"npm pack axe-core failed: {packed.stderr.strip()[:200]}")
+            tarball = Path(folder) / packed.stdout.strip().splitlines()[-1]
+            with tarfile.open(tarball) as archive:
+                data = archive.extractfile("package/axe.min.js").read()
+        AXE_FILE.parent.mkdir(exist_ok=True)
+        staged = AXE_FILE.with_suffix(".tmp")
+        staged.write_bytes(data)
+        staged.replace(AXE_FILE)
+    return AXE_FILE.read_text()
+
+
+@pytest.fixture
+def axe(axe_source):
+    """`axe(page, where)`: run axe-core (WCAG 2.1 A/AA and best practices) on the page as it
+    is; fails with each violation's rule, impact and first nodes."""
+
+    def check(page, where: str) -> None:
+        # Fades finish first (a toast half faded in is measured as drawn); endless spinners
+        # are left alone.
+        page.wait_for_function("""() => document.getAnimations().every(a =>
+            a.playState !== "running" || a.effect.getComputedTiming().iterations === Infinity)""")
+        if not page.evaluate("typeof window.axe !== 'undefined'"):
+            page.add_script_tag(content=axe_source)
+        result = page.evaluate("""() => axe.run(document, {
+            runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa",
+                                             "best-practice"] },
+            resultTypes: ["violations"] })""")
+        problems = [f"{v['id']} ({v['impact']}): {v['help']} at "
+                    + "; ".join(n["target"][0] if isinstance(n["target"][0], str)
+                                else str(n["target"]) for n in v["nodes"][:3])
+                    for v in result["violations"]]
+        assert problems == [], f"axe-core on {where}: {problems}"
+
+    return check

@@ -92,12 +92,18 @@ def test_operator_approves_sees_it_pushed_then_rolls_it_back(
         "[...document.images].every(i => i.complete && i.naturalWidth > 0)")
     _assert_named(page)
     screenshot(page, "product")
+    # The large view of the real cutout beside the real original (issue 16).
+    tile.locator("[data-role=compare]").click()
+    page.wait_for_function("[...document.querySelectorAll('dialog.compare img')]"
+                           ".every(i => i.complete && i.naturalWidth > 0)")
+    screenshot(page, "compare")
+    page.keyboard.press("Escape")
 
     tile.get_by_label("Alt text").fill("Aim Analog Watch, studio cutout")
     tile.get_by_label("Make this the featured image").check()
     tile.get_by_role("button", name="Approve").click()
     expect(tile.locator(".badge", has_text="Live on the store")).to_be_visible()
-    expect(tile.locator(".badge", has_text="Pushed")).to_be_visible()
+    expect(tile.locator(".badge", has_text="Featured")).to_be_visible()
     manifest = store_dir / "mg01-bk-0" / "approved" / "manifest.json"
     entries = json.loads(manifest.read_text())["images"]
     assert [(e["alt"], e["featured"]) for e in entries] == [
@@ -111,7 +117,9 @@ def test_operator_approves_sees_it_pushed_then_rolls_it_back(
     expect(row).to_contain_text("classical")
     row.get_by_role("button", name="Roll back").click()
     expect(row.locator(".badge", has_text="Rolled back")).to_be_visible()
-    expect(tile.locator(".badge", has_text="Approved")).to_be_visible()
+    # One truthful state: rolled back, no longer featured (not "Approved · Rolled back ·
+    # Featured").
+    expect(tile.locator(".badges > .badge")).to_have_text(["Rolled back"])
     assert json.loads(manifest.read_text())["images"] == []
     push.refresh_from_db()
     assert push.status == Push.Status.ROLLED_BACK

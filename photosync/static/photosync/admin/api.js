@@ -53,6 +53,27 @@ export async function api(path, { method = "GET", body } = {}, retried = false) 
   return data;
 }
 
+/* Live updates (polling with ETags, see photosync/views/live.py): `watch(path)` is a
+   function that answers the JSON when it changed since its last call, and null when the
+   server said 304 (nothing changed; the server did not build the answer). */
+export function watch(path) {
+  let etag = null;
+  return async () => {
+    const url = /^https?:/.test(path) ? path : cfg.api + path;
+    const headers = { Accept: "application/json", ...(await authHeaders()) };
+    if (etag) headers["If-None-Match"] = etag;
+    const response = await fetch(url, {
+      headers, cache: "no-store",
+      credentials: cfg.auth === "shopify" || cfg.auth === "embed" ? "omit" : "same-origin",
+    });
+    if (response.status === 304) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data);
+    etag = response.headers.get("ETag");
+    return data;
+  };
+}
+
 /* A query string with the picked store, if any (operators with several stores). */
 export const withStore = (params) => {
   const query = new URLSearchParams(params || {});

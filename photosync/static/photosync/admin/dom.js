@@ -1,5 +1,5 @@
 /* Building elements, small text helpers, and toasts. */
-import { cfg } from "./state.js";
+import { cfg, state } from "./state.js";
 
 /* `el("a", { href, class, text, dataset, onclick }, ...children)`: one element. Props that
    are null, undefined or false are left out; `on<event>` adds a listener. */
@@ -37,16 +37,48 @@ export function selectField(id, name, label, options, value, help) {
     help ? el("div", { class: "help", text: help }) : null);
 }
 
-let toastTimer = null;
+/* What the configured scene generator does with a custom prompt (choices.custom_prompt from
+   the settings API), under a prompt field whose aria-describedby is `id`. */
+export function promptHelp(id, guidance) {
+  if (!guidance) return null;
+  return el("div", { class: "help prompt-help", id, dataset: { role: "prompt-help" } },
+    el("p", { text: guidance.summary }),
+    el("ul", { class: "keywords", "aria-label": "Words the scene generator understands" },
+      (guidance.keywords || []).map((k) => el("li", {}, el("strong", { text: `${k.title}: ` }),
+        k.words.join(", ")))));
+}
 
-/* A message at the bottom of the page (and, in the Shopify admin, App Bridge's own toast). */
-export function toast(message, bad) {
+let toastTimer = null;
+export const UNDO_MS = 10000;
+
+/* A message at the bottom of the page (and, in the Shopify admin, App Bridge's own toast).
+   With `undo` (an async function) it offers an Undo button for UNDO_MS; `u` on the
+   keyboard does the same (views/keys.js), through `state.undo`. */
+export function toast(message, bad, undo) {
   if (cfg.auth === "shopify" && window.shopify && window.shopify.toast) {
-    window.shopify.toast.show(message, { isError: !!bad });
+    window.shopify.toast.show(message, { isError: !!bad, duration: undo ? UNDO_MS : 5000,
+      ...(undo ? { action: "Undo", onAction: () => runUndo() } : {}) });
   }
   const node = document.getElementById("toast");
-  node.textContent = message;
-  node.className = `toast show${bad ? " bad" : ""}`;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { node.className = "toast"; }, 4000);
+  let done = false;
+  const runUndo = async () => {
+    if (done) return;
+    done = true;
+    state.undo = null;
+    node.className = "toast";
+    await undo();
+  };
+  state.undo = undo ? runUndo : null;
+  node.replaceChildren(el("span", { text: message }));
+  if (undo) {
+    node.append(el("button", {
+      type: "button", class: "undo", dataset: { role: "undo" }, onclick: runUndo,
+    }, "Undo"));
+  }
+  node.className = `toast show${bad ? " bad" : ""}${undo ? " actionable" : ""}`;
+  toastTimer = setTimeout(() => {
+    node.className = "toast";
+    if (state.undo === runUndo) state.undo = null;
+  }, undo ? UNDO_MS : 4000);
 }

@@ -6,6 +6,7 @@
    admin), "embed" (the WooCommerce plugin's iframe) and "session" (operators). */
 import { api } from "./api.js";
 import { el } from "./dom.js";
+import { startKeys } from "./keys.js";
 import { render, show, startRouter } from "./router.js";
 import { state } from "./state.js";
 import { productView } from "./views/product.js";
@@ -32,6 +33,11 @@ async function start() {
     picker.append(el("option", { value: "", text: "All stores" }),
       state.stores.map((s) => el("option", { value: s.id, text: s.name || s.domain })));
     picker.addEventListener("change", () => {
+      if (state.unsaved && state.unsaved()
+          && !window.confirm("You have unsaved changes in Settings. Leave without saving?")) {
+        picker.value = state.storeId ? String(state.storeId) : "";
+        return;
+      }
       state.storeId = picker.value ? Number(picker.value) : null;
       render();
     });
@@ -39,6 +45,7 @@ async function start() {
   } else if (state.stores.length === 1) {
     state.storeId = null;  // implicit: the caller's only store
   }
+  startKeys();
   await startRouter(ROUTES);
 }
 

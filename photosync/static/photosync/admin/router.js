@@ -23,6 +23,8 @@ function screenFor(path) {
 
 export async function render() {
   clearTimeout(state.timer);
+  state.unsaved = null;  // the screen drawn next says whether it holds unsaved changes
+  state.keys = null;     // ...and which keyboard shortcuts it answers (keys.js)
   const { path, params } = route();
   const { screen, match } = screenFor(path);
   for (const link of document.querySelectorAll("[data-nav]")) {
@@ -41,7 +43,9 @@ export async function render() {
 
 /* The screen's content, in place of the last one. */
 export function show(...children) {
-  view.replaceChildren(...children);
+  // Parts a screen leaves out (null, undefined, false) are not drawn as text.
+  view.replaceChildren(...children.flat(Infinity).filter(
+    (c) => c !== null && c !== undefined && c !== false));
 }
 
 /* Run `fn` in `ms` unless the screen changes first (one pending poll per screen). */
@@ -54,6 +58,28 @@ export function poll(fn, ms) {
    match every path. */
 export function startRouter(table) {
   routes = table;
-  window.addEventListener("hashchange", () => { view.focus(); render(); });
+  let shown = location.hash;
+  let returning = false;
+  window.addEventListener("beforeunload", (event) => {
+    if (state.unsaved && state.unsaved()) {
+      event.preventDefault();
+      event.returnValue = "";  // the browser asks "Leave site?"
+    }
+  });
+  window.addEventListener("hashchange", () => {
+    if (returning) { returning = false; return; }
+    if (state.unsaved && state.unsaved()
+        && !window.confirm("You have unsaved changes in Settings. Leave without saving?")) {
+      returning = true;
+      location.hash = shown;  // stay: the form keeps what was typed
+      return;
+    }
+    shown = location.hash;
+    // A new screen starts at its top (the queue's scroll position would land a phone
+    // 600 px down a product page, below its title and original).
+    window.scrollTo(0, 0);
+    view.focus({ preventScroll: true });
+    render().then(() => window.scrollTo(0, 0));
+  });
   return render();
 }

@@ -18,4 +18,8 @@ export const state = {
   originals: {},       // source id -> signed link (links are signed per request)
   timer: null,         // the current screen's next poll
   settingsCache: {},   // store id -> settings answer (choices for regenerate)
+  keys: null,          // the current screen's shortcuts: key -> function (keys.js)
+  queueIds: null,      // the product ids the queue showed last, in its order ("n")
+  undo: null,          // the last decision's Undo while its toast shows
+  unsaved: null,       // () => true while the screen holds changes not saved yet
 };

@@ -32,8 +32,9 @@ export function historyCard(product, act) {
   return el("section", { class: "card", "aria-label": "History" },
     el("h2", { text: "History" }),
     el("table", { class: "history" },
-      el("thead", {}, el("tr", {}, ["Image", "What", "When", "By", "Status", ""].map(
-        (t) => el("th", { scope: "col", text: t })))),
+      el("thead", {}, el("tr", {}, ["Image", "What", "When", "By", "Status"].map(
+        (t) => el("th", { scope: "col", text: t })),
+      el("th", { scope: "col" }, el("span", { class: "sr-only", text: "Actions" })))),
       el("tbody", {}, product.pushes.map((p) => el("tr", { dataset: { pushId: p.id } },
         el("td", {}, el("img", { class: "thumb", src: p.thumb, width: 40, height: 40,
                                 alt: p.alt_text || `${p.kind} ${p.preset}` })),

@@ -1,7 +1,7 @@
 /* Product review: regenerate with another framing, shadow, scene styles, prompt or more
    variations (the store's settings are the starting values). */
 import { api } from "../api.js";
-import { el, selectField } from "../dom.js";
+import { el, promptHelp, selectField } from "../dom.js";
 
 export function regenerateCard(product, answer, act) {
   if (!answer) return null;
@@ -33,7 +33,9 @@ export function regenerateCard(product, answer, act) {
     el("div", { class: "field" },
       el("label", { for: "regen-prompt", text: "Custom scene prompt (optional)" }),
       el("textarea", { id: "regen-prompt", name: "custom_prompt", maxlength: 500,
-                       rows: 2, text: values.custom_prompt }))),
+                       rows: 2, text: values.custom_prompt,
+                       "aria-describedby": "regen-prompt-help" }),
+      promptHelp("regen-prompt-help", choices.custom_prompt))),
   el("fieldset", {}, el("legend", { text: "Scene styles" }),
     el("div", { class: "choices" }, choices.scene_presets.map((s) => el("label",
       { class: "choice" }, el("input", { type: "checkbox", name: "scene_presets",

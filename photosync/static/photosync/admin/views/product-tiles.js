@@ -3,6 +3,7 @@
 import { api } from "../api.js";
 import { add, badge, el, plural } from "../dom.js";
 import { state } from "../state.js";
+import { openCompare, previewFailed } from "./compare.js";
 import { pushBadge } from "./product-history.js";
 
 const IMAGE_STATUS = {
@@ -46,15 +47,17 @@ export function sourceCards(product, act) {
           el("div", { class: "frame" }, original
             ? el("a", { href: originalFull, target: "_blank", rel: "noopener" },
               el("img", { src: original, loading: "lazy",
-                          alt: `Your original photo: ${name}` }))
+                          alt: `Your original photo: ${name}`,
+                          onerror: (event) => previewFailed(event.target, original) }))
             : el("div", { class: "muted", style: "padding:16px", text: "Not available" })),
           el("figcaption", {}, el("strong", { text: "Original" }),
             el("div", { class: "meta", text: "Kept as it is on your store" }))),
-        outputs.map((g) => outputTile(g, pushes[g.id], featured, product, act))));
+        outputs.map((g) => outputTile(g, pushes[g.id], featured, product, act,
+          originalFull))));
   });
 }
 
-function outputTile(g, push, featured, product, act) {
+function outputTile(g, push, featured, product, act, originalFull) {
   const [statusText, tone] = IMAGE_STATUS[g.status] || [g.status, ""];
   const draft = state.drafts[g.id] || (state.drafts[g.id] = {
     alt: g.alt_text, featured: featured ? featured.id === g.id : false,
@@ -63,22 +66,32 @@ function outputTile(g, push, featured, product, act) {
   const meta = [g.generator, g.seed !== null ? `seed ${g.seed}` : "",
     `${g.width}×${g.height}`].filter(Boolean).join(" · ");
   const tile = el("article", {
-    class: "tile", dataset: { imageId: g.id, status: g.status },
+    class: "tile", dataset: { imageId: g.id, status: g.status, key: `tile-${g.id}` },
+    tabindex: -1,  // j / k focus it (keys.js); a and r act on it
     "aria-label": `${label} (${statusText})`,
   });
   const pushState = push ? pushBadge(push) : null;
   add(tile,
     el("div", { class: "frame" },
-      el("a", { href: g.full, target: "_blank", rel: "noopener" },
+      el("a", { href: g.full, target: "_blank", rel: "noopener", "aria-haspopup": "dialog",
+                dataset: { role: "compare" },
+                onclick: (event) => {
+                  if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
+                  event.preventDefault();  // a large view; middle/Ctrl-click: a new tab
+                  openCompare({ output: g.full, original: originalFull, label,
+                                title: product.title || product.remote_id });
+                } },
         el("img", { src: g.thumb, srcset: `${g.thumb} 1x, ${g.thumb_2x} 2x`, loading: "lazy",
                     width: 320, height: 320, alt: g.alt_text || `${label} of ${product.title}` }))),
     el("div", {}, el("strong", { text: label }), el("div", { class: "meta", text: meta }),
       removedBy(g)),
-    el("div", { class: "badges" }, badge(statusText, tone, { dataset: { role: "status" } }),
-      fidelityBadge(g), pushState, g.featured && g.status !== "ready"
-        ? badge("Featured", "info") : null),
+    el("div", { class: "badges" },
+      // One state: once sent, the push says where the image is (live, failed, rolled
+      // back); "Approved · Rolled back · Featured" was three claims, one of them false.
+      pushState || badge(statusText, tone, { dataset: { role: "status" } }),
+      fidelityBadge(g), isFeatured(g, push) ? badge("Featured", "info") : null),
     g.flags.length ? el("ul", { class: "flags", "aria-label": "Why this needs a look" },
-      g.flags.map((f) => el("li", { text: f }))) : null,
+      g.flags.map((f) => el("li", { text: flagText(f) }))) : null,
   );
   if (push && push.status === "failed") {
     add(tile, el("p", { class: "push-error", text: push.error || "The push failed." }),
@@ -111,20 +124,48 @@ function outputTile(g, push, featured, product, act) {
             event.target.disabled = true;
             act(api(`images/${g.id}/approve`, {
               method: "POST", body: { alt_text: draft.alt, featured: draft.featured },
-            }), "Approved: sending it to your store.");
+            }), "Approved: sending it to your store.",
+            () => act(api(`images/${g.id}/unapprove`, { method: "POST" }),
+              "Approval taken back: it waits for review again."));
           },
         }, "Approve"),
         el("button", {
           type: "button", class: "critical", dataset: { key: `reject-${g.id}` },
           onclick: (event) => {
             event.target.disabled = true;
-            act(api(`images/${g.id}/reject`, { method: "POST" }), "Rejected.");
+            act(api(`images/${g.id}/reject`, { method: "POST" }), "Rejected.",
+              () => act(api(`images/${g.id}/reopen`, { method: "POST" }),
+                "Back in review: nothing was regenerated."));
           },
         }, "Reject"))));
+  } else if (g.status === "rejected") {
+    add(tile, el("div", { class: "actions" }, el("button", {
+      type: "button", dataset: { key: `reopen-${g.id}` },
+      title: "It waits for review again; nothing is regenerated and no quota is used.",
+      onclick: (event) => {
+        event.target.disabled = true;
+        act(api(`images/${g.id}/reopen`, { method: "POST" }),
+          "Back in review: nothing was regenerated.");
+      },
+    }, "Reopen for review")));
+  } else if (push && push.status === "live") {
+    add(tile, altEditor(g, draft, act));
   } else if (g.alt_text) {
     add(tile, el("p", { class: "meta" }, el("strong", { text: "Alt text: " }), g.alt_text));
   }
   return tile;
+}
+
+/* Featured on the store: approved or sent, and not taken back off it. */
+function isFeatured(g, push) {
+  if (!g.featured || g.status === "ready" || g.status === "rejected") return false;
+  return !push || push.status !== "rolled_back";
+}
+
+/* A fidelity flag: a sentence, or {code, message} (newer pipelines). */
+export function flagText(flag) {
+  if (flag && typeof flag === "object") return String(flag.message || flag.code || "");
+  return String(flag ?? "");
 }
 
 /* "Background removed by …": which remover made the cutout (the flags say why, for a
@@ -152,4 +193,25 @@ function fidelityBadge(g) {
     },
   }, text);
   return el("span", { style: "display:contents" }, button, details);
+}
+
+/* A live image's alt text, editable: saving approves it again with the new text, which the
+   store gets as an update (the featured choice stays as it is). */
+function altEditor(g, draft, act) {
+  const altId = `alt-${g.id}`;
+  return el("div", { class: "decide" },
+    el("div", {},
+      el("label", { for: altId, text: "Alt text", style: "font-weight:550" }),
+      el("input", { id: altId, type: "text", value: draft.alt, maxlength: 512,
+                    dataset: { key: altId },
+                    oninput: (event) => { draft.alt = event.target.value; } })),
+    el("div", { class: "actions" }, el("button", {
+      type: "button", dataset: { key: `save-alt-${g.id}` },
+      onclick: (event) => {
+        event.target.disabled = true;
+        act(api(`images/${g.id}/approve`, {
+          method: "POST", body: { alt_text: draft.alt, featured: !!g.featured },
+        }), "Alt text saved: updating it on your store.");
+      },
+    }, "Save alt text")));
 }

@@ -1,10 +1,12 @@
 /* Product review: the job banners, regenerate, each original beside its outputs, and the push
-   history. While a generation or a push is under way the screen polls the product, slower
-   while nothing changes. */
-import { api } from "../api.js";
+   history. The screen follows the product live: it asks again every LIVE_MS with the last
+   ETag (a 304 while nothing changed), every BUSY_MS while a generation or push is under
+   way, and less often in a hidden tab. */
+import { api, watch } from "../api.js";
 import { el, plural, toast } from "../dom.js";
 import { poll, route, show, view } from "../router.js";
 import { state } from "../state.js";
+import { currentTile, move, nextProduct, press, showShortcuts } from "../keys.js";
 import { historyCard } from "./product-history.js";
 import { regenerateCard } from "./product-regenerate.js";
 import { sourceCards } from "./product-tiles.js";
@@ -14,14 +16,19 @@ const BUSY_JOB = new Set(["queued", "dispatched", "running"]);  // "held" waits 
 const underWay = (product) => product.pushes.some((p) => BUSY_PUSH.has(p.status))
   || product.jobs.some((j) => BUSY_JOB.has(j.status));
 
+const BUSY_MS = 1000;
+const LIVE_MS = 2500;
+const HIDDEN_MS = 15000;
+
 export async function productView(id) {
-  const product = await api(`products/${id}/`);
+  const load = watch(`products/${id}/`);
+  const product = await load();
   const choices = await storeSettings(product.store).catch(() => null);
   const parts = {
     jobs: el("div"), tiles: el("div"), history: el("div"), bulk: el("div", { class: "actions" }),
   };
   let signature = "";
-  let delay = 1000;  // polling slows down while nothing changes, up to 10 s
+  let latest = product;
 
   function paint(data) {
     const next = JSON.stringify([data.generated, data.jobs, data.pushes]);
@@ -32,52 +39,71 @@ export async function productView(id) {
     parts.tiles.replaceChildren(...sourceCards(data, act));
     parts.history.replaceChildren(historyCard(data, act));
     const ready = data.generated.filter((g) => g.status === "ready" && !g.flags.length);
-    parts.bulk.replaceChildren(ready.length ? el("button", {
+    parts.bulk.replaceChildren();  // never replaceChildren(null): that draws "null"
+    if (ready.length) parts.bulk.append(el("button", {
       type: "button", dataset: { key: "bulk" },
       onclick: () => act(api("images/bulk-approve", {
         method: "POST", body: { images: ready.map((g) => g.id) },
       }), `Approved ${plural(ready.length, "output")}.`),
-    }, `Approve all unflagged (${ready.length})`) : null);
+    }, `Approve all unflagged (${ready.length})`));
     if (focused) {
       const again = view.querySelector(`[data-key="${CSS.escape(focused)}"]`);
       if (again) again.focus();
     }
   }
 
+  const next = () => {
+    const ms = document.hidden ? HIDDEN_MS : underWay(latest) ? BUSY_MS : LIVE_MS;
+    poll(() => refresh().catch(() => poll(refresh, 5000)), ms);
+  };
+
   async function refresh() {
-    const data = await api(`products/${id}/`);
+    const data = await load();
     if (route().path !== `/products/${id}`) return;
-    const before = signature;
-    paint(data);
-    delay = signature === before ? Math.min(10000, delay * 1.5) : 1000;
-    if (underWay(data)) poll(() => refresh().catch(() => poll(refresh, 5000)), delay);
+    if (data) {
+      latest = data;
+      paint(data);
+    }
+    next();
   }
 
-  async function act(request, message) {
+  /* `undo`: how to take the decision back (an Undo in the toast for ~10 s). */
+  async function act(request, message, undo) {
     try {
       await request;
-      if (message) toast(message);
+      if (message) toast(message, false, undo);
     } catch (error) {
       toast(error.message, true);
     }
-    delay = 1000;
     await refresh();
   }
 
+  const tiles = () => [...view.querySelectorAll("article.tile")];
+  state.keys = {
+    j: () => move(tiles(), 1), k: () => move(tiles(), -1),
+    a: () => press("Approve"), r: () => press("Reject"), n: () => nextProduct(id),
+    o: () => { const link = currentTile() && currentTile().querySelector("[data-role=compare]");
+               if (link) link.click(); },
+  };
   show(
     el("div", { class: "page-head" },
       el("a", { class: "back", href: "#/", text: "← Review queue" }),
       el("h1", { text: product.title || product.remote_id }),
       el("span", { class: "muted", text: [product.store_name, product.product_type]
         .filter(Boolean).join(" · ") }),
-      el("span", { class: "spacer" }), parts.bulk),
+      el("span", { class: "spacer" }),
+      el("button", { type: "button", class: "plain", onclick: showShortcuts,
+                     "aria-keyshortcuts": "?" }, "Keyboard shortcuts"),
+      el("button", { type: "button", onclick: () => nextProduct(id),
+                     "aria-keyshortcuts": "n" }, "Next product"),
+      parts.bulk),
     parts.jobs,
     regenerateCard(product, choices, act),
     parts.tiles,
     parts.history,
   );
   paint(product);
-  if (underWay(product)) poll(refresh, delay);
+  next();
 }
 
 async function storeSettings(storeId) {

@@ -1,8 +1,10 @@
 /* The review queue: products by status with counts, search, and bulk approve across the
-   products selected. */
-import { api, withStore } from "../api.js";
+   products selected. It follows new outputs, generations and pushes live: every
+   LIVE_MS it asks again with the last ETag (a 304 while nothing changed). */
+import { api, watch, withStore } from "../api.js";
 import { badge, el, plural, toast } from "../dom.js";
-import { poll, render, show } from "../router.js";
+import { move, nextProduct } from "../keys.js";
+import { poll, render, route, show } from "../router.js";
 import { cfg, state } from "../state.js";
 
 const FILTERS = [
@@ -10,12 +12,36 @@ const FILTERS = [
   ["pushed", "Pushed"], ["failed", "Failed"], ["all", "All"],
 ];
 
+export const LIVE_MS = 2500;  // the queue and product pages follow changes within 5 s
+
 export async function queueView(params) {
   const status = FILTERS.some(([key]) => key === params.get("status"))
     ? params.get("status") : "waiting";
   const search = params.get("q") || "";
-  const first = await api(`products/?${withStore({ status, ...(search ? { q: search } : {}) })}`);
+  const load = watch(`products/?${withStore({ status, ...(search ? { q: search } : {}) })}`);
+  const here = route().path;
+  const draw = (first) => drawQueue(first, status, search, () => {
+    if (route().path !== here) return;
+    poll(async function tick() {
+      const busy = draw.busy() || document.hidden;
+      const fresh = busy ? null : await load().catch(() => null);
+      if (route().path !== here) return;
+      if (fresh) {
+        const focused = document.activeElement && document.activeElement.dataset.key;
+        draw(fresh);
+        const again = focused && document.querySelector(`[data-key="${CSS.escape(focused)}"]`);
+        if (again) again.focus({ preventScroll: true });
+      } else poll(tick, LIVE_MS);
+    }, LIVE_MS);
+  }, draw);
+  draw(await load());
+}
+
+function drawQueue(first, status, search, live, draw) {
   const selected = new Set();
+  let pages = 1;
+  // Not while the merchant is selecting, typing a search or has loaded more pages.
+  draw.busy = () => selected.size > 0 || pages > 1 || document.activeElement === searchBox;
   const rows = el("ul", { class: "rows", "aria-label": "Products" });
   const more = el("div", { class: "more" });
   const approveSelected = el("button", {
@@ -62,6 +88,7 @@ export async function queueView(params) {
         type: "button",
         onclick: async () => {
           const next = new URL(page.next, location.href);
+          pages += 1;
           addRows(await api(next.pathname.slice(cfg.api.length) + next.search));
         },
       }, "Load more"));
@@ -71,7 +98,7 @@ export async function queueView(params) {
   const counts = first.counts || {};
   const tabs = el("div", { class: "filters", role: "group", "aria-label": "Filter products" },
     FILTERS.map(([key, label]) => el("button", {
-      type: "button", "aria-pressed": String(key === status), dataset: { filter: key },
+      type: "button", "aria-pressed": String(key === status), dataset: { filter: key, key: `filter-${key}` },
       onclick: () => { location.hash = `#/?status=${key}`; },
     }, label, " ", el("span", { class: "count", text: counts[key] ?? 0 }))));
   const searchBox = el("input", {
@@ -85,22 +112,27 @@ export async function queueView(params) {
     },
   });
   addRows(first);
+  const generating = first.generating || 0;
   const list = first.results.length ? [rows, more] : el("div", { class: "empty-state" },
-    el("p", { text: status === "waiting"
-      ? "Nothing is waiting for review. New images appear here as soon as they are made."
-      : "No products here." }));
+    el("p", { text: status !== "waiting" ? "No products here."
+      : generating ? `Making images for ${plural(generating, "product")}: they appear here `
+        + "as they are made, no need to reload."
+        : "Nothing is waiting for review. New images appear here as soon as they are made." }));
   show(
     el("div", { class: "page-head" }, el("h1", { text: "Review queue" }),
-      el("span", { class: "muted", text: plural(counts.waiting ?? 0, "product") + " waiting" })),
+      el("span", { class: "muted", text: plural(counts.waiting ?? 0, "product") + " waiting" }),
+      generating ? badge(`Generating ${plural(generating, "product")}`, "info busy",
+        { dataset: { role: "generating" } }) : null),
     el("div", { class: "card flush" }, tabs,
       el("div", { class: "toolbar" }, el("label", { class: "choice" }, selectAll,
         el("span", { text: "Select all" })), searchBox, approveSelected),
       list),
   );
-  // Pushes in flight: refresh the counts, unless the merchant is busy selecting or typing.
-  const tick = () => (selected.size || document.activeElement === searchBox
-    ? poll(tick, 3000) : render());
-  if (first.results.some((p) => p.pushing > 0)) poll(tick, 3000);
+  state.queueIds = status === "waiting" ? first.results.map((p) => p.id) : null;
+  const links = () => [...rows.querySelectorAll("a.title")];
+  state.keys = { j: () => move(links(), 1), k: () => move(links(), -1),
+                 n: () => nextProduct(null) };
+  live();
 }
 
 function queueRow(p, selected, changed) {
@@ -118,7 +150,8 @@ function queueRow(p, selected, changed) {
     : el("div", { class: "thumb empty", role: "img", "aria-label": "No image yet" });
   return el("li", { class: "row", dataset: { productId: p.id } }, box, thumb,
     el("div", {},
-      el("a", { class: "title", href: `#/products/${p.id}`, text: p.title || p.remote_id }),
+      el("a", { class: "title", href: `#/products/${p.id}`, text: p.title || p.remote_id,
+                dataset: { key: `open-${p.id}` } }),
       el("div", { class: "sub", text: [state.stores.length > 1 ? p.store_name : "",
         p.product_type].filter(Boolean).join(" · ") })),
     el("div", { class: "badges" },

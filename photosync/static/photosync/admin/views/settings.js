@@ -3,7 +3,7 @@
    cleanest), and this month's usage against the limit, with its energy and carbon (only
    operators may change the limit). */
 import { api, withStore } from "../api.js";
-import { el, plural, selectField, toast } from "../dom.js";
+import { el, plural, promptHelp, selectField, toast } from "../dom.js";
 import { show } from "../router.js";
 import { state } from "../state.js";
 
@@ -54,7 +54,9 @@ export async function settingsView() {
       el("div", { class: "field" },
         el("label", { for: "set-prompt", text: "Custom scene prompt (optional)" }),
         el("textarea", { id: "set-prompt", name: "custom_prompt", maxlength: 500, rows: 2,
-                         text: values.custom_prompt }), errorFor("custom_prompt"))),
+                         text: values.custom_prompt,
+                         "aria-describedby": "set-prompt-help err-custom_prompt" }),
+        promptHelp("set-prompt-help", choices.custom_prompt), errorFor("custom_prompt"))),
     el("section", { class: "card", "aria-labelledby": "set-approval" },
       el("h2", { id: "set-approval", text: "Approval" }),
       el("fieldset", {}, el("legend", { text: "Approve automatically" }),
@@ -100,6 +102,11 @@ export async function settingsView() {
       "Save settings")),
   );
 
+  // Unsaved changes: what the form says now against what was last saved.
+  const snapshot = () => JSON.stringify([...new FormData(form).entries()]);
+  let lastSaved = null;
+  state.unsaved = () => lastSaved !== null && snapshot() !== lastSaved;
+
   async function save(event) {
     event.preventDefault();
     const data = new FormData(form);
@@ -127,6 +134,7 @@ export async function settingsView() {
     try {
       const saved = await api(`settings/?store=${answer.store.id}`, { method: "PATCH", body });
       state.settingsCache[answer.store.id] = saved;
+      lastSaved = snapshot();
       toast("Settings saved.");
     } catch (error) {
       for (const [field, messages] of Object.entries(error.body || {})) {
@@ -140,6 +148,7 @@ export async function settingsView() {
 
   show(el("div", { class: "page-head" }, el("h1", { text: "Settings" }),
     el("span", { class: "muted", text: answer.store.name || answer.store.domain })), form);
+  lastSaved = snapshot();
 }
 
 function usageMeter(usage) {
