@@ -47,6 +47,7 @@ def process_env(**extra: str) -> dict[str, str]:
         "PHOTOSYNC_MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "PHOTOSYNC_DATA_DIR": str(settings.DATA_DIR),
         "DATABASE_CONN_MAX_AGE": "0",
+        "PHOTOSYNC_APPROVE_UNDO_SECONDS": str(settings.PHOTOSYNC_APPROVE_UNDO_SECONDS),
     }
     if settings.REDIS_URL:
         env["REDIS_URL"] = settings.REDIS_URL

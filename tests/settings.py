@@ -12,6 +12,8 @@ os.environ.setdefault("PHOTOSYNC_ENCRYPTION_KEY", "3JF7PEkdBUJ71z9pXbR5oknn6Tfjp
 os.environ.setdefault("PHOTOSYNC_PUBLIC_URL", "http://testserver")
 os.environ.setdefault("PHOTOSYNC_DATA_DIR", tempfile.mkdtemp(prefix="photosync-test-"))
 os.environ["PHOTOSYNC_ENV_FILE"] = os.devnull  # never read a developer's .env in tests
+# Approvals push at once in tests; test_review_api holds them as production does (10 s).
+os.environ.setdefault("PHOTOSYNC_APPROVE_UNDO_SECONDS", "0")
 
 from photosync.settings import *  # noqa: E402,F403
 from photosync.settings import DATA_DIR, DATABASES  # noqa: E402

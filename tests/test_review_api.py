@@ -160,3 +160,34 @@ def test_the_prompt_field_says_what_the_scene_generator_does_with_a_prompt(
         "custom_prompt"]
     assert guidance["generator"] == "diffusers"
     assert "stabilityai/sdxl-turbo" in guidance["summary"]
+
+
+def test_a_single_approve_waits_out_its_undo_window_and_a_bulk_approve_does_not(
+        client, operator, store, settings, broker, django_capture_on_commit_callbacks):
+    """The Undo the page shows after an approve must be able to work: the push starts only
+    after PHOTOSYNC_APPROVE_UNDO_SECONDS (the message is sent delayed, its stamp is when it
+    falls due); a bulk approve, which offers no Undo, pushes at once."""
+    from django.utils import timezone
+
+    from photosync.models import Push
+    from photosync.queueing import Queues, queue_depth
+
+    settings.PHOTOSYNC_APPROVE_UNDO_SECONDS = 10
+    held = seed_product(store, title="Lamp").generated.get(kind="framed")
+    bulk = seed_product(store, title="Vase", remote_id="vase", seed=2)
+    client.force_login(operator)
+    before = timezone.now()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/api/v1/images/{held.pk}/approve", {},
+                           content_type="application/json").status_code == 202
+        assert client.post("/api/v1/images/bulk-approve", {"products": [bulk.pk]},
+                           content_type="application/json").status_code == 202
+    due = (Push.objects.get(image=held).sent_at - before).total_seconds()
+    assert 9.0 <= due <= 12.0
+    assert Push.objects.filter(product=bulk).exists()
+    for push in Push.objects.filter(product=bulk):
+        assert (push.sent_at - before).total_seconds() < 3.0
+    assert queue_depth(Queues.PUSH) == 1 + Push.objects.filter(product=bulk).count()
+    # Within the window, Undo takes it back; the delayed message then finds nothing to do.
+    assert client.post(f"/api/v1/images/{held.pk}/unapprove").status_code == 200
+    assert not Push.objects.filter(image=held).exists()

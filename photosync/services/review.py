@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -22,8 +23,11 @@ def image_approve(
     user=None,
     alt_text: str | None = None,
     featured: bool = False,
+    hold: bool = False,
 ) -> Push:
-    """Approve an image and put it in the push outbox (once per content hash).
+    """Approve an image and put it in the push outbox (once per content hash). With `hold`
+    (the merchant approved one output and is shown an Undo) a new push starts only after
+    PHOTOSYNC_APPROVE_UNDO_SECONDS, so that image_unapprove can still take it back.
 
     Approving again with another alt text or featured choice changes the image: a live one is
     updated on the store (the push goes out again as an update), one still on its way picks
@@ -50,7 +54,8 @@ def image_approve(
         defaults={"image": image, "requested_by": image.decided_by},
     )
     if created:
-        row_send(Push, push.pk, Work.PUSH_RUN, push.pk)
+        wait_ms = int(settings.PHOTOSYNC_APPROVE_UNDO_SECONDS * 1000) if hold else 0
+        row_send(Push, push.pk, Work.PUSH_RUN, push.pk, delay_ms=wait_ms or None)
         return push
     push = Push.objects.select_for_update().get(pk=push.pk)
     if push.status == Push.Status.FAILED:

@@ -259,6 +259,10 @@ SETTINGS: tuple[Setting, ...] = (
                 "reached. The wait grows with the outage up to this, and the push keeps "
                 "trying until the store answers, so it lands within about this long of the "
                 "store's return.", ("worker",), minimum=1),
+        Setting("PHOTOSYNC_APPROVE_UNDO_SECONDS", "float", 10.0,
+                "Seconds a merchant's approval of one output waits before its push starts, so "
+                "that the page's Undo can take it back (the Undo shows as long). 0 pushes at "
+                "once; bulk and automatic approvals never wait.", ("web",), minimum=0),
         Setting("PHOTOSYNC_HEALTH_INTERVAL", "float", 900.0,
                 "Seconds between store health checks (across all daemons): WooCommerce "
                 "webhooks are re-activated or re-created, and Shopify access tokens that "

@@ -239,7 +239,8 @@ class ImageApprove(ImageAction):
         body = ApproveSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         try:
-            push = image_approve(image=image, user=request.user, **body.validated_data)
+            push = image_approve(image=image, user=request.user, hold=True,
+                                 **body.validated_data)
         except ReviewError as exc:
             return _conflict(str(exc))
         return Response(PushSerializer(push).data, status=status.HTTP_202_ACCEPTED)

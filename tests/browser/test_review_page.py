@@ -408,15 +408,19 @@ def test_axe_core_finds_no_violations_on_any_screen(page, live_server, operator,
         axe(page, f"settings at {at}")
 
 
-def test_undo_of_an_approve_works_until_its_push_starts(page, live_server, operator, store):
+def test_undo_of_an_approve_works_until_its_push_starts(page, live_server, operator, store,
+                                                        settings, worker):
+    """A worker is running: the approve's push waits out PHOTOSYNC_APPROVE_UNDO_SECONDS, the
+    time the Undo shows, so Undo really takes it back."""
     from photosync.models import Push
 
+    settings.PHOTOSYNC_APPROVE_UNDO_SECONDS = 10  # production's default (tests push at once)
     product = seed_product(store, title="Desk lamp", seed=10)
     framed, scene = product.generated.get(kind="framed"), product.generated.get(kind="scene")
     log_in(page, live_server, operator)
     page.goto(f"{live_server.url}/#/products/{product.pk}")
     tile = page.locator(f"article[data-image-id='{framed.pk}']")
-    tile.get_by_role("button", name="Approve").click()  # no worker here: the push waits
+    tile.get_by_role("button", name="Approve").click()  # the push waits out the Undo
     expect(tile.locator(".badge", has_text="Queued")).to_be_visible()
     page.locator("#toast").get_by_role("button", name="Undo").click()
     expect(tile).to_have_attribute("data-status", "ready")
