@@ -224,8 +224,11 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="photosync-bench-") as data_dir, \
                 bench_database() as db_url:
+            # The push pipeline's rate is measured: the approve's 10 s Undo window, a
+            # constant wait before every push, is left out.
             shopify_push._setup_django(data_dir, DATABASE_URL=db_url, REDIS_URL=REDIS_URL,
-                                       PHOTOSYNC_QUEUE_NAMESPACE=namespace)
+                                       PHOTOSYNC_QUEUE_NAMESPACE=namespace,
+                                       PHOTOSYNC_APPROVE_UNDO_SECONDS="0")
             result = run(products=args.products, per_product=args.per_product,
                          restore_rate=args.restore_rate, bucket=args.bucket,
                          threads=args.threads)
