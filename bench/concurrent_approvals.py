@@ -192,7 +192,8 @@ def report_section(r: dict) -> tuple[list[str], list[list], list[str]]:
         f"Redis, PostgreSQL, {r['worker_threads']} threads) writes each product under its "
         "lease, backs up the originals, uploads, attaches, polls until READY and reads the "
         "product back before calling a push live; every echo is re-read. Floor as in section "
-        "3. `bench/concurrent_approvals.py`", "",
+        "3; the approve's 10 s Undo window (`PHOTOSYNC_APPROVE_UNDO_SECONDS`, a constant wait "
+        "before each push) is set to 0 for this run. `bench/concurrent_approvals.py`", "",
         "| approvals | answered 202 | approve p50 | approve p99 | live | on the store | "
         "duplicates | seconds | points | floor s | vs floor | throttled | push attempts | "
         "points/push |",
