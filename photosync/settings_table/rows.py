@@ -176,10 +176,13 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_ALPHA_MATTING", "bool", False,
                 "Refine cutout edges with alpha matting: about 1–2 s more per megapixel.",
                 WORKERS),
-        Setting("PHOTOSYNC_SCENE_STEPS", "int", 25,
-                "Diffusion steps for model scenes.", WORKERS, minimum=1),
-        Setting("PHOTOSYNC_SCENE_GUIDANCE", "float", 7.0,
-                "Diffusion guidance for model scenes.", WORKERS, minimum=0),
+        Setting("PHOTOSYNC_SCENE_STEPS", "int", None,
+                "Diffusion steps for model scenes. Unset: the model's own from the registry "
+                "(`manage.py models`: 4 for FLUX.2 [klein], 8 for Z-Image-Turbo, 25 for SDXL "
+                "inpainting), 25 for a model it does not list.", WORKERS, minimum=1),
+        Setting("PHOTOSYNC_SCENE_GUIDANCE", "float", None,
+                "Diffusion guidance for model scenes. Unset: the model's own from the "
+                "registry, 7.0 for a model it does not list.", WORKERS, minimum=0),
         Setting("PHOTOSYNC_SCENE_SCHEDULER", "str", None,
                 "A diffusers scheduler class name.", WORKERS,
                 shown_default="the model's own"),
