@@ -109,6 +109,10 @@ class DiffusersSceneGenerator:
         self.pipe.to(device)
         self.pipe.set_progress_bar_config(disable=True)
         self.native_size = native_size(self.pipe, self.spec)
+        # Sides must be multiples of what the image processor divides by: 8 for UNet
+        # families, 16 for FLUX.2 and Z-Image (the VAE factor × their 2×2 latent patches).
+        processor = getattr(getattr(self.pipe, "image_processor", None), "config", None)
+        self.multiple = max(8, int(getattr(processor, "vae_scale_factor", 8) or 8))
         self.default_steps = (self.spec.steps if self.spec and self.spec.steps
                               else DEFAULT_STEPS)
         self.default_guidance = (self.spec.guidance if self.spec and self.spec.guidance
@@ -187,12 +191,14 @@ class DiffusersSceneGenerator:
 
     def generation_size(self, canvas: tuple[int, int],
                         scene_size: int | None = None) -> tuple[int, int]:
-        """The canvas aspect at ``scene_size`` (default: the model's), sides multiples of 8."""
+        """The canvas aspect at ``scene_size`` (default: the model's), sides multiples of the
+        pipeline's (8 for UNet families, 16 for the transformer families)."""
         long_side = scene_size or self.native_size
         width, height = canvas
         scale = long_side / max(width, height)
-        return (max(64, int(round(width * scale / 8)) * 8),
-                max(64, int(round(height * scale / 8)) * 8))
+        m = getattr(self, "multiple", 8)
+        return (max(64, int(round(width * scale / m)) * m),
+                max(64, int(round(height * scale / m)) * m))
 
     def inputs(self, product: Layer, preset: ScenePreset, seed: int,
                scene_size: int | None = None) -> tuple[Image.Image, Image.Image]:
