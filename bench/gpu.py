@@ -3,6 +3,8 @@
     python bench/gpu.py            # on a CUDA host (bench/gpu_device.sh): a few minutes
     python bench/gpu.py --smoke    # the same code path on the CPU, tiny models (CI, seconds)
     python bench/gpu.py --steps 25 --steps 4 --warm 3
+    python bench/gpu.py --scene flux2-klein-4b   # another registry model: its real weights
+                                                 # in the HF cache, or bench/configs/<key>.json
 
 The models are the registry's GPU defaults (``pipeline.models.tier_defaults("gpu")``): the
 cutout (``rembg:birefnet-general``) and the scene model (SDXL inpainting). Real weights where
@@ -127,6 +129,9 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="tiny models on the CPU")
     parser.add_argument("--steps", type=int, action="append",
                         help="denoising steps (repeatable); default: the registry's and 4")
+    parser.add_argument("--scene", action="append",
+                        help="registry key of a scene model (repeatable); default: the GPU "
+                             "tier's")
     parser.add_argument("--warm", type=int, default=None, help="warm products per row (3)")
     parser.add_argument("--budget-s", type=float, default=420.0,
                         help="stop adding warm products after this many seconds")
@@ -153,35 +158,55 @@ def main() -> None:
         device, dtype, size, side, warm = "cuda", "float16", "full", 1024, args.warm or 3
         steps_list = None
     tier = tier_defaults("gpu")
-    scene_spec = model_for(tier["scene_generator"])
-    steps_list = steps_list or args.steps or sorted({scene_spec.steps, 4}, reverse=True)
+    keys = args.scene or [model_for(tier["scene_generator"]).key]
     probe = Probe(device)
     cut = cutout(tier["segmenter"], device=device, dtype=dtype, size=size)
-    gen = scene_generator(scene_spec.key, device=device, dtype=dtype, size=size)
-    rows, table_rows = [], []
-    for steps in steps_list:
-        runs = [one_product(cut, gen, probe, side=side, steps=steps, seed=0)]
-        for i in range(warm):
-            if time.monotonic() - started > args.budget_s:
-                break
-            runs.append(one_product(cut, gen, probe, side=side, steps=steps, seed=i + 1))
-        cold, warm_rows = runs[0], runs[1:]
-        warm_median = median_row(warm_rows) if warm_rows else None
-        rows.append({"scene_model": gen.name, "scene_weights": gen.weights, "steps": steps,
-                     "cold": cold, "warm": warm_median, "warm_products": len(warm_rows),
-                     "runs": runs})
-        for label, row in (("cold", cold), ("warm", warm_median)):
-            if row is None:
-                continue
-            table_rows.append([f"{gen.name} ({gen.weights})", steps, label, row["cutout_s"],
-                               row["scenes_s"], row["total_s"], row["vram_peak_gb"] or "-",
-                               row["energy_wh"] if row["energy_wh"] is not None else "-"])
+    rows, table_rows, scenes_built = [], [], []
+    for key in keys:
+        gen = scene_generator(key, device=device, dtype=dtype, size=size)
+        scenes_built.append(gen)
+        spec_steps, gen.native_size = gen.run.default_steps, gen.run.native_size
+        for steps in steps_list or args.steps or sorted({spec_steps, 4}, reverse=True):
+            measure(rows, table_rows, cut, gen, probe, args, started, side=side, steps=steps,
+                    warm=warm)
+        del gen.run  # free its GPU memory before the next model
+        if device == "cuda":
+            torch.cuda.empty_cache()
+    report(args, started, probe, cut, scenes_built, rows, table_rows, device=device,
+           dtype=dtype, side=side)
+
+
+def measure(rows, table_rows, cut, gen, probe, args, started, *, side, steps, warm) -> None:
+    """One row: a cold product, then up to ``warm`` warm ones within the time budget."""
+    runs = [one_product(cut, gen, probe, side=side, steps=steps, seed=0)]
+    for i in range(warm):
+        if time.monotonic() - started > args.budget_s:
+            break
+        runs.append(one_product(cut, gen, probe, side=side, steps=steps, seed=i + 1))
+    cold, warm_rows = runs[0], runs[1:]
+    warm_median = median_row(warm_rows) if warm_rows else None
+    rows.append({"scene_model": gen.name, "scene_weights": gen.weights, "steps": steps,
+                 "cold": cold, "warm": warm_median, "warm_products": len(warm_rows),
+                 "runs": runs})
+    for label, row in (("cold", cold), ("warm", warm_median)):
+        if row is None:
+            continue
+        table_rows.append([f"{gen.name} ({gen.weights})", steps, label, row["cutout_s"],
+                           row["scenes_s"], row["total_s"], row["vram_peak_gb"] or "-",
+                           row["energy_wh"] if row["energy_wh"] is not None else "-"])
+
+
+def report(args, started, probe, cut, scenes_built, rows, table_rows, *, device, dtype,
+           side) -> None:
+    import torch
+
     gpu_name = torch.cuda.get_device_name(0) if device == "cuda" else "cpu"
     print(f"\nGPU tier, per product: cutout at {side}² + {VARIATIONS} scenes at {side}² "
           f"in one batch; {gpu_name}, {dtype}")
-    print(f"cutout: {cut.name} ({cut.weights}, built in {cut.build_s:.1f} s); scenes: "
-          f"{gen.name} ({gen.weights}, {gen.params_m:.0f} M parameters, built in "
-          f"{gen.build_s:.1f} s)")
+    print(f"cutout: {cut.name} ({cut.weights}, built in {cut.build_s:.1f} s)")
+    for gen in scenes_built:
+        print(f"scenes: {gen.name} ({gen.weights}, {gen.params_m:.0f} M parameters, native "
+              f"{gen.native_size}², built in {gen.build_s:.1f} s)")
     print(table(table_rows, ["scene model", "steps", "run", "cutout s", "4 scenes s",
                              "GPU s/product", "VRAM peak GB", "energy Wh"]))
     if probe.energy_why:
@@ -195,9 +220,9 @@ def main() -> None:
         "variations": VARIATIONS, "target_s": TARGET_S, "best_s": best,
         "cutout": {"backend": cut.name, "weights": cut.weights, "build_s": round(cut.build_s, 2),
                    "params_m": round(cut.params_m, 1)},
-        "scene": {"model": gen.name, "weights": gen.weights, "build_s": round(gen.build_s, 2),
-                  "params_m": round(gen.params_m, 1),
-                  "native_size": gen.run.native_size},
+        "scenes": [{"model": g.name, "weights": g.weights, "build_s": round(g.build_s, 2),
+                    "params_m": round(g.params_m, 1), "native_size": g.native_size}
+                   for g in scenes_built],
         "energy_unmeasured": probe.energy_why or None,
         "rows": rows, "wall_s": round(time.monotonic() - started, 1),
     })

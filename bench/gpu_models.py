@@ -29,6 +29,7 @@ class Built:
     build_s: float
     run: Any  # scene generator, or a callable rgb -> mask
     params_m: float = 0.0
+    native_size: int = 0
 
 
 def config(key: str) -> dict:
