@@ -148,13 +148,15 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_GPU_SEGMENTER", "str", "rembg:birefnet-general",
                 "The segmenter of jobs on the `generate-gpu` queue (those with a `diffusers:` "
                 "scene generator); the default is the model registry's GPU-tier cutout "
-                "(`manage.py models`). Every process must agree.", ALL),
+                "(`manage.py models`). Every process must agree; also a build argument of "
+                "the GPU image, which prefetches it.", (*ALL, "image build")),
         Setting("PHOTOSYNC_SEGMENTER_FALLBACK", "list", ("rembg:isnet-general-use", "classical"),
                 "Segmenters tried in order when a job's own cannot run (model missing or "
                 "failing, no GPU worker alive, hosted API down, rate limited or out of "
                 "credits), such as `removebg,classical`. The output records which one "
                 "removed the background and why, and is flagged for review. `none` turns "
-                "the chain off.", ALL),
+                "the chain off. Also a build argument of the GPU image, which prefetches "
+                "each link.", (*ALL, "image build")),
         Setting("PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS", "bool", False,
                 "`serve`, `worker` and `process` refuse to start when a setting names a "
                 "model whose licence forbids commercial use (such as rembg's default "
