@@ -30,7 +30,16 @@ SCRIPTS = [
     ("concurrent_approvals", []),
     ("pipeline", []),
     ("memory", []),
+    ("gpu", []),  # the full run needs a CUDA GPU (bench/gpu_device.sh); --smoke runs anywhere
 ]
+#: Scripts whose full run needs a CUDA GPU: skipped (and said so) on a host without one.
+NEEDS_CUDA = {"gpu"}
+
+
+def cuda_available() -> bool:
+    probe = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
+    return subprocess.call([sys.executable, "-c", probe], cwd=REPO,
+                           stderr=subprocess.DEVNULL) == 0
 
 
 def main() -> None:
@@ -42,6 +51,9 @@ def main() -> None:
     failed = []
     for name, extra in SCRIPTS:
         if args.only and name not in args.only:
+            continue
+        if name in NEEDS_CUDA and not args.smoke and not cuda_available():
+            print(f"\n=== {name}: skipped, no CUDA GPU on this host", flush=True)
             continue
         argv = [sys.executable, str(BENCH / f"{name}.py"), *(["--smoke"] if args.smoke
                                                                else extra)]

@@ -1,9 +1,10 @@
 """Download the model weights PhotoSync is configured to use, so no job ever downloads any.
 
 Run at image build time (deploy/Dockerfile) or once against a mounted model cache
-(`deploy/entrypoint.sh prefetch-models`). Takes backend names exactly as the settings
-PHOTOSYNC_SEGMENTER and PHOTOSYNC_SCENE_GENERATOR spell them; with no arguments it reads those
-two variables.
+(`deploy/entrypoint.sh prefetch-models`). Takes backend names exactly as the settings spell
+them. With no arguments it fetches what a GPU worker uses: PHOTOSYNC_GPU_SEGMENTER,
+PHOTOSYNC_SCENE_GENERATOR and each link of PHOTOSYNC_SEGMENTER_FALLBACK, each defaulting to the
+model registry's GPU tier (pipeline/models, `manage.py models`) when unset.
 
     rembg:<model>            rembg.new_session(model) downloads <model>.onnx into U2NET_HOME
     auto                     the rembg model the pipeline's `auto` segmenter tries
@@ -46,6 +47,21 @@ def auto_model() -> str:
     except ImportError:
         return DEFAULT_AUTO_MODEL
     return PipelineConfig().auto_model
+
+
+def gpu_specs(environ=None) -> list[str]:
+    """The backend names a GPU worker uses: its settings, else the registry's GPU tier."""
+    environ = os.environ if environ is None else environ
+    from pipeline.models import tier_defaults
+
+    tier = tier_defaults("gpu")
+    chain = environ.get("PHOTOSYNC_SEGMENTER_FALLBACK") or tier["segmenter_fallback"]
+    links = [] if chain.strip().lower() == "none" else chain.split(",")
+    return [
+        environ.get("PHOTOSYNC_GPU_SEGMENTER") or tier["segmenter"],
+        environ.get("PHOTOSYNC_SCENE_GENERATOR") or tier["scene_generator"],
+        *links,
+    ]
 
 
 def plan(specs: list[str]) -> list[Fetch]:
@@ -101,16 +117,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "specs", nargs="*",
-        help="backend names; default: $PHOTOSYNC_SEGMENTER $PHOTOSYNC_SCENE_GENERATOR",
+        help="backend names; default: what a GPU worker uses ($PHOTOSYNC_GPU_SEGMENTER, "
+             "$PHOTOSYNC_SCENE_GENERATOR, $PHOTOSYNC_SEGMENTER_FALLBACK; the registry's GPU "
+             "tier where unset)",
     )
     parser.add_argument("--cache-dir", default=None,
                         help="Hugging Face cache folder (default: HF_HOME's hub folder)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan only")
     args = parser.parse_args(argv)
-    specs = args.specs or [
-        os.environ.get("PHOTOSYNC_SEGMENTER", "classical"),
-        os.environ.get("PHOTOSYNC_SCENE_GENERATOR", "procedural"),
-    ]
+    specs = args.specs or gpu_specs()
     todo = plan(specs)
     if not todo:
         print("prefetch: nothing to download for " + ", ".join(specs))

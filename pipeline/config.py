@@ -54,8 +54,8 @@ class PipelineConfig:
     scene_size: int | None = None  # generation size (long side, multiple of 8); None = native
     device: str = "cpu"  # cpu | cuda
     dtype: str = "float32"  # float32 | float16 | bfloat16
-    steps: int = 25
-    guidance: float = 7.0
+    steps: int | None = None  # None: the model's registry default (few-step models: 4 or 8)
+    guidance: float | None = None  # None: the model's registry default
     strength: float = 1.0
     scheduler: str | None = None  # diffusers scheduler class name, e.g. EulerDiscreteScheduler
     lora: str | None = None  # hub id or local path of a few-step LoRA for the inpainting UNet
@@ -114,7 +114,7 @@ class PipelineConfig:
             raise ConfigError(
                 f"scene_size must be a multiple of 8 between 64 and 4096, got {self.scene_size}."
             )
-        if not 1 <= self.steps <= 200:
+        if self.steps is not None and not 1 <= self.steps <= 200:
             raise ConfigError(f"steps must be 1..200, got {self.steps}.")
         if not 0.0 < self.strength <= 1.0:
             raise ConfigError(f"strength must be in (0, 1], got {self.strength}.")

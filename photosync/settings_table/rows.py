@@ -148,13 +148,15 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_GPU_SEGMENTER", "str", "rembg:birefnet-general",
                 "The segmenter of jobs on the `generate-gpu` queue (those with a `diffusers:` "
                 "scene generator); the default is the model registry's GPU-tier cutout "
-                "(`manage.py models`). Every process must agree.", ALL),
+                "(`manage.py models`). Every process must agree; also a build argument of "
+                "the GPU image, which prefetches it.", (*ALL, "image build")),
         Setting("PHOTOSYNC_SEGMENTER_FALLBACK", "list", ("rembg:isnet-general-use", "classical"),
                 "Segmenters tried in order when a job's own cannot run (model missing or "
                 "failing, no GPU worker alive, hosted API down, rate limited or out of "
                 "credits), such as `removebg,classical`. The output records which one "
                 "removed the background and why, and is flagged for review. `none` turns "
-                "the chain off.", ALL),
+                "the chain off. Also a build argument of the GPU image, which prefetches "
+                "each link.", (*ALL, "image build")),
         Setting("PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS", "bool", False,
                 "`serve`, `worker` and `process` refuse to start when a setting names a "
                 "model whose licence forbids commercial use (such as rembg's default "
@@ -176,10 +178,13 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_ALPHA_MATTING", "bool", False,
                 "Refine cutout edges with alpha matting: about 1–2 s more per megapixel.",
                 WORKERS),
-        Setting("PHOTOSYNC_SCENE_STEPS", "int", 25,
-                "Diffusion steps for model scenes.", WORKERS, minimum=1),
-        Setting("PHOTOSYNC_SCENE_GUIDANCE", "float", 7.0,
-                "Diffusion guidance for model scenes.", WORKERS, minimum=0),
+        Setting("PHOTOSYNC_SCENE_STEPS", "int", None,
+                "Diffusion steps for model scenes. Unset: the model's own from the registry "
+                "(`manage.py models`: 4 for FLUX.2 [klein], 8 for Z-Image-Turbo, 25 for SDXL "
+                "inpainting), 25 for a model it does not list.", WORKERS, minimum=1),
+        Setting("PHOTOSYNC_SCENE_GUIDANCE", "float", None,
+                "Diffusion guidance for model scenes. Unset: the model's own from the "
+                "registry, 7.0 for a model it does not list.", WORKERS, minimum=0),
         Setting("PHOTOSYNC_SCENE_SCHEDULER", "str", None,
                 "A diffusers scheduler class name.", WORKERS,
                 shown_default="the model's own"),

@@ -1,11 +1,16 @@
-"""Scene generation with diffusers inpainting pipelines (SD 2 and SDXL inpaint, and kin).
+"""Scene generation with diffusers inpainting pipelines: UNet families (SD 2, SDXL inpainting)
+and transformer families (FLUX.2 [klein], Z-Image, Qwen-Image-Edit).
 
 ``diffusers:<hub id or local folder>`` loads the pipeline through ``AutoPipelineForInpainting``
-once per process, on an explicit device and dtype. Nothing is downloaded at run time: a hub id
-must already be in the Hugging Face cache (pre-fetch it when building the image); a missing model
-is a :class:`~pipeline.errors.ModelNotFound`. ``device="cuda"`` on a host without a usable GPU is
-a :class:`~pipeline.errors.DeviceUnavailable`: the worker refuses to start rather than silently
-running on the CPU.
+(or, for a family it does not map, the inpainting class the model registry names) once per
+process, on an explicit device and dtype. The native size comes from the pipeline's own config
+(a UNet's ``sample_size`` × the VAE's scale factor; for a transformer, the registry's native size
+or the pipeline's default sample size); steps and guidance default to the registry's few-step
+values for the model (``pipeline.models``), else 25 and 7.0. Nothing is downloaded at run
+time: a hub id must already be in the Hugging Face cache (pre-fetch it when building the
+image); a missing model is a :class:`~pipeline.errors.ModelNotFound`. ``device="cuda"`` on a
+host without a usable GPU is a :class:`~pipeline.errors.DeviceUnavailable`: the worker refuses
+to start rather than silently running on the CPU.
 
 Per request, the product (already placed on the output canvas) is scaled to the generation size
 (the model's native size unless configured, multiples of 8), its mask is dilated by a few pixels
@@ -48,6 +53,7 @@ log = logging.getLogger(__name__)
 
 MASK_DILATE_PX = 4  # at generation size: the model may repaint this close to the product
 DEFAULT_STEPS = 25
+DEFAULT_GUIDANCE = 7.0
 
 
 def _torch():
@@ -68,7 +74,9 @@ class DiffusersSceneGenerator:
 
     def __init__(self, source: str, *, device: str = "cpu", dtype: str = "float32",
                  scheduler: str | None = None, lora: str | None = None,
-                 lora_scale: float = 1.0) -> None:
+                 lora_scale: float = 1.0, pipe: Any = None) -> None:
+        """``pipe``: an already built pipeline (``bench/gpu.py``'s random-weight models) used
+        instead of loading ``source``; everything after loading is the same."""
         torch = _torch()
         self.name = f"diffusers:{source}"
         self.source = source
@@ -90,16 +98,28 @@ class DiffusersSceneGenerator:
         if dtype == "float16" and device == "cpu":
             raise ConfigError("dtype=float16 needs device=cuda; use float32 or bfloat16 on CPU.")
         self.dtype = dtypes[dtype]
-        self.pipe = self._load(source)
+        from pipeline.models import model_for  # lazy: registry lookups only
+
+        self.spec = model_for(self.name)
+        self.pipe = pipe if pipe is not None else self._load(source)
         if scheduler:
             self._set_scheduler(scheduler)
         if lora:
             self._load_lora(lora, lora_scale)
         self.pipe.to(device)
         self.pipe.set_progress_bar_config(disable=True)
-        self.native_size = int(
-            self.pipe.unet.config.sample_size * getattr(self.pipe, "vae_scale_factor", 8)
-        )
+        self.native_size = native_size(self.pipe, self.spec)
+        # Sides must be multiples of what the image processor divides by: 8 for UNet
+        # families, 16 for FLUX.2 and Z-Image (the VAE factor × their 2×2 latent patches).
+        processor = getattr(getattr(self.pipe, "image_processor", None), "config", None)
+        self.multiple = max(8, int(getattr(processor, "vae_scale_factor", 8) or 8))
+        self.default_steps = (self.spec.steps if self.spec and self.spec.steps
+                              else DEFAULT_STEPS)
+        self.default_guidance = (self.spec.guidance if self.spec and self.spec.guidance
+                                 is not None else DEFAULT_GUIDANCE)
+        import inspect
+
+        self._accepts = set(inspect.signature(self.pipe.__call__).parameters)
 
     def _load(self, source: str):
         try:
@@ -116,11 +136,8 @@ class DiffusersSceneGenerator:
                 "form owner/name)."
             )
         try:
-            return AutoPipelineForInpainting.from_pretrained(
-                str(folder) if local else source,
-                dtype=self.dtype,
-                local_files_only=True,
-            )
+            return self._from_pretrained(AutoPipelineForInpainting, str(folder) if local
+                                         else source)
         except OSError as exc:
             if local:
                 raise BackendUnavailable(
@@ -137,6 +154,21 @@ class DiffusersSceneGenerator:
             raise BackendUnavailable(
                 f"Scene model {source!r} is not an inpainting pipeline diffusers can load: {exc}"
             ) from exc
+
+    def _from_pretrained(self, auto, where: str):
+        """Through the auto class; a family it does not map (FLUX.2 [klein]) through the
+        inpainting class its registry entry names."""
+        try:
+            return auto.from_pretrained(where, dtype=self.dtype, local_files_only=True)
+        except ValueError:
+            import diffusers  # lazy: see _torch
+
+            cls = getattr(diffusers, self.spec.pipeline, None) if self.spec else None
+            if cls is None:
+                cls = _inpaint_class_for(where)
+            if cls is None:
+                raise
+            return cls.from_pretrained(where, dtype=self.dtype, local_files_only=True)
 
     def _set_scheduler(self, name: str) -> None:
         import diffusers  # lazy: see _torch
@@ -159,12 +191,14 @@ class DiffusersSceneGenerator:
 
     def generation_size(self, canvas: tuple[int, int],
                         scene_size: int | None = None) -> tuple[int, int]:
-        """The canvas aspect at ``scene_size`` (default: the model's), sides multiples of 8."""
+        """The canvas aspect at ``scene_size`` (default: the model's), sides multiples of the
+        pipeline's (8 for UNet families, 16 for the transformer families)."""
         long_side = scene_size or self.native_size
         width, height = canvas
         scale = long_side / max(width, height)
-        return (max(64, int(round(width * scale / 8)) * 8),
-                max(64, int(round(height * scale / 8)) * 8))
+        m = getattr(self, "multiple", 8)
+        return (max(64, int(round(width * scale / m)) * m),
+                max(64, int(round(height * scale / m)) * m))
 
     def inputs(self, product: Layer, preset: ScenePreset, seed: int,
                scene_size: int | None = None) -> tuple[Image.Image, Image.Image]:
@@ -198,9 +232,10 @@ class DiffusersSceneGenerator:
         """
         if not seeds:
             return []
+        steps, guidance = getattr(config, "steps", None), getattr(config, "guidance", None)
         params = {
-            "steps": getattr(config, "steps", DEFAULT_STEPS),
-            "guidance": getattr(config, "guidance", 7.0),
+            "steps": steps or self.default_steps,
+            "guidance": self.default_guidance if guidance is None else guidance,
             "strength": getattr(config, "strength", 1.0),
         }
         image, mask = self.inputs(product, preset, seeds[0], getattr(config, "scene_size", None))
@@ -253,22 +288,18 @@ class DiffusersSceneGenerator:
         if deadline is not None and time.monotonic() > deadline:
             raise GenerationTimeout("Scene generation passed its deadline before it started.")
         generators = [torch.Generator(device=self.device).manual_seed(s) for s in seeds]
+        kwargs = {
+            "prompt": preset.prompt, "negative_prompt": preset.negative_prompt, "image": image,
+            "mask_image": mask, "width": width, "height": height, "num_inference_steps": steps,
+            "guidance_scale": params["guidance"], "strength": params["strength"],
+            "num_images_per_prompt": len(seeds), "generator": generators,
+            "callback_on_step_end": on_step_end,
+        }
+        # FLUX.2 takes no negative prompt; pass each family only what its __call__ accepts.
+        accepts = getattr(self, "_accepts", None) or set(kwargs)
         try:
             with torch.inference_mode():
-                result = self.pipe(
-                    prompt=preset.prompt,
-                    negative_prompt=preset.negative_prompt,
-                    image=image,
-                    mask_image=mask,
-                    width=width,
-                    height=height,
-                    num_inference_steps=steps,
-                    guidance_scale=params["guidance"],
-                    strength=params["strength"],
-                    num_images_per_prompt=len(seeds),
-                    generator=generators,
-                    callback_on_step_end=on_step_end,
-                )
+                result = self.pipe(**{k: v for k, v in kwargs.items() if k in accepts})
         except (GenerationTimeout, torch.cuda.OutOfMemoryError):
             raise
         except RuntimeError as exc:
@@ -287,3 +318,40 @@ class DiffusersSceneGenerator:
             fn = getattr(self.pipe, method, None) or getattr(self.pipe.vae, method, None)
             if fn is not None:
                 fn()
+
+
+def native_size(pipe: Any, spec: Any = None) -> int:
+    """The long side a pipeline generates best at, from its own config.
+
+    UNet families: ``unet.config.sample_size`` × the VAE scale factor. Transformer families
+    have no sample size in their config: the registry's native size for the model, else the
+    pipeline's ``default_sample_size`` × the VAE scale factor, else 1024.
+    """
+    scale = int(getattr(pipe, "vae_scale_factor", 8) or 8)
+    unet = getattr(pipe, "unet", None)
+    if unet is not None and getattr(unet.config, "sample_size", None):
+        sample = unet.config.sample_size
+        return int((sample if isinstance(sample, int) else max(sample)) * scale)
+    transformer = getattr(pipe, "transformer", None)
+    sample = getattr(getattr(transformer, "config", None), "sample_size", None)
+    if isinstance(sample, int) and sample:
+        return int(sample * scale)
+    if spec is not None and spec.native_size:
+        return int(spec.native_size)
+    default = getattr(pipe, "default_sample_size", None)
+    return int(default * scale) if default else 1024
+
+
+def _inpaint_class_for(folder: str):
+    """The inpainting pipeline of a saved folder's family (``Flux2KleinPipeline`` ->
+    ``Flux2KleinInpaintPipeline``), from its ``model_index.json``; None if there is none."""
+    import json
+
+    import diffusers  # lazy: see _torch
+
+    index = Path(folder) / "model_index.json"
+    if not index.is_file():
+        return None
+    name = json.loads(index.read_text()).get("_class_name", "")
+    stem = name.removesuffix("InpaintPipeline").removesuffix("Pipeline")
+    return getattr(diffusers, f"{stem}InpaintPipeline", None)

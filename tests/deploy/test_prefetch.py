@@ -58,7 +58,9 @@ def test_unknown_names_stop_the_build():
 
 
 def test_dry_run_from_the_settings_variables():
-    env = {"PATH": "/usr/bin:/bin", "PHOTOSYNC_SEGMENTER": "auto",
+    """No arguments: what a GPU worker uses (its segmenter, scene model, fallback chain)."""
+    env = {"PATH": "/usr/bin:/bin", "PHOTOSYNC_SEGMENTER": "rembg:silueta",
+           "PHOTOSYNC_GPU_SEGMENTER": "auto", "PHOTOSYNC_SEGMENTER_FALLBACK": "classical",
            "PHOTOSYNC_SCENE_GENERATOR": "diffusers:org/inpaint"}
     result = subprocess.run(
         [sys.executable, str(SCRIPT), "--dry-run"], cwd="/", env=env,
