@@ -252,7 +252,7 @@ def contact_sheet(out: Path, tile: int = 160) -> list[dict]:
                               else (255, 255, 255))
             frame.paste(cell, ((frame.width - cell.width) // 2, (frame.height - cell.height) // 2))
             sheet.paste(frame, (col * tile + 2, top + label_h))
-        flags = sorted(set(plain.flags))
+        flags = sorted({flag.code for flag in plain.flags})
         draw.text((4, top + 1), f"{path.name}  {'; '.join(flags)[:110]}", fill=(0, 0, 0))
         summary.append({"photo": path.name, "flags": flags,
                         "mask_area": plain.outputs[0].metrics["mask_area_fraction"],

@@ -22,6 +22,7 @@ from pipeline.backends.fallback import chain, segment_with_fallback, segmenter_l
 from pipeline.config import PipelineConfig
 from pipeline.energy import Energy, EnergySpan, meter, split_energy
 from pipeline.errors import DeviceUnavailable, NoProductFound, PipelineError
+from pipeline.flags import Flag
 from pipeline.presets import (
     CUSTOM_SCENE,
     FramePreset,
@@ -62,7 +63,7 @@ class Output:
     width: int
     height: int
     metrics: dict
-    flags: list[str]
+    flags: list[Flag]  # each a stable code and a sentence (pipeline.flags)
     seed: int | None
     generator: str
     energy: dict = field(default_factory=dict)  # device → {"wh", "source"}: its share
@@ -78,7 +79,7 @@ class PipelineResult:
     notes: list[str]
     segmenter: str
     source_size: tuple[int, int] = (0, 0)
-    flags: list[str] = field(default_factory=list)  # image-level flags (mask sanity)
+    flags: list[Flag] = field(default_factory=list)  # image-level flags (mask sanity)
     energy: Energy | None = None  # what this image used, per device and stage
 
 
@@ -90,7 +91,7 @@ class RunContext:
     deadline: float | None = None  # time.monotonic() value scene generation must not pass
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     notes: list[str] = field(default_factory=list)
-    image_flags: list[str] = field(default_factory=list)  # flags every output carries
+    image_flags: list[Flag] = field(default_factory=list)  # flags every output carries
     loaded: LoadedImage | None = None
     rgb: np.ndarray | None = None  # (H, W, 3) uint8, contiguous: the loaded image's colour
     segmenter: str = ""  # the backend that produced the mask ("input-alpha" for a cutout)
@@ -233,13 +234,14 @@ def _segment(run: RunContext) -> None:
         if outcome.fell_back:
             flag = outcome.flag()
             run.notes.append(flag.message)
-            run.image_flags.append(flag.message)  # image_flags holds sentences
+            run.image_flags.append(flag)
     run.base_metrics["segmenter_label"] = segmenter_label(run.segmenter)
     mask_info = mask_metrics(run.alpha)
     run.base_metrics.update(mask_info)
     run.image_flags.extend(mask_flags(mask_info))
     if not confident:
-        run.image_flags.append("The background could not be separated with confidence.")
+        run.image_flags.append(Flag("mask_uncertain",
+                                    "The background could not be separated with confidence."))
 
 
 def _enhance(run: RunContext) -> None:

@@ -7,7 +7,9 @@
 * white backgrounds — purity (share of exactly #FFFFFF pixels outside the product and its
   shadow-free surroundings) and the product's fill ratio.
 
-Flags are sentences a merchant can act on; an output with any flag is never auto-approved.
+Flags are :class:`~pipeline.flags.Flag` s: a stable code (``pipeline.flags.FLAG_CODES``) that
+decisions read, and a sentence a merchant can act on; an output with any flag is never
+auto-approved.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from pipeline.flags import Flag
 from pipeline.stages.frame import ALPHA_THRESHOLD, Layer
 from pipeline.stages.shadow import ShadowLayer
 
@@ -45,30 +48,34 @@ def mask_metrics(alpha: np.ndarray) -> dict[str, float | int]:
     }
 
 
-def mask_flags(metrics: dict[str, float | int]) -> list[str]:
+def mask_flags(metrics: dict[str, float | int]) -> list[Flag]:
     """Review reasons for an unsure mask (empty when it looks sane)."""
     flags = []
     area = float(metrics["mask_area_fraction"])
     if area < 0.01:
-        flags.append(
+        flags.append(Flag(
+            "mask_too_small",
             f"The cutout covers only {area:.1%} of the photo; the product may have been missed."
-        )
+        ))
     elif area > 0.92:
-        flags.append(
+        flags.append(Flag(
+            "mask_too_large",
             f"The cutout covers {area:.0%} of the photo; the background may not have been "
             "removed."
-        )
+        ))
     if int(metrics["mask_components"]) > 1 and float(metrics["mask_largest_component_share"]) < 0.9:
-        flags.append(
+        flags.append(Flag(
+            "mask_fragmented",
             f"The cutout has {metrics['mask_components']} separate parts; check for leftover "
             "background or missing pieces."
-        )
+        ))
     contact = float(metrics["mask_border_contact"])
     if contact > BORDER_CONTACT:
-        flags.append(
+        flags.append(Flag(
+            "touches_edge",
             f"The product touches the photo's edge ({contact:.0%} of the border); it may be "
             "cropped, or the background may have leaked into the cutout."
-        )
+        ))
     return flags
 
 
@@ -153,42 +160,48 @@ def output_flags(
     marketplace: bool,
     fill_target: float | None,
     max_delta_e: float,
-) -> list[str]:
+) -> list[Flag]:
     """Review reasons for one output, from its metrics."""
     flags = []
     if metrics.get("product_max_abs_diff", 0) > 0:
-        flags.append(
+        flags.append(Flag(
+            "fidelity_failed",
             "Product pixels differ from the source after compositing (max difference "
             f"{metrics['product_max_abs_diff']})."
-        )
+        ))
     if metrics.get("delta_e_mean", 0.0) > max_delta_e + 0.5 or metrics.get("delta_e_p95", 0) > 12:
-        flags.append(
+        flags.append(Flag(
+            "colour_drift",
             "Enhancement changed product colours noticeably "
             f"(mean ΔE {metrics['delta_e_mean']:.1f})."
-        )
+        ))
     if white:
         purity = metrics["background_purity_outside_shadow"]
         if purity < 0.995:
-            flags.append(
+            flags.append(Flag(
+                "not_pure_white",
                 f"Only {purity:.1%} of the background (outside the shadow) is pure white "
                 "(#FFFFFF)."
-            )
+            ))
         if marketplace and metrics["background_purity"] < 0.95:
-            flags.append(
+            flags.append(Flag(
+                "shadow_not_white",
                 f"The shadow leaves only {metrics['background_purity']:.1%} of the background "
                 "pure white; marketplaces may reject it (use shadow 'none')."
-            )
+            ))
         if fill_target is not None:
             fill = metrics["fill_ratio"]
             if abs(fill - fill_target) > 0.03:
-                flags.append(
+                flags.append(Flag(
+                    "fill_mismatch",
                     f"The product fills {fill:.0%} of the frame; the preset expects "
                     f"{fill_target:.0%}."
-                )
+                ))
     scale = metrics.get("product_scale", 1.0)
     if scale > 2.5:
-        flags.append(
+        flags.append(Flag(
+            "low_resolution",
             f"The photo is low resolution: the product was enlarged {scale:.1f}x for this "
             "output and may look soft."
-        )
+        ))
     return flags

@@ -215,14 +215,16 @@ def _process_one(path: Path, stem: str, out: Path, config: PipelineConfig) -> di
             "file": name, "kind": output.kind, "preset": output.preset,
             "width": output.width, "height": output.height,
             "content_type": output.content_type, "seed": output.seed,
-            "generator": output.generator, "metrics": output.metrics, "flags": output.flags,
+            "generator": output.generator, "metrics": output.metrics,
+            "flags": [flag.to_dict() for flag in output.flags],
             "energy": {"wh": round(sum(d["wh"] for d in output.energy.values()), 6),
                        "devices": {k: {**v, "wh": round(v["wh"], 6)}
                                    for k, v in output.energy.items()}},
         })
     entry.update(mask=mask_name, segmenter=result.segmenter,
                  source_size=list(result.source_size), timings=result.timings,
-                 energy=result.energy.to_json(), notes=result.notes, flags=result.flags)
+                 energy=result.energy.to_json(), notes=result.notes,
+                 flags=[flag.to_dict() for flag in result.flags])
     first = result.outputs[0].metrics if result.outputs else {}
     if first.get("segmenter_fallback_reason"):
         entry["segmenter_fallback"] = first["segmenter_fallback_reason"]

@@ -78,7 +78,7 @@ function outputTile(g, push, featured, product, act) {
       fidelityBadge(g), pushState, g.featured && g.status !== "ready"
         ? badge("Featured", "info") : null),
     g.flags.length ? el("ul", { class: "flags", "aria-label": "Why this needs a look" },
-      g.flags.map((f) => el("li", { text: f }))) : null,
+      g.flags.map((f) => el("li", { text: f.message, dataset: { code: f.code } }))) : null,
   );
   if (push && push.status === "failed") {
     add(tile, el("p", { class: "push-error", text: push.error || "The push failed." }),
