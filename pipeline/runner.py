@@ -33,7 +33,7 @@ from pipeline.presets import (
 )
 from pipeline.stages.composite import composite, solid_canvas
 from pipeline.stages.cutout import decontaminate
-from pipeline.stages.encode import Encoded, encode, encode_mask
+from pipeline.stages.encode import Encoded, decode_rgb, encode, encode_mask
 from pipeline.stages.enhance import EnhanceReport, enhance
 from pipeline.stages.fidelity import (
     mask_flags,
@@ -264,7 +264,7 @@ def _encode(run: RunContext, image: np.ndarray) -> Encoded:
 
 def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output:
     config = run.config
-    shadow_kind = "none" if preset.transparent else config.shadow
+    shadow_kind = preset.shadow_for(config.shadow)
     with run.timed("shadow"):
         shadow = make_shadow(layer, shadow_kind)
     with run.timed("composite"):
@@ -273,13 +273,14 @@ def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output
     with run.timed("fidelity"):
         metrics = {**run.base_metrics, **product_fidelity(image, layer),
                    "product_scale": round(layer.scale, 4), "shadow": shadow_kind}
-        if white:
-            metrics.update(white_background_metrics(image, layer, shadow))
+    encoded = _encode(run, image)
+    metrics["format"] = encoded.format
+    with run.timed("fidelity"):
+        if white:  # purity of the file as written: a lossy format may leave off-white pixels
+            metrics.update(white_background_metrics(decode_rgb(encoded.data), layer, shadow))
         flags = [*run.image_flags, *output_flags(
             metrics, white=white, marketplace=preset.marketplace, fill_target=preset.fill,
             max_delta_e=config.max_enhance_delta_e)]
-    encoded = _encode(run, image)
-    metrics["format"] = encoded.format
     return Output(kind="framed", preset=preset.name, data=encoded.data,
                   content_type=encoded.content_type, extension=encoded.extension,
                   width=image.shape[1], height=image.shape[0], metrics=metrics, flags=flags,
@@ -318,18 +319,19 @@ def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int]
     with run.timed("frame"):
         layer = scene_layer(product, canvas, scene)
     seeds = [config.seed + i for i in range(config.variations)]
+    scene_shadow = "contact" if config.shadow == "auto" else config.shadow
     with run.timed("scene"):
         backgrounds = generator.generate(product=layer, preset=scene, seeds=seeds,
                                          deadline=run.deadline, config=config)
     with run.timed("shadow"):
-        shadow = make_shadow(layer, config.shadow, colour=scene.backdrop.shadow_colour)
+        shadow = make_shadow(layer, scene_shadow, colour=scene.backdrop.shadow_colour)
     outputs = []
     for seed, background in zip(seeds, backgrounds, strict=True):
         with run.timed("composite"):
             image = composite(background, layer, shadow)
         with run.timed("fidelity"):
             metrics = {**run.base_metrics, **product_fidelity(image, layer),
-                       "product_scale": round(layer.scale, 4), "shadow": config.shadow}
+                       "product_scale": round(layer.scale, 4), "shadow": scene_shadow}
             flags = [*run.image_flags, *output_flags(
                 metrics, white=False, marketplace=False, fill_target=None,
                 max_delta_e=config.max_enhance_delta_e)]

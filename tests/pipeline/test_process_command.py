@@ -142,7 +142,7 @@ def real_inbox(tmp_path):
 def test_real_photos_exit_zero_skip_the_rest_and_name_flagged_files(real_inbox, tmp_path):
     out_dir = tmp_path / "out"
     stdout, stderr = _run(str(real_inbox), "--out", str(out_dir), "--scenes", "0",
-                          "--preset", "marketplace", "--shadow", "none")
+                          "--preset", "marketplace")
     report = json.loads((out_dir / "report.json").read_text())
     summary = report["summary"]
     assert (summary["inputs"], summary["succeeded"], summary["failed"], summary["skipped"]) == (

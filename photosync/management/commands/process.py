@@ -74,7 +74,9 @@ class Command(BaseCommand):
                             metavar="NAME", help=f"repeatable; one of {', '.join(SCENE_PRESETS)}"
                                                  " (default studio-sweep)")
         parser.add_argument("--prompt", default=None, help="a custom scene prompt")
-        parser.add_argument("--shadow", default="contact", choices=("none", "contact", "drop"))
+        parser.add_argument("--shadow", default="auto", choices=("auto", "none", "contact", "drop"),
+                            help="auto (default): the preset's own, none on marketplace and a "
+                                 "contact shadow elsewhere")
         parser.add_argument("--scene-generator", default="procedural",
                             help="procedural or diffusers:<hub id or local folder>")
         parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
