@@ -32,7 +32,7 @@ from pipeline.presets import (
     scene_preset,
 )
 from pipeline.stages.composite import composite, solid_canvas
-from pipeline.stages.cutout import decontaminate
+from pipeline.stages.cutout import decontaminate, snap_alpha
 from pipeline.stages.encode import Encoded, decode_rgb, encode, encode_mask
 from pipeline.stages.enhance import EnhanceReport, enhance
 from pipeline.stages.fidelity import (
@@ -235,6 +235,9 @@ def _segment(run: RunContext) -> None:
             flag = outcome.flag()
             run.notes.append(flag.message)
             run.image_flags.append(flag)
+        # A model's confident inside is opaque: pasted as is into every output, and compared.
+        run.alpha, snapped = snap_alpha(run.alpha)
+        run.base_metrics["mask_core_snapped_px"] = snapped
     run.base_metrics["segmenter_label"] = segmenter_label(run.segmenter)
     mask_info = mask_metrics(run.alpha)
     run.base_metrics.update(mask_info)

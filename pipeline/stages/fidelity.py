@@ -2,6 +2,10 @@
 
 * product pixel fidelity — inside the product (opaque alpha, eroded by two pixels) the output must
   equal the placed product exactly: ``product_max_abs_diff`` is 0 after a correct composite-back;
+  ``product_compared_share`` is the share of the product's core that was compared: alpha >= 128,
+  at least ``EDGE_SOURCE_PX`` source pixels inside its edge (the resize softens that band).
+  Under ``MIN_COMPARED_SHARE`` the check cannot vouch for the product (a soft model mask, glass)
+  and says so with a flag instead of passing on the pixels it did not see;
 * colour drift — ΔE of the enhancement against the source (from the enhance stage);
 * mask sanity — area fraction, components, border contact, edge softness;
 * white backgrounds — purity (share of exactly #FFFFFF pixels outside the product and its
@@ -14,6 +18,8 @@ auto-approved.
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
@@ -25,6 +31,8 @@ ERODE_PX = 2
 # Studio products sit inside the frame; above this share of the border the product is cropped
 # (a model's body, a card filling the shot) or the backdrop leaked into the cutout.
 BORDER_CONTACT = 0.05
+MIN_COMPARED_SHARE = 0.95
+EDGE_SOURCE_PX = 3  # Lanczos' reach: the edge band a resize may soften, in source pixels
 
 
 def mask_metrics(alpha: np.ndarray) -> dict[str, float | int]:
@@ -82,12 +90,14 @@ def mask_flags(metrics: dict[str, float | int]) -> list[Flag]:
 def product_fidelity(image: np.ndarray, layer: Layer) -> dict[str, float | int]:
     """Compare the output with the placed product inside its eroded opaque area."""
     x0, y0, x1, y1 = layer.box
-    opaque = (layer.rgba[..., 3] == 255).astype(np.uint8)
-    inner = cv2.erode(opaque, np.ones((2 * ERODE_PX + 1, 2 * ERODE_PX + 1), np.uint8))
+    kernel = np.ones((2 * ERODE_PX + 1, 2 * ERODE_PX + 1), np.uint8)
+    alpha = layer.rgba[..., 3]
+    inner = cv2.erode((alpha == 255).astype(np.uint8), kernel)
     count = int(cv2.countNonZero(inner))
+    share = _compared_share(inner, alpha, layer.scale)
     if count == 0:
-        return {"product_pixels_compared": 0, "product_max_abs_diff": 0,
-                "product_mean_abs_diff": 0.0}
+        return {"product_pixels_compared": 0, "product_compared_share": share,
+                "product_max_abs_diff": 0, "product_mean_abs_diff": 0.0}
     out = image[y0:y1, x0:x1, :3]
     if out.strides[1] != 3:  # an RGBA canvas: OpenCV needs packed pixels
         out = np.ascontiguousarray(out)
@@ -99,9 +109,23 @@ def product_fidelity(image: np.ndarray, layer: Layer) -> dict[str, float | int]:
     mean_diff = sum(cv2.mean(diff, mask=inner)[:3]) / 3
     return {
         "product_pixels_compared": count,
+        "product_compared_share": share,
         "product_max_abs_diff": int(max_diff),
         "product_mean_abs_diff": round(float(mean_diff), 6),
     }
+
+
+def _compared_share(inner: np.ndarray, alpha: np.ndarray, scale: float) -> float:
+    """Share of the product's core that ``inner`` (the compared pixels) covers; a product too
+    thin to have such a core is measured against its shallow (``ERODE_PX``) core instead."""
+    solid = (alpha >= 128).astype(np.uint8)
+    reach = ERODE_PX + math.ceil(EDGE_SOURCE_PX * max(1.0, scale))
+    for radius in (reach, ERODE_PX):
+        core = cv2.erode(solid, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
+        total = int(cv2.countNonZero(core))
+        if total:
+            return round(int(cv2.countNonZero(cv2.bitwise_and(inner, core))) / total, 5)
+    return 0.0
 
 
 def white_background_metrics(image: np.ndarray, layer: Layer,
@@ -168,6 +192,13 @@ def output_flags(
             "fidelity_failed",
             "Product pixels differ from the source after compositing (max difference "
             f"{metrics['product_max_abs_diff']})."
+        ))
+    share = metrics.get("product_compared_share")
+    if share is not None and share < MIN_COMPARED_SHARE:
+        flags.append(Flag(
+            "fidelity_low_coverage",
+            f"The pixel-fidelity check could compare only {share:.0%} of the product (the rest "
+            "is semi-transparent in the mask), so it cannot vouch for the product's pixels."
         ))
     if metrics.get("delta_e_mean", 0.0) > max_delta_e + 0.5 or metrics.get("delta_e_p95", 0) > 12:
         flags.append(Flag(
