@@ -220,7 +220,7 @@ def _segment(run: RunContext) -> None:
     metrics and flags (one when the segmenter doubts its answer, one when a fallback made it).
     """
     alpha = run.loaded.rgba[..., 3]
-    confident = True
+    confident, doubt = True, ""
     if run.loaded.has_alpha and (alpha <= ALPHA_THRESHOLD).mean() > 0.01:
         run.notes.append("the image already had a transparent background; its alpha was used")
         run.alpha, run.segmenter = alpha.copy(), "input-alpha"
@@ -230,7 +230,7 @@ def _segment(run: RunContext) -> None:
         run.alpha, run.segmenter = segmentation.alpha, outcome.used
         run.notes.extend(segmentation.notes)
         run.base_metrics.update({**segmentation.metrics, **outcome.metrics()})
-        confident = segmentation.confident
+        confident, doubt = segmentation.confident, segmentation.doubt
         if outcome.fell_back:
             flag = outcome.flag()
             run.notes.append(flag.message)
@@ -243,8 +243,9 @@ def _segment(run: RunContext) -> None:
     run.base_metrics.update(mask_info)
     run.image_flags.extend(mask_flags(mask_info))
     if not confident:
+        why = f": {doubt}" if doubt else ""
         run.image_flags.append(Flag("mask_uncertain",
-                                    "The background could not be separated with confidence."))
+                                    f"The background could not be separated with confidence{why}."))
 
 
 def _enhance(run: RunContext) -> None:

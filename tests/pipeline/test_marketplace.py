@@ -15,7 +15,7 @@ from pipeline.flags import codes
 from pipeline.presets import FRAME_PRESETS
 from tests.pipeline.factories import SAMPLES
 
-GOOD = ("mb01-blue-0.jpg", "mg01-bk-0.jpg", "luma-yoga-brick.jpg")
+GOOD = ("mb03-black-0.jpg", "mg01-bk-0.jpg", "luma-yoga-brick.jpg")
 
 
 def _framed(name: str, **config):
@@ -59,8 +59,8 @@ def test_a_shadow_on_marketplace_only_when_asked_and_then_flagged():
 def test_purity_is_measured_on_the_encoded_file():
     """JPEG ringing around the product leaves off-white pixels the array never had; the check
     reads the file, so a lossy marketplace output is flagged rather than passed."""
-    png = _framed("lt01.jpg", frame_preset="marketplace")
-    jpeg = _framed("lt01.jpg", frame_preset="marketplace", output_format="jpeg")
+    png = _framed("luma-stability-ball.jpg", frame_preset="marketplace")
+    jpeg = _framed("luma-stability-ball.jpg", frame_preset="marketplace", output_format="jpeg")
     assert png.metrics["background_purity"] == 1.0 and png.flags == []
     assert jpeg.metrics["format"] == "jpeg"
     assert jpeg.metrics["background_purity"] < 0.995
@@ -69,4 +69,4 @@ def test_purity_is_measured_on_the_encoded_file():
     before = np.asarray(Image.open(io.BytesIO(png.data)).convert("RGB")) == 255
     after = np.asarray(Image.open(io.BytesIO(jpeg.data)).convert("RGB")) == 255
     lost = before.all(axis=2) & ~after.all(axis=2)
-    assert lost.mean() > 0.005
+    assert lost.mean() > 0.002  # ringing: pure white in the array, off-white in the file
