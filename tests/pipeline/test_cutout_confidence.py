@@ -75,3 +75,15 @@ def test_holes_are_removed_only_with_evidence():
     doubted = ClassicalSegmenter().segment(thick)
     assert doubted.alpha[120, 120] == 255 and doubted.confident is False
     assert "could be a hole or a white part" in doubted.doubt
+
+
+def test_an_edge_that_does_not_follow_the_photo_is_doubted():
+    from pipeline.backends.classical import _doubts
+
+    photo = _ring(40)
+    followed = np.zeros(photo.shape[:2], bool)
+    followed[40:200, 40:200] = True  # along the product's real edge
+    assert _doubts(photo, followed, np.zeros_like(followed)) == []
+    flat = np.full_like(photo, 128)  # a mask drawn where the photo has no edge at all
+    (doubt,) = _doubts(flat, followed, np.zeros_like(followed))
+    assert doubt.startswith("the cutout's edge barely follows the photo's (mean contrast 0.0")
