@@ -42,8 +42,8 @@ from pipeline.backends import get_scene_generator, get_segmenter  # noqa: E402
 from pipeline.presets import FRAME_PRESETS, SCENE_PRESETS  # noqa: E402
 from pipeline.runner import scene_layer  # noqa: E402
 from pipeline.stages.composite import composite, solid_canvas  # noqa: E402
-from pipeline.stages.cutout import decontaminate  # noqa: E402
-from pipeline.stages.encode import encode, encode_mask  # noqa: E402
+from pipeline.stages.cutout import decontaminate, snap_alpha  # noqa: E402
+from pipeline.stages.encode import decode_rgb, encode, encode_mask  # noqa: E402
 from pipeline.stages.enhance import enhance  # noqa: E402
 from pipeline.stages.fidelity import (  # noqa: E402
     mask_metrics,
@@ -55,6 +55,8 @@ from pipeline.stages.load import load_image  # noqa: E402
 from pipeline.stages.shadow import make_shadow  # noqa: E402
 
 SAMPLES = REPO.parent / "shared" / "data" / "products"
+if not SAMPLES.is_dir():  # the same 15 photos ship with the demo store
+    SAMPLES = REPO / "photosync" / "demo" / "products"
 SOURCE = SAMPLES / "mb01-blue-0.jpg"
 RESULTS = REPO / "bench" / "results" / "pipeline.json"
 # Luccioni, Jernite & Strubell 2024, "Power Hungry Processing": image generation, mean over
@@ -93,24 +95,27 @@ def _direct(data: bytes, config: PipelineConfig, *, scene: bool) -> dict[str, fl
                    max_pixels=config.max_pixels)
     rgb = np.ascontiguousarray(loaded.rgba[..., :3])
     alpha = timed("segment", get_segmenter("classical").segment, rgb).alpha
+    alpha, _ = timed("segment", snap_alpha, alpha)
     timed("fidelity", mask_metrics, alpha)
     enhanced, _ = timed("enhance", enhance, rgb, alpha, max_delta_e=config.max_enhance_delta_e)
     enhanced = timed("enhance", decontaminate, enhanced, alpha)
     cutout = np.dstack([enhanced, alpha])
     preset = FRAME_PRESETS[config.frame_preset]
     layer = timed("frame", frame_layer, cutout, preset)
-    shadow = timed("shadow", make_shadow, layer, config.shadow)
+    shadow = timed("shadow", make_shadow, layer, preset.shadow_for(config.shadow))
     image = timed("composite", composite, solid_canvas(layer.canvas, preset.background), layer,
                   shadow)
     timed("fidelity", product_fidelity, image, layer)
-    timed("fidelity", white_background_metrics, image, layer, shadow)
-    timed("encode", encode, image, "png")
+    written = timed("encode", encode, image, "png")
+    timed("fidelity", white_background_metrics, timed("fidelity", decode_rgb, written.data),
+          layer, shadow)
     if scene:
         sweep = SCENE_PRESETS["studio-sweep"]
         placed = timed("frame", scene_layer, crop_product(cutout), layer.canvas, sweep)
         (backdrop,) = timed("scene", get_scene_generator("procedural").generate,
                             product=placed, preset=sweep, seeds=[0])
-        scene_shadow = timed("shadow", make_shadow, placed, config.shadow,
+        scene_shadow = timed("shadow", make_shadow, placed,
+                             "contact" if config.shadow == "auto" else config.shadow,
                              colour=sweep.backdrop.shadow_colour)
         picture = timed("composite", composite, backdrop, placed, scene_shadow)
         timed("fidelity", product_fidelity, picture, placed)
@@ -252,7 +257,7 @@ def contact_sheet(out: Path, tile: int = 160) -> list[dict]:
                               else (255, 255, 255))
             frame.paste(cell, ((frame.width - cell.width) // 2, (frame.height - cell.height) // 2))
             sheet.paste(frame, (col * tile + 2, top + label_h))
-        flags = sorted(set(plain.flags))
+        flags = sorted({flag.code for flag in plain.flags})
         draw.text((4, top + 1), f"{path.name}  {'; '.join(flags)[:110]}", fill=(0, 0, 0))
         summary.append({"photo": path.name, "flags": flags,
                         "mask_area": plain.outputs[0].metrics["mask_area_fraction"],

@@ -179,7 +179,7 @@ class GeneratedImage(models.Model):
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     metrics = models.JSONField(default=dict, blank=True)
-    flags = models.JSONField(default=list, blank=True)  # reasons it needs a human look
+    flags = models.JSONField(default=list, blank=True)  # [{code, message}]: see photosync.flags
     alt_text = models.TextField(blank=True)
     featured = models.BooleanField(default=False)
     # This output's share of its job's energy (pipeline.energy.split_energy, services.energy).

@@ -30,10 +30,12 @@ from pipeline.errors import (
     UnknownBackend,
     UnsupportedImage,
 )
+from pipeline.flags import FLAG_CODES, Flag
 from pipeline.presets import FRAME_PRESETS, SCENE_PRESETS, FramePreset, ScenePreset
 from pipeline.runner import STAGES, Output, PipelineResult, prepare, process_image
 
 __all__ = [
+    "FLAG_CODES",
     "FRAME_PRESETS",
     "SCENE_PRESETS",
     "STAGES",
@@ -42,6 +44,7 @@ __all__ = [
     "CorruptImage",
     "DeviceUnavailable",
     "EmptyFile",
+    "Flag",
     "FramePreset",
     "GenerationError",
     "GenerationTimeout",

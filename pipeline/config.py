@@ -10,7 +10,7 @@ from pipeline.errors import ConfigError
 from pipeline.models import licence_check
 from pipeline.presets import SCENE_PRESETS, frame_preset
 
-SHADOWS = ("none", "contact", "drop")
+SHADOWS = ("auto", "none", "contact", "drop")  # auto: the frame preset's own (contact in scenes)
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 DEVICES = ("cpu", "cuda")
 DTYPES = ("float32", "float16", "bfloat16")
@@ -30,7 +30,7 @@ class PipelineConfig:
     # segmenters known to be unavailable for this run, with why (no GPU worker alive)
     segmenter_unavailable: tuple[tuple[str, str], ...] = ()
     frame_preset: str = "white-square"  # white-square | transparent | marketplace | custom:...
-    shadow: str = "contact"  # none | contact | drop
+    shadow: str = "auto"  # auto (the preset's: none on marketplace) | none | contact | drop
     scene_generator: str = "procedural"  # procedural | diffusers:<hub id or local folder>
     scene_presets: tuple[str, ...] = ("studio-sweep",)
     custom_prompt: str | None = None

@@ -32,6 +32,14 @@ class FramePreset:
     background: RGB | None
     margin: float = 0.0
     marketplace: bool = False
+    shadow: str = "contact"  # what shadow "auto" means on this canvas
+
+    def shadow_for(self, asked: str) -> str:
+        """The shadow an output on this canvas gets: none when transparent, the preset's own
+        for ``auto``, else what was asked."""
+        if self.transparent:
+            return "none"
+        return self.shadow if asked == "auto" else asked
 
     @property
     def transparent(self) -> bool:
@@ -39,10 +47,14 @@ class FramePreset:
 
 
 FRAME_PRESETS: dict[str, FramePreset] = {
+    # A storefront image: a soft contact shadow on white, pure white outside it.
     "white-square": FramePreset("white-square", 2048, 2048, 0.80, (255, 255, 255)),
     "transparent": FramePreset("transparent", None, None, None, None, margin=0.02),
+    # Marketplace main images (Amazon: pure white #FFFFFF, product >= 85% of the frame, long
+    # side >= 1000 px for zoom; Google Merchant Center recommends >= 1500): no shadow unless
+    # one is asked for, 2000 px, fill 0.85.
     "marketplace": FramePreset(
-        "marketplace", 2000, 2000, 0.85, (255, 255, 255), marketplace=True
+        "marketplace", 2000, 2000, 0.85, (255, 255, 255), marketplace=True, shadow="none"
     ),
 }
 

@@ -22,6 +22,7 @@ from pipeline.backends.fallback import chain, segment_with_fallback, segmenter_l
 from pipeline.config import PipelineConfig
 from pipeline.energy import Energy, EnergySpan, meter, split_energy
 from pipeline.errors import DeviceUnavailable, NoProductFound, PipelineError
+from pipeline.flags import Flag
 from pipeline.presets import (
     CUSTOM_SCENE,
     FramePreset,
@@ -31,8 +32,8 @@ from pipeline.presets import (
     scene_preset,
 )
 from pipeline.stages.composite import composite, solid_canvas
-from pipeline.stages.cutout import decontaminate
-from pipeline.stages.encode import Encoded, encode, encode_mask
+from pipeline.stages.cutout import decontaminate, snap_alpha
+from pipeline.stages.encode import Encoded, decode_rgb, encode, encode_mask
 from pipeline.stages.enhance import EnhanceReport, enhance
 from pipeline.stages.fidelity import (
     mask_flags,
@@ -62,7 +63,7 @@ class Output:
     width: int
     height: int
     metrics: dict
-    flags: list[str]
+    flags: list[Flag]  # each a stable code and a sentence (pipeline.flags)
     seed: int | None
     generator: str
     energy: dict = field(default_factory=dict)  # device → {"wh", "source"}: its share
@@ -78,7 +79,7 @@ class PipelineResult:
     notes: list[str]
     segmenter: str
     source_size: tuple[int, int] = (0, 0)
-    flags: list[str] = field(default_factory=list)  # image-level flags (mask sanity)
+    flags: list[Flag] = field(default_factory=list)  # image-level flags (mask sanity)
     energy: Energy | None = None  # what this image used, per device and stage
 
 
@@ -90,7 +91,7 @@ class RunContext:
     deadline: float | None = None  # time.monotonic() value scene generation must not pass
     timings: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
     notes: list[str] = field(default_factory=list)
-    image_flags: list[str] = field(default_factory=list)  # flags every output carries
+    image_flags: list[Flag] = field(default_factory=list)  # flags every output carries
     loaded: LoadedImage | None = None
     rgb: np.ndarray | None = None  # (H, W, 3) uint8, contiguous: the loaded image's colour
     segmenter: str = ""  # the backend that produced the mask ("input-alpha" for a cutout)
@@ -219,7 +220,7 @@ def _segment(run: RunContext) -> None:
     metrics and flags (one when the segmenter doubts its answer, one when a fallback made it).
     """
     alpha = run.loaded.rgba[..., 3]
-    confident = True
+    confident, doubt = True, ""
     if run.loaded.has_alpha and (alpha <= ALPHA_THRESHOLD).mean() > 0.01:
         run.notes.append("the image already had a transparent background; its alpha was used")
         run.alpha, run.segmenter = alpha.copy(), "input-alpha"
@@ -229,17 +230,22 @@ def _segment(run: RunContext) -> None:
         run.alpha, run.segmenter = segmentation.alpha, outcome.used
         run.notes.extend(segmentation.notes)
         run.base_metrics.update({**segmentation.metrics, **outcome.metrics()})
-        confident = segmentation.confident
+        confident, doubt = segmentation.confident, segmentation.doubt
         if outcome.fell_back:
             flag = outcome.flag()
             run.notes.append(flag.message)
-            run.image_flags.append(flag.message)  # image_flags holds sentences
+            run.image_flags.append(flag)
+        # A model's confident inside is opaque: pasted as is into every output, and compared.
+        run.alpha, snapped = snap_alpha(run.alpha)
+        run.base_metrics["mask_core_snapped_px"] = snapped
     run.base_metrics["segmenter_label"] = segmenter_label(run.segmenter)
     mask_info = mask_metrics(run.alpha)
     run.base_metrics.update(mask_info)
     run.image_flags.extend(mask_flags(mask_info))
     if not confident:
-        run.image_flags.append("The background could not be separated with confidence.")
+        why = f": {doubt}" if doubt else ""
+        run.image_flags.append(Flag("mask_uncertain",
+                                    f"The background could not be separated with confidence{why}."))
 
 
 def _enhance(run: RunContext) -> None:
@@ -262,7 +268,7 @@ def _encode(run: RunContext, image: np.ndarray) -> Encoded:
 
 def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output:
     config = run.config
-    shadow_kind = "none" if preset.transparent else config.shadow
+    shadow_kind = preset.shadow_for(config.shadow)
     with run.timed("shadow"):
         shadow = make_shadow(layer, shadow_kind)
     with run.timed("composite"):
@@ -271,13 +277,14 @@ def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output
     with run.timed("fidelity"):
         metrics = {**run.base_metrics, **product_fidelity(image, layer),
                    "product_scale": round(layer.scale, 4), "shadow": shadow_kind}
-        if white:
-            metrics.update(white_background_metrics(image, layer, shadow))
+    encoded = _encode(run, image)
+    metrics["format"] = encoded.format
+    with run.timed("fidelity"):
+        if white:  # purity of the file as written: a lossy format may leave off-white pixels
+            metrics.update(white_background_metrics(decode_rgb(encoded.data), layer, shadow))
         flags = [*run.image_flags, *output_flags(
             metrics, white=white, marketplace=preset.marketplace, fill_target=preset.fill,
             max_delta_e=config.max_enhance_delta_e)]
-    encoded = _encode(run, image)
-    metrics["format"] = encoded.format
     return Output(kind="framed", preset=preset.name, data=encoded.data,
                   content_type=encoded.content_type, extension=encoded.extension,
                   width=image.shape[1], height=image.shape[0], metrics=metrics, flags=flags,
@@ -316,18 +323,19 @@ def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int]
     with run.timed("frame"):
         layer = scene_layer(product, canvas, scene)
     seeds = [config.seed + i for i in range(config.variations)]
+    scene_shadow = "contact" if config.shadow == "auto" else config.shadow
     with run.timed("scene"):
         backgrounds = generator.generate(product=layer, preset=scene, seeds=seeds,
                                          deadline=run.deadline, config=config)
     with run.timed("shadow"):
-        shadow = make_shadow(layer, config.shadow, colour=scene.backdrop.shadow_colour)
+        shadow = make_shadow(layer, scene_shadow, colour=scene.backdrop.shadow_colour)
     outputs = []
     for seed, background in zip(seeds, backgrounds, strict=True):
         with run.timed("composite"):
             image = composite(background, layer, shadow)
         with run.timed("fidelity"):
             metrics = {**run.base_metrics, **product_fidelity(image, layer),
-                       "product_scale": round(layer.scale, 4), "shadow": config.shadow}
+                       "product_scale": round(layer.scale, 4), "shadow": scene_shadow}
             flags = [*run.image_flags, *output_flags(
                 metrics, white=False, marketplace=False, fill_target=None,
                 max_delta_e=config.max_enhance_delta_e)]

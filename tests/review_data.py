@@ -16,7 +16,8 @@ CLEAN = {"product_pixels_compared": 5210, "product_max_abs_diff": 0,
          "product_mean_abs_diff": 0.0, "background_purity": 0.9991,
          "background_purity_outside_shadow": 1.0, "fill_ratio": 0.8, "mask_area_fraction": 0.31,
          "mask_components": 1, "mask_border_contact": 0.0}
-FLAG = "The product's colours drifted from the original (mean ΔE 4.2)."
+FLAG = {"code": "colour_drift",
+        "message": "The product's colours drifted from the original (mean ΔE 4.2)."}
 
 
 def png(seed: int, size: tuple[int, int] = (256, 256), scene: bool = False) -> bytes:

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from integrations.base import RemoteImage
 from integrations.errors import IntegrationError, Retryable
+from photosync.flags import flags_store
 from photosync.models import GeneratedImage, GenerationJob, SourceImage
 from photosync.observability import FIDELITY_FLAGS, STAGE_SECONDS, log_context
 from photosync.queueing import WORKER_NAME, Queues
@@ -214,7 +215,7 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
                     width=out.width,
                     height=out.height,
                     metrics=out.metrics,
-                    flags=list(out.flags),
+                    flags=flags_store(out.flags),
                     alt_text=source.alt or job.product.title,
                     energy={"devices": out.energy},  # completed by services.energy
                 )

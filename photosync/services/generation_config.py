@@ -11,7 +11,7 @@ from photosync.queueing import Queues
 # Store settings a merchant may change, with their defaults.
 STORE_SETTING_DEFAULTS: dict = {
     "frame_preset": "white-square",
-    "shadow": "contact",
+    "shadow": "auto",
     "scene_presets": ["studio-sweep"],
     "variations": 1,
     "custom_prompt": "",

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from photosync.flags import flag_codes
 from photosync.models import GeneratedImage, GenerationJob, Push
 from photosync.queueing import Work
 from photosync.services.pushes import push_queue_update, push_retry
@@ -84,7 +85,7 @@ def images_approve_bulk(*, images, user=None) -> tuple[list[Push], list[Generate
     pushes: list[Push] = []
     skipped: list[GeneratedImage] = []
     for image in images:
-        if image.status != GeneratedImage.Status.READY or image.flags:
+        if image.status != GeneratedImage.Status.READY or flag_codes(image.flags):
             skipped.append(image)
             continue
         pushes.append(image_approve(image=image, user=user))
@@ -96,6 +97,7 @@ def images_auto_approve(*, job: GenerationJob) -> int:
     rule = job.store.settings.get("auto_approve", "never")
     if rule == "never":
         return 0
+    # Every stored flag has a code (old sentences read as `legacy`): no codes is no flags.
     candidates = GeneratedImage.objects.filter(job=job, status=GeneratedImage.Status.READY,
                                                flags=[])
     if rule == "framed":

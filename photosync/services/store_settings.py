@@ -25,7 +25,7 @@ from photosync.services.presets import (
 )
 from photosync.services.scheduling import store_limit_set
 
-SHADOWS = ("none", "contact", "drop")
+SHADOWS = ("auto", "none", "contact", "drop")  # auto: the framing preset's own
 AUTO_APPROVE = ("never", "framed", "all")  # flagged outputs are never auto-approved
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 VARIATIONS = (1, 8)  # the fewest and the most scene variations per preset

@@ -24,6 +24,7 @@ from rest_framework.reverse import reverse
 from rest_framework.views import APIView
 
 from integrations.errors import IntegrationError, Retryable
+from photosync.flags import flag_codes
 from photosync.middleware import retry_after_seconds
 from photosync.models import GeneratedImage, Product, Push, Store
 from photosync.selectors import (
@@ -275,7 +276,7 @@ class ImagesBulkApprove(StoreScoped, APIView):
         pushes, skipped = images_approve_bulk(images=wanted, user=request.user)
         result = {
             "approved": [p.image_id for p in pushes],
-            "skipped": [{"id": i.pk, "reason": "flagged" if i.flags else i.status}
+            "skipped": [{"id": i.pk, "reason": "flagged" if flag_codes(i.flags) else i.status}
                         for i in skipped],
             "pushes": PushSerializer(pushes, many=True).data,
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.urls import reverse
 from rest_framework import serializers
 
+from photosync.flags import flag_codes, flags_read
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
 from photosync.services.energy import energy_label
 from photosync.services.media import media_public_url
@@ -65,6 +66,9 @@ class GeneratedSerializer(serializers.ModelSerializer):
     full = serializers.SerializerMethodField(help_text="The full-size file, on this app.")
     thumb = serializers.SerializerMethodField(help_text="320 px thumbnail, cached a year.")
     thumb_2x = serializers.SerializerMethodField(help_text="640 px thumbnail for dense screens.")
+    flags = serializers.SerializerMethodField(
+        help_text="Why this output needs a look: [{code, message}]; codes are listed in the "
+                  "README (`legacy` for a reason stored before flags had codes).")
     fidelity = serializers.SerializerMethodField()
     energy = serializers.SerializerMethodField(
         help_text="This output's share of its job's energy: Wh, g CO2e, sources; null before "
@@ -92,11 +96,16 @@ class GeneratedSerializer(serializers.ModelSerializer):
     def get_thumb_2x(self, obj: GeneratedImage) -> str:
         return generated_thumb_url(name=obj.file.name, size=640)
 
+    def get_flags(self, obj: GeneratedImage) -> list[dict[str, str]]:
+        return flags_read(obj.flags)
+
     def get_fidelity(self, obj: GeneratedImage) -> dict:
-        """`passed`: no threshold failed (the flags say which did); `numbers` for the badge."""
+        """`passed`: no flag code at all (`codes` says which); `numbers` for the badge."""
         metrics = obj.metrics or {}
+        codes = flag_codes(obj.flags)
         return {
-            "passed": not obj.flags,
+            "passed": not codes,
+            "codes": codes,
             "numbers": {k: metrics[k] for k in FIDELITY_METRICS if k in metrics},
         }
 

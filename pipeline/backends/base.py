@@ -26,6 +26,7 @@ class Segmentation:
     alpha: np.ndarray  # (H, W) uint8, 255 = product
     notes: list[str] = field(default_factory=list)
     confident: bool = True
+    doubt: str = ""  # why it is not confident, in words for the flag ("" = no detail)
     segmenter: str = ""
     metrics: dict = field(default_factory=dict)
 

@@ -22,6 +22,15 @@ LEAK_RATIO = 0.5  # a fill keeping under this share of the strict fill's product
 SEED_DISTANCE = 48.0  # border pixels this far (RGB) from the border median are not seeds
 GRABCUT_ITERATIONS = 3
 BAND_PX = 6  # GrabCut may move the edge this far (work-size pixels)
+# An enclosed backdrop-coloured region is a hole only with evidence: the product around it is
+# thin somewhere (a handle loop, between straps), within this share of the long side of the
+# backdrop outside. Else it is kept (a white label, a panel). Either way, big regions whose
+# separation is over CLEAR_SEPARATION are doubted: on the sample photos a DVD's white panel
+# (13 px at 512) and a jump rope's loops (12-22 px) cannot be told apart by this alone.
+THIN_SEPARATION = 0.05
+CLEAR_SEPARATION = 0.02
+DOUBT_SHARE = 0.02  # ambiguous regions over this share of the product are doubted
+WEAK_EDGE = 6.0  # mean gradient (work size, grey levels) on the cutout's edge below which...
 
 
 class ClassicalSegmenter:
@@ -40,17 +49,23 @@ class ClassicalSegmenter:
         small = cv2.GaussianBlur(small, (3, 3), 0)
 
         background = flood_background(small)
-        background |= find_holes(small, background)
+        holes, kept = find_holes(small, background)
+        background |= holes
         notes: list[str] = []
+        doubts: list[str] = []
         confident = 0.02 <= float(background.mean()) <= 0.995
         if not confident:
             notes.append("classical: the border flood fill found no separable backdrop")
         foreground = _grabcut(small, background)
         foreground = _clean(foreground)
+        if confident:
+            doubts = _doubts(small, foreground, kept)
         alpha = _upscale_alpha(rgb, foreground, scale)
         if self.alpha_matting:
             alpha = refine_alpha(rgb, alpha)
-        return Segmentation(alpha=alpha, notes=notes, confident=confident)
+        notes.extend(f"classical: {d}" for d in doubts)
+        return Segmentation(alpha=alpha, notes=notes, confident=confident and not doubts,
+                            doubt="; ".join(doubts))
 
     def preload(self) -> list[str]:
         return []  # nothing to load: no weights
@@ -103,16 +118,20 @@ def _flood(small: np.ndarray, float_diff: int) -> np.ndarray:
     return fill_mask[1:-1, 1:-1] > 0
 
 
-def find_holes(small: np.ndarray, background: np.ndarray) -> np.ndarray:
-    """Enclosed backdrop the border fill cannot reach (inside a handle loop, between straps).
+def find_holes(small: np.ndarray, background: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosed backdrop the border fill cannot reach (inside a handle loop, between straps),
+    and the backdrop-coloured regions, removed or kept, whose call is not clear: (holes,
+    ambiguous).
 
     Candidates are smooth pixels within a few levels of the local backdrop colour (averaged from
-    the filled backdrop nearby); a candidate region counts as a hole when it is big enough and
-    uniform (a printed label has texture and stays).
+    the filled backdrop nearby), in regions big enough to matter. A region is a hole only when
+    the product separating it from the backdrop outside is thin somewhere (``THIN_SEPARATION``):
+    a white panel or label framed by a thick product has the backdrop's colour but is product.
     """
     height, width = background.shape
     if background.all() or not background.any():
-        return np.zeros_like(background)
+        empty = np.zeros_like(background)
+        return empty, empty
     image = small.astype(np.float32)
     size = (max(15, width // 12) | 1,) * 2
     local_bg = _masked_mean(image, background, size)
@@ -126,9 +145,39 @@ def find_holes(small: np.ndarray, background: np.ndarray) -> np.ndarray:
     candidates = close & (grad < 6) & ~background
     count, labels, stats, _ = cv2.connectedComponentsWithStats(candidates.astype(np.uint8), 4)
     minimum = max(9, int(background.size * 0.0008))
-    holes = np.zeros(count, bool)
-    holes[1:] = stats[1:, cv2.CC_STAT_AREA] >= minimum
-    return holes[labels]
+    big = np.zeros(count, bool)
+    big[1:] = stats[1:, cv2.CC_STAT_AREA] >= minimum
+    if not big.any():
+        return big[labels], big[labels]
+    # Distance of each product pixel to the backdrop outside: how thick the product around is.
+    depth = cv2.distanceTransform((~background).astype(np.uint8), cv2.DIST_L2, 3)
+    nearest = np.full(count, np.inf, np.float32)
+    inside = big[labels]
+    np.minimum.at(nearest, labels[inside], depth[inside])
+    long_side = max(height, width)
+    thin = nearest <= max(3.0, THIN_SEPARATION * long_side)
+    clear = nearest <= max(3.0, CLEAR_SEPARATION * long_side)
+    return (big & thin)[labels], (big & ~clear)[labels]
+
+
+def _doubts(small: np.ndarray, foreground: np.ndarray, ambiguous: np.ndarray) -> list[str]:
+    """Measurable reasons to doubt a cutout: big backdrop-coloured regions inside the product
+    that may be holes or white parts, and an edge that does not follow the image's own."""
+    doubts = []
+    product = max(1, int((foreground | ambiguous).sum()))
+    share = float(ambiguous.sum()) / product
+    if share > DOUBT_SHARE:
+        doubts.append(f"{share:.0%} of the product has the backdrop's colour and could be a "
+                      "hole or a white part (a panel, a label)")
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    gradient = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    edge = cv2.morphologyEx(foreground.astype(np.uint8), cv2.MORPH_GRADIENT,
+                            np.ones((3, 3), np.uint8)) > 0
+    strength = float(gradient[edge].mean()) if edge.any() else 0.0
+    if strength < WEAK_EDGE:
+        doubts.append(f"the cutout's edge barely follows the photo's (mean contrast "
+                      f"{strength:.1f} levels): the product may blend into the backdrop")
+    return doubts
 
 
 def _grabcut(small: np.ndarray, background: np.ndarray) -> np.ndarray:

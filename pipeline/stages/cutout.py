@@ -3,8 +3,13 @@
 A soft edge pixel is a mix ``I = a·F + (1 − a)·B`` of product colour F and backdrop colour B.
 Keeping I as the product colour leaves a light fringe that shows on dark scenes. Here B is
 estimated from the backdrop nearby and the equation solved for F; where alpha is too small for a
-stable answer, the colour of the nearest solid product pixels is used. Fully opaque pixels are
-never touched, so the fidelity guarantee (opaque product pixels equal the source) holds.
+stable answer, the colour of the nearest solid product pixels is used. Only the edge band (soft
+pixels within ``EDGE_BAND_PX`` of the backdrop) is unmixed; fully opaque pixels and soft ones
+deep inside the product (glass) are never touched.
+
+Model masks (rembg's min-max normalised maps) put a product's inside at alpha 248–254, never
+255: left so, every product pixel would be blended with each scene's background and the
+fidelity check would compare nothing. :func:`snap_alpha` makes the confident core opaque.
 """
 
 from __future__ import annotations
@@ -13,21 +18,44 @@ import cv2
 import numpy as np
 
 WINDOW = 15  # pixels: neighbourhood the local backdrop and product colours are averaged over
+EDGE_BAND_PX = 12  # soft pixels this close to the backdrop are edge (unmixed); deeper ones kept
+CONFIDENT = 230  # alpha (0.9) from which a model is sure a pixel is product...
+CORE_ERODE_PX = 2  # ...and this far inside such a region the pixel is snapped to 255
+
+
+def snap_alpha(alpha: np.ndarray) -> tuple[np.ndarray, int]:
+    """``alpha`` with its confident core (alpha >= 0.9, eroded by ``CORE_ERODE_PX``) set to 255,
+    and how many pixels changed. The soft edge band keeps its values."""
+    confident = (alpha >= CONFIDENT).astype(np.uint8)
+    size = 2 * CORE_ERODE_PX + 1
+    core = cv2.erode(confident, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size)))
+    snap = (core > 0) & (alpha < 255)
+    changed = int(np.count_nonzero(snap))
+    if not changed:
+        return alpha, 0
+    out = alpha.copy()
+    out[snap] = 255
+    return out, changed
 
 
 def decontaminate(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Return a copy of ``rgb`` with edge colours (0 < alpha < 255) unmixed from the backdrop."""
+    """Return a copy of ``rgb`` with edge colours (0 < alpha < 255 within ``EDGE_BAND_PX`` of
+    the backdrop) unmixed from the backdrop."""
     soft = (alpha > 0) & (alpha < 255)
     out = rgb.copy()
     if not soft.any():
         return out
     ys, xs = np.nonzero(soft)
-    pad = WINDOW
+    pad = WINDOW + EDGE_BAND_PX
     y0, y1 = max(0, ys.min() - pad), min(rgb.shape[0], ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(rgb.shape[1], xs.max() + pad + 1)
     crop = rgb[y0:y1, x0:x1]
     crop_alpha = alpha[y0:y1, x0:x1]
-    region = soft[y0:y1, x0:x1]
+    band = np.ones((2 * EDGE_BAND_PX + 1, 2 * EDGE_BAND_PX + 1), np.uint8)
+    near_backdrop = cv2.dilate((crop_alpha < 5).astype(np.uint8), band) > 0
+    region = soft[y0:y1, x0:x1] & near_backdrop
+    if not region.any():
+        return out
     size = (WINDOW, WINDOW)
     background = _masked_mean(crop, crop_alpha < 5, region, size, cv2)
     solid = _masked_mean(crop, crop_alpha > 250, region, size, cv2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -40,6 +41,12 @@ def encode(image: np.ndarray, fmt: str, *, jpeg_quality: int = 92,
     else:
         pil.save(buffer, "WEBP", quality=webp_quality, method=4)
     return Encoded(buffer.getvalue(), fmt, CONTENT_TYPES[fmt], EXTENSIONS[fmt])
+
+
+def decode_rgb(data: bytes) -> np.ndarray:
+    """The colour pixels of an encoded file as a reader sees them ((H, W, 3) uint8, BGR order:
+    for checks that do not care, such as pure white)."""
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 def encode_mask(alpha: np.ndarray) -> bytes:

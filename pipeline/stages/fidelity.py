@@ -2,19 +2,28 @@
 
 * product pixel fidelity — inside the product (opaque alpha, eroded by two pixels) the output must
   equal the placed product exactly: ``product_max_abs_diff`` is 0 after a correct composite-back;
+  ``product_compared_share`` is the share of the product's core that was compared: alpha >= 128,
+  at least ``EDGE_SOURCE_PX`` source pixels inside its edge (the resize softens that band).
+  Under ``MIN_COMPARED_SHARE`` the check cannot vouch for the product (a soft model mask, glass)
+  and says so with a flag instead of passing on the pixels it did not see;
 * colour drift — ΔE of the enhancement against the source (from the enhance stage);
 * mask sanity — area fraction, components, border contact, edge softness;
 * white backgrounds — purity (share of exactly #FFFFFF pixels outside the product and its
   shadow-free surroundings) and the product's fill ratio.
 
-Flags are sentences a merchant can act on; an output with any flag is never auto-approved.
+Flags are :class:`~pipeline.flags.Flag` s: a stable code (``pipeline.flags.FLAG_CODES``) that
+decisions read, and a sentence a merchant can act on; an output with any flag is never
+auto-approved.
 """
 
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 
+from pipeline.flags import Flag
 from pipeline.stages.frame import ALPHA_THRESHOLD, Layer
 from pipeline.stages.shadow import ShadowLayer
 
@@ -22,6 +31,8 @@ ERODE_PX = 2
 # Studio products sit inside the frame; above this share of the border the product is cropped
 # (a model's body, a card filling the shot) or the backdrop leaked into the cutout.
 BORDER_CONTACT = 0.05
+MIN_COMPARED_SHARE = 0.95
+EDGE_SOURCE_PX = 3  # Lanczos' reach: the edge band a resize may soften, in source pixels
 
 
 def mask_metrics(alpha: np.ndarray) -> dict[str, float | int]:
@@ -45,42 +56,48 @@ def mask_metrics(alpha: np.ndarray) -> dict[str, float | int]:
     }
 
 
-def mask_flags(metrics: dict[str, float | int]) -> list[str]:
+def mask_flags(metrics: dict[str, float | int]) -> list[Flag]:
     """Review reasons for an unsure mask (empty when it looks sane)."""
     flags = []
     area = float(metrics["mask_area_fraction"])
     if area < 0.01:
-        flags.append(
+        flags.append(Flag(
+            "mask_too_small",
             f"The cutout covers only {area:.1%} of the photo; the product may have been missed."
-        )
+        ))
     elif area > 0.92:
-        flags.append(
+        flags.append(Flag(
+            "mask_too_large",
             f"The cutout covers {area:.0%} of the photo; the background may not have been "
             "removed."
-        )
+        ))
     if int(metrics["mask_components"]) > 1 and float(metrics["mask_largest_component_share"]) < 0.9:
-        flags.append(
+        flags.append(Flag(
+            "mask_fragmented",
             f"The cutout has {metrics['mask_components']} separate parts; check for leftover "
             "background or missing pieces."
-        )
+        ))
     contact = float(metrics["mask_border_contact"])
     if contact > BORDER_CONTACT:
-        flags.append(
+        flags.append(Flag(
+            "touches_edge",
             f"The product touches the photo's edge ({contact:.0%} of the border); it may be "
             "cropped, or the background may have leaked into the cutout."
-        )
+        ))
     return flags
 
 
 def product_fidelity(image: np.ndarray, layer: Layer) -> dict[str, float | int]:
     """Compare the output with the placed product inside its eroded opaque area."""
     x0, y0, x1, y1 = layer.box
-    opaque = (layer.rgba[..., 3] == 255).astype(np.uint8)
-    inner = cv2.erode(opaque, np.ones((2 * ERODE_PX + 1, 2 * ERODE_PX + 1), np.uint8))
+    kernel = np.ones((2 * ERODE_PX + 1, 2 * ERODE_PX + 1), np.uint8)
+    alpha = layer.rgba[..., 3]
+    inner = cv2.erode((alpha == 255).astype(np.uint8), kernel)
     count = int(cv2.countNonZero(inner))
+    share = _compared_share(inner, alpha, layer.scale)
     if count == 0:
-        return {"product_pixels_compared": 0, "product_max_abs_diff": 0,
-                "product_mean_abs_diff": 0.0}
+        return {"product_pixels_compared": 0, "product_compared_share": share,
+                "product_max_abs_diff": 0, "product_mean_abs_diff": 0.0}
     out = image[y0:y1, x0:x1, :3]
     if out.strides[1] != 3:  # an RGBA canvas: OpenCV needs packed pixels
         out = np.ascontiguousarray(out)
@@ -92,9 +109,23 @@ def product_fidelity(image: np.ndarray, layer: Layer) -> dict[str, float | int]:
     mean_diff = sum(cv2.mean(diff, mask=inner)[:3]) / 3
     return {
         "product_pixels_compared": count,
+        "product_compared_share": share,
         "product_max_abs_diff": int(max_diff),
         "product_mean_abs_diff": round(float(mean_diff), 6),
     }
+
+
+def _compared_share(inner: np.ndarray, alpha: np.ndarray, scale: float) -> float:
+    """Share of the product's core that ``inner`` (the compared pixels) covers; a product too
+    thin to have such a core is measured against its shallow (``ERODE_PX``) core instead."""
+    solid = (alpha >= 128).astype(np.uint8)
+    reach = ERODE_PX + math.ceil(EDGE_SOURCE_PX * max(1.0, scale))
+    for radius in (reach, ERODE_PX):
+        core = cv2.erode(solid, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8))
+        total = int(cv2.countNonZero(core))
+        if total:
+            return round(int(cv2.countNonZero(cv2.bitwise_and(inner, core))) / total, 5)
+    return 0.0
 
 
 def white_background_metrics(image: np.ndarray, layer: Layer,
@@ -153,42 +184,55 @@ def output_flags(
     marketplace: bool,
     fill_target: float | None,
     max_delta_e: float,
-) -> list[str]:
+) -> list[Flag]:
     """Review reasons for one output, from its metrics."""
     flags = []
     if metrics.get("product_max_abs_diff", 0) > 0:
-        flags.append(
+        flags.append(Flag(
+            "fidelity_failed",
             "Product pixels differ from the source after compositing (max difference "
             f"{metrics['product_max_abs_diff']})."
-        )
+        ))
+    share = metrics.get("product_compared_share")
+    if share is not None and share < MIN_COMPARED_SHARE:
+        flags.append(Flag(
+            "fidelity_low_coverage",
+            f"The pixel-fidelity check could compare only {share:.0%} of the product (the rest "
+            "is semi-transparent in the mask), so it cannot vouch for the product's pixels."
+        ))
     if metrics.get("delta_e_mean", 0.0) > max_delta_e + 0.5 or metrics.get("delta_e_p95", 0) > 12:
-        flags.append(
+        flags.append(Flag(
+            "colour_drift",
             "Enhancement changed product colours noticeably "
             f"(mean ΔE {metrics['delta_e_mean']:.1f})."
-        )
+        ))
     if white:
         purity = metrics["background_purity_outside_shadow"]
         if purity < 0.995:
-            flags.append(
+            flags.append(Flag(
+                "not_pure_white",
                 f"Only {purity:.1%} of the background (outside the shadow) is pure white "
                 "(#FFFFFF)."
-            )
+            ))
         if marketplace and metrics["background_purity"] < 0.95:
-            flags.append(
+            flags.append(Flag(
+                "shadow_not_white",
                 f"The shadow leaves only {metrics['background_purity']:.1%} of the background "
                 "pure white; marketplaces may reject it (use shadow 'none')."
-            )
+            ))
         if fill_target is not None:
             fill = metrics["fill_ratio"]
             if abs(fill - fill_target) > 0.03:
-                flags.append(
+                flags.append(Flag(
+                    "fill_mismatch",
                     f"The product fills {fill:.0%} of the frame; the preset expects "
                     f"{fill_target:.0%}."
-                )
+                ))
     scale = metrics.get("product_scale", 1.0)
     if scale > 2.5:
-        flags.append(
+        flags.append(Flag(
+            "low_resolution",
             f"The photo is low resolution: the product was enlarged {scale:.1f}x for this "
             "output and may look soft."
-        )
+        ))
     return flags

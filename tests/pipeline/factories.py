@@ -15,8 +15,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-#: The sample photos in shared/, beside the repository (tests using them skip without it).
-SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "products"
+#: The sample photos in shared/, beside the repository; else the same 15 photos the demo store
+#: ships (photosync/demo/products), so tests on real photos run in every checkout.
+_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "products"
+SAMPLES = _SHARED if _SHARED.is_dir() else Path(__file__).resolve().parents[2] / "photosync" \
+    / "demo" / "products"
 
 
 def png_bytes(image: Image.Image, **params) -> bytes:
@@ -229,6 +232,44 @@ def build_tiny_onnx_segmenter(path: Path, *, size: int | None = None, family: st
     model.ir_version = 8
     if family:
         helper.set_model_props(model, {"family": family})
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, str(path))
+    return path
+
+
+def build_soft_onnx_segmenter(path: Path, *, size: int = 320, inside: float = 0.98) -> Path:
+    """A model whose mask is ``inside`` (~0.98) over the product, as rembg's min-max normalised
+    maps are: sigmoid(4·(darkness + 4)) · inside, plus one pixel at the centre that reaches 1.0
+    (the maximum the normalisation scales to). U²-Net family, fixed size x size input."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    peak = np.zeros((1, 1, size, size), np.float32)
+    peak[0, 0, size // 2, size // 2] = 1.0 - inside
+    inits = [
+        helper.make_tensor("w", TensorProto.FLOAT, [1, 3, 1, 1], [-1.0, -1.0, -1.0]),
+        helper.make_tensor("b", TensorProto.FLOAT, [1], [4.0]),
+        helper.make_tensor("k", TensorProto.FLOAT, [], [4.0]),
+        helper.make_tensor("inside", TensorProto.FLOAT, [], [inside]),
+        helper.make_tensor("peak", TensorProto.FLOAT, list(peak.shape), peak.ravel().tolist()),
+    ]
+    nodes = [
+        helper.make_node("Conv", ["input", "w", "b"], ["dark"], kernel_shape=[1, 1]),
+        helper.make_node("Mul", ["dark", "k"], ["logit"]),
+        helper.make_node("Sigmoid", ["logit"], ["p"]),
+        helper.make_node("Mul", ["p", "inside"], ["soft"]),
+        helper.make_node("Add", ["soft", "peak"], ["mask"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "soft-segmenter",
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("mask", TensorProto.FLOAT, [1, 1, size, size])],
+        inits,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"family": "u2net"})
     onnx.checker.check_model(model)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))

@@ -15,6 +15,7 @@ from pipeline import BackendUnavailable, PipelineConfig, process_image
 from pipeline.backends import clear_cache, get_segmenter
 from pipeline.backends.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 from pipeline.errors import ServiceUnavailable
+from pipeline.flags import Flag
 from tests.conftest import CUTOUT_API_KEY as KEY
 from tests.pipeline.factories import encode, studio_photo
 
@@ -60,7 +61,8 @@ def test_photoroom_uncertainty_above_a_half_flags_the_cutout(api, photo):
     unsure = process_image(photo, _config("photoroom"))
     assert unsure.outputs[0].metrics["segmenter_uncertainty"] == 0.8
     assert "Photoroom is unsure of this cutout (uncertainty 0.80)" in unsure.notes
-    assert "The background could not be separated with confidence." in unsure.flags
+    assert [f.code for f in unsure.flags] == ["mask_uncertain"]
+    assert unsure.flags[0].message == "The background could not be separated with confidence."
 
 
 def test_with_the_api_answering_500_the_breaker_opens_and_classical_takes_over(api, photo):
@@ -71,7 +73,8 @@ def test_with_the_api_answering_500_the_breaker_opens_and_classical_takes_over(a
         assert result.segmenter == "classical" and len(result.outputs) == 1  # nothing lost
         metrics = result.outputs[0].metrics
         assert metrics["segmenter"] == "classical" and metrics["segmenter_requested"] == "removebg"
-        (flag,) = result.flags
+        ((code, flag),) = [(f.code, f.message) for f in result.flags]
+        assert code == "segmenter_fallback"
         assert flag.startswith("Background removed by the classical segmenter because "
                                "removebg was unavailable (")
         expected = ("remove.bg answered HTTP 500: Internal server error" if i < 3
@@ -89,8 +92,8 @@ def test_a_rate_limit_opens_the_breaker_at_once_for_its_retry_after(api, photo):
     later = process_image(photo, _config("removebg", "classical"))
     assert api.hits["removebg"] == 2  # the second photo never called it
     assert "remove.bg is rate limiting PhotoSync (HTTP 429: Rate limit exceeded); retry in" \
-        in limited.flags[0]
-    assert later.segmenter == "classical" and "remove.bg is paused for" in later.flags[0]
+        in limited.flags[0].message
+    assert later.segmenter == "classical" and "remove.bg is paused for" in later.flags[0].message
     breaker = get_segmenter("removebg").breaker
     assert breaker.state == OPEN and breaker._open_until - breaker.clock() > 55  # Retry-After
 
@@ -109,13 +112,14 @@ def test_out_of_credits_and_a_bad_key_pause_the_api(api, photo, monkeypatch, cap
     api.credits["removebg"] = 0
     result = process_image(photo, _config("removebg", "photoroom"))
     assert result.segmenter == "photoroom"
-    assert "remove.bg is out of credits (HTTP 402: Insufficient credits)" in result.flags[0]
+    assert "remove.bg is out of credits (HTTP 402: Insufficient credits)" in result.flags[0].message
     monkeypatch.setenv("PHOTOSYNC_PHOTOROOM_API_KEY", "sk-wrong-4b1d")
     clear_cache()
     rejected = process_image(photo, _config("photoroom", "classical"))
-    assert "Photoroom rejected the API key (HTTP 403: Unauthorized)" in rejected.flags[0]
-    everything = json.dumps([rejected.notes, rejected.flags, rejected.outputs[0].metrics,
-                             result.notes, result.flags, caplog.text, repr(get_segmenter(
+    assert "Photoroom rejected the API key (HTTP 403: Unauthorized)" in rejected.flags[0].message
+    everything = json.dumps([rejected.notes, [f.to_dict() for f in rejected.flags],
+                             rejected.outputs[0].metrics, result.notes,
+                             [f.to_dict() for f in result.flags], caplog.text, repr(get_segmenter(
                                  "photoroom"))])
     assert KEY not in everything and "sk-wrong-4b1d" not in everything
 
@@ -132,7 +136,7 @@ def test_an_image_the_api_refuses_falls_back_without_pausing_the_api(api, photo)
                                            "code": "unknown_foreground"}]}
     api.fail_next(1, 400)
     result = process_image(photo, _config("removebg", "classical"))
-    assert "remove.bg could not process this image (HTTP 400" in result.flags[0]
+    assert "remove.bg could not process this image (HTTP 400" in result.flags[0].message
     assert segmenter.breaker.state == CLOSED
     assert process_image(photo, _config("removebg", "classical")).segmenter == "removebg"
 
@@ -142,23 +146,24 @@ def test_a_slow_api_times_out_and_the_next_segmenter_runs(api, photo, monkeypatc
     api.delay = 1.5
     result = process_image(photo, _config("removebg", "classical"))
     assert result.segmenter == "classical"
-    assert "remove.bg did not answer within 1 s" in result.flags[0]
+    assert "remove.bg did not answer within 1 s" in result.flags[0].message
 
 
 def test_the_chain_moves_through_apis_and_says_so(api, photo):
     api.fail_next(1, 503)
     result = process_image(photo, _config("removebg", "photoroom", "classical"))
     assert result.segmenter == "photoroom"
-    assert result.flags == [
+    assert result.flags == [Flag(
+        "segmenter_fallback",
         "Background removed by Photoroom Remove Background API because removebg was "
-        "unavailable (remove.bg answered HTTP 503: Internal server error)."]
+        "unavailable (remove.bg answered HTTP 503: Internal server error).")]
 
 
 def test_without_a_key_a_hosted_fallback_is_skipped_with_the_reason(photo, monkeypatch):
     monkeypatch.delenv("PHOTOSYNC_REMOVEBG_API_KEY", raising=False)
     clear_cache()
     result = process_image(photo, _config("removebg", "classical"))
-    assert "set PHOTOSYNC_REMOVEBG_API_KEY" in result.flags[0]
+    assert "set PHOTOSYNC_REMOVEBG_API_KEY" in result.flags[0].message
     with pytest.raises(BackendUnavailable, match="No segmenter could remove the background: "
                                                  "removebg: The remove.bg segmenter needs"):
         process_image(photo, _config("removebg", "photoroom"))

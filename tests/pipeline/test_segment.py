@@ -19,6 +19,7 @@ from pipeline import (
 )
 from pipeline.backends import clear_cache, get_segmenter, known_segmenters
 from pipeline.backends.classical import ClassicalSegmenter, border_uniformity
+from pipeline.flags import Flag
 from tests.pipeline.factories import png_bytes, studio_photo, synthetic_studio_set
 
 
@@ -158,7 +159,7 @@ def test_classical_says_when_it_is_not_confident_and_the_image_is_flagged():
     doubtful = ClassicalSegmenter().segment(np.asarray(_busy_photo()))
     assert doubtful.confident is False
     assert doubtful.notes == ["classical: the border flood fill found no separable backdrop"]
-    flag = "The background could not be separated with confidence."
+    flag = Flag("mask_uncertain", "The background could not be separated with confidence.")
     result = process_image(png_bytes(_busy_photo()), PipelineConfig(scene_presets=()))
     assert flag in result.flags and flag in result.outputs[0].flags
     # A clean studio backdrop: confident, and no such flag.

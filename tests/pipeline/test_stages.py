@@ -174,8 +174,9 @@ def test_mask_metrics_and_flags():
     assert mask_flags(metrics) == []
     alpha[70:100, 0:100] = 255  # a second big part glued to the bottom edge
     flags = mask_flags(mask_metrics(alpha))
-    assert flags[0].startswith("The cutout has 2 separate parts")
-    assert flags[1].startswith("The product touches the photo's edge")
+    assert [f.code for f in flags] == ["mask_fragmented", "touches_edge"]
+    assert flags[0].message.startswith("The cutout has 2 separate parts")
+    assert flags[1].message.startswith("The product touches the photo's edge")
 
 
 @pytest.mark.parametrize("fmt,mime,ext", [("png", "image/png", ".png"),

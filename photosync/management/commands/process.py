@@ -3,10 +3,15 @@
 The hybrid / on-premise workflow: point it at photos or folders, get the outputs, each image's
 segmentation mask (``<name>.mask.png``, source size) and ``report.json`` (per image: outputs,
 mask, fidelity metrics, per-stage timings, energy per device and stage with its source, notes,
-flags, errors; in the summary the run's Wh, Wh per output and g CO2e at the grid intensity of
-PHOTOSYNC_GRID_INTENSITY or its URL). A bad file is recorded in the report and the run goes
-on; the command fails only when every input failed (or the configuration cannot run on this
-host, which is checked before the first image).
+flags as ``{code, message}``, errors; in the summary the run's Wh, Wh per output and g CO2e at
+the grid intensity of PHOTOSYNC_GRID_INTENSITY or its URL, and every flagged output by name).
+A bad image is recorded in the report and the run goes on. Files that are not images at all
+(``product.json``, notes: no image extension and no image signature) are skipped with a note
+and are no failure.
+
+Exit status: 0 every image was processed (flagged outputs included: the summary names them),
+1 some images failed and the others were processed, 2 nothing was processed (bad arguments or
+settings, no image among the inputs, or every image failed).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from photosync.services.carbon import grid_intensity
@@ -34,6 +40,13 @@ from pipeline import (
 )
 
 REPORT = "report.json"
+# Anything Pillow can name by its extension is an image to try (and a failure if unreadable).
+IMAGE_SUFFIXES = frozenset(Image.registered_extensions()) | {".heic", ".heif", ".avif"}
+SOME_FAILED, NOTHING_PROCESSED = 1, 2
+
+
+def usage_error(message: str) -> CommandError:
+    return CommandError(message, returncode=NOTHING_PROCESSED)
 
 
 class Command(BaseCommand):
@@ -61,7 +74,9 @@ class Command(BaseCommand):
                             metavar="NAME", help=f"repeatable; one of {', '.join(SCENE_PRESETS)}"
                                                  " (default studio-sweep)")
         parser.add_argument("--prompt", default=None, help="a custom scene prompt")
-        parser.add_argument("--shadow", default="contact", choices=("none", "contact", "drop"))
+        parser.add_argument("--shadow", default="auto", choices=("auto", "none", "contact", "drop"),
+                            help="auto (default): the preset's own, none on marketplace and a "
+                                 "contact shadow elsewhere")
         parser.add_argument("--scene-generator", default="procedural",
                             help="procedural or diffusers:<hub id or local folder>")
         parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
@@ -78,12 +93,15 @@ class Command(BaseCommand):
         try:
             notes = prepare(config)
         except PipelineError as exc:
-            raise CommandError(exc.message) from None
+            raise usage_error(exc.message) from None
         for note in notes:
             self.stderr.write(note)
-        files = _collect(options["inputs"])
+        files, skipped = _split_images(_collect(options["inputs"]))
+        for entry in skipped:
+            self.stderr.write(f"{entry['input']}: skipped, {entry['reason']}")
         if not files:
-            raise CommandError("No input files found.")
+            raise usage_error("No image files found among the inputs"
+                              + (f" ({len(skipped)} other file(s) skipped)." if skipped else "."))
         out = Path(options["out"])
         out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
@@ -98,6 +116,8 @@ class Command(BaseCommand):
 
         failed = [i for i in images if i["status"] == "error"]
         outputs = sum(len(i["outputs"]) for i in images)
+        flagged = [{"file": o["file"], "codes": list(dict.fromkeys(f["code"] for f in o["flags"]))}
+                   for i in images for o in i["outputs"] if o["flags"]]
         grid = grid_intensity()
         energy_wh = sum(i["energy"]["wh"] for i in images if i.get("energy"))
         report = {
@@ -107,8 +127,10 @@ class Command(BaseCommand):
                 "inputs": len(images),
                 "succeeded": len(images) - len(failed),
                 "failed": len(failed),
+                "skipped": len(skipped),
                 "outputs": outputs,
-                "flagged_outputs": sum(1 for i in images for o in i["outputs"] if o["flags"]),
+                "flagged_outputs": len(flagged),
+                "flagged": flagged,
                 "segmenter_fallbacks": sum(1 for i in images if i.get("segmenter_fallback")),
                 "segmenter_cost_usd": round(sum(i.get("segmenter_cost_usd", 0.0)
                                                 for i in images), 6),
@@ -119,6 +141,7 @@ class Command(BaseCommand):
                 "grid": grid.to_json(),
             },
             "images": images,
+            "skipped": skipped,
         }
         (out / REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n")
         for image in failed:
@@ -126,18 +149,25 @@ class Command(BaseCommand):
         summary = report["summary"]
         self.stdout.write(
             f"Processed {summary['inputs']} image(s): {summary['succeeded']} ok, "
-            f"{summary['failed']} failed; {outputs} output(s), {summary['flagged_outputs']} "
+            f"{summary['failed']} failed"
+            + (f", {len(skipped)} non-image file(s) skipped" if skipped else "")
+            + f"; {outputs} output(s), {summary['flagged_outputs']} "
             f"flagged for review, in {out} ({REPORT}) in {summary['seconds']:.1f} s, "
             f"{summary['energy_wh']:.4f} Wh"
         )
+        for item in flagged:
+            self.stdout.write(f"Flagged for review: {item['file']} ({', '.join(item['codes'])})")
         if len(failed) == len(images):
-            raise CommandError(f"All {len(images)} input(s) failed; see {out / REPORT}.")
+            raise usage_error(f"All {len(images)} image(s) failed; see {out / REPORT}.")
+        if failed:
+            raise CommandError(f"{len(failed)} of {len(images)} image(s) failed; see "
+                               f"{out / REPORT}.", returncode=SOME_FAILED)
 
 
 def _config(options: dict) -> PipelineConfig:
     scenes = options["scenes"]
     if scenes < 0:
-        raise CommandError("--scenes must be 0 or more.")
+        raise usage_error("--scenes must be 0 or more.")
     presets = tuple(options["scene_presets"] or ("studio-sweep",)) if scenes else ()
     try:
         return PipelineConfig(
@@ -160,7 +190,7 @@ def _config(options: dict) -> PipelineConfig:
             cpu_watts_per_core=settings.PHOTOSYNC_CPU_WATTS_PER_CORE,
         )
     except ConfigError as exc:
-        raise CommandError(exc.message) from None
+        raise usage_error(exc.message) from None
 
 
 def _collect(inputs: list[str]) -> list[Path]:
@@ -174,8 +204,31 @@ def _collect(inputs: list[str]) -> list[Path]:
         elif path.exists():
             files.append(path)
         else:
-            raise CommandError(f"Input {item!r} does not exist.")
+            raise usage_error(f"Input {item!r} does not exist.")
     return files
+
+
+def _split_images(files: list[Path]) -> tuple[list[Path], list[dict]]:
+    """(images to process, skipped non-images with why). A file is an image to try when its
+    extension says so (unreadable ones then fail) or Pillow recognises its first bytes."""
+    images, skipped = [], []
+    for path in files:
+        if path.suffix.lower() in IMAGE_SUFFIXES or _looks_like_an_image(path):
+            images.append(path)
+        else:
+            skipped.append({"input": str(path), "reason": "not an image (no image extension "
+                                                          "or signature)"})
+    return images, skipped
+
+
+def _looks_like_an_image(path: Path) -> bool:
+    try:
+        with Image.open(path):
+            return True
+    except Image.DecompressionBombError:
+        return True  # an image, too big: the pipeline says so
+    except (UnidentifiedImageError, OSError, ValueError):
+        return False
 
 
 def _unique_stem(path: Path, used: set[str]) -> str:
@@ -215,14 +268,16 @@ def _process_one(path: Path, stem: str, out: Path, config: PipelineConfig) -> di
             "file": name, "kind": output.kind, "preset": output.preset,
             "width": output.width, "height": output.height,
             "content_type": output.content_type, "seed": output.seed,
-            "generator": output.generator, "metrics": output.metrics, "flags": output.flags,
+            "generator": output.generator, "metrics": output.metrics,
+            "flags": [flag.to_dict() for flag in output.flags],
             "energy": {"wh": round(sum(d["wh"] for d in output.energy.values()), 6),
                        "devices": {k: {**v, "wh": round(v["wh"], 6)}
                                    for k, v in output.energy.items()}},
         })
     entry.update(mask=mask_name, segmenter=result.segmenter,
                  source_size=list(result.source_size), timings=result.timings,
-                 energy=result.energy.to_json(), notes=result.notes, flags=result.flags)
+                 energy=result.energy.to_json(), notes=result.notes,
+                 flags=[flag.to_dict() for flag in result.flags])
     first = result.outputs[0].metrics if result.outputs else {}
     if first.get("segmenter_fallback_reason"):
         entry["segmenter_fallback"] = first["segmenter_fallback_reason"]

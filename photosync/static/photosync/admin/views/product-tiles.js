@@ -91,7 +91,7 @@ function outputTile(g, push, featured, product, act, originalFull) {
       pushState || badge(statusText, tone, { dataset: { role: "status" } }),
       fidelityBadge(g), isFeatured(g, push) ? badge("Featured", "info") : null),
     g.flags.length ? el("ul", { class: "flags", "aria-label": "Why this needs a look" },
-      g.flags.map((f) => el("li", { text: flagText(f) }))) : null,
+      g.flags.map((f) => el("li", { text: flagText(f), dataset: { code: f?.code || "" } }))) : null,
   );
   if (push && push.status === "failed") {
     add(tile, el("p", { class: "push-error", text: push.error || "The push failed." }),

@@ -7,8 +7,8 @@ import { el, plural, promptHelp, selectField, toast } from "../dom.js";
 import { show } from "../router.js";
 import { state } from "../state.js";
 
-const SHADOW_HELP = { none: "No shadow", contact: "A soft contact shadow under the product",
-  drop: "A drop shadow" };
+const SHADOW_HELP = { auto: "The framing preset's own (none on marketplace)", none: "No shadow",
+  contact: "A soft contact shadow under the product", drop: "A drop shadow" };
 const AUTO_HELP = {
   never: "Never: I review every image",
   framed: "Cutouts on white only (scenes wait for me)",
