@@ -71,8 +71,8 @@ def store(media_root):
 def test_every_screen_shows_no_null_or_undefined_text(page, live_server, operator, store):
     # Every output flagged: no "Approve all unflagged" button, the case that drew "null".
     flagged = seed_product(store, title="Flagged lamp", seed=1,
-                           outputs=(("framed", [FLAG]), ("scene", [{"code": "delta_e",
-                                                                     "message": FLAG}])))
+                           outputs=(("framed", [FLAG]), ("scene", [{"code": "colour_drift",
+                                                                     "message": FLAG["message"]}])))
     clean = seed_product(store, title="Clean chair", seed=2)
     broken = broken_original(store)
     log_in(page, live_server, operator)
@@ -95,7 +95,7 @@ def test_every_screen_shows_no_null_or_undefined_text(page, live_server, operato
     # A flag sent as {code, message} reads as its message.
     page.goto(f"{live_server.url}/#/products/{flagged.pk}")
     scene = flagged.generated.get(kind="scene")
-    expect(page.locator(f"article[data-image-id='{scene.pk}'] .flags")).to_have_text(FLAG)
+    expect(page.locator(f"article[data-image-id='{scene.pk}'] .flags")).to_have_text(FLAG["message"])
 
 
 def test_a_damaged_original_says_why_instead_of_a_broken_image(page, live_server, operator,
@@ -409,9 +409,11 @@ def test_axe_core_finds_no_violations_on_any_screen(page, live_server, operator,
 
 
 def test_undo_of_an_approve_works_until_its_push_starts(page, live_server, operator, store,
-                                                        settings, worker):
-    """A worker is running: the approve's push waits out PHOTOSYNC_APPROVE_UNDO_SECONDS, the
-    time the Undo shows, so Undo really takes it back."""
+                                                        settings):
+    """The approve's push waits out PHOTOSYNC_APPROVE_UNDO_SECONDS, the time the Undo shows
+    (test_review_api checks the delayed send), so Undo takes it back. No worker here: one
+    stopped at teardown while holding the delayed message would leave the stub broker's
+    delay queue unfinished for every later test."""
     from photosync.models import Push
 
     settings.PHOTOSYNC_APPROVE_UNDO_SECONDS = 10  # production's default (tests push at once)
