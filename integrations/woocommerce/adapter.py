@@ -41,9 +41,9 @@ from integrations.base import (
     gallery_moved,
     gallery_without,
 )
-from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
+from integrations.errors import AuthRevoked, Invalid, NotFound, ProductGone, Unavailable
 from integrations.woocommerce.client import OutcomeUnknown, WooClient, download
-from integrations.woocommerce.webhooks import PRODUCT_TOPICS, parse_gmt
+from integrations.woocommerce.webhooks import SUBSCRIBED_TOPICS, parse_gmt
 
 MARKER = "photosync-"
 SIDELOAD_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
@@ -125,7 +125,7 @@ class WooCommerceAdapter:
 
     def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
         _sideload_url_check(image.public_url)
-        raw = self._read(product_remote_id)
+        raw = _not_trashed(self._read(product_remote_id))
         pid = raw["id"]
         gallery = _gallery(raw)
         mine = _find_ours(gallery, image)
@@ -175,7 +175,7 @@ class WooCommerceAdapter:
                      featured: bool | None = None) -> None:
         """One read-modify-write PUT: every image kept by `{id}`, ours with its new alt and
         first (featured) or last (no longer featured)."""
-        raw = self._read(product_remote_id)
+        raw = _not_trashed(self._read(product_remote_id))
         current = [g["id"] for g in _gallery(raw)]
         ours = _numeric(remote_id)
         if ours not in current:
@@ -213,7 +213,8 @@ class WooCommerceAdapter:
                 raise
 
     def webhooks_ensure(
-        self, *, delivery_url: str, secret: str, topics: tuple[str, ...] = tuple(PRODUCT_TOPICS)
+        self, *, delivery_url: str, secret: str,
+        topics: tuple[str, ...] = tuple(sorted(SUBSCRIBED_TOPICS)),
     ) -> WebhookHealth:
         """Make sure one active webhook per topic delivers to `delivery_url`: re-activate
         disabled or paused ones, create missing ones, delete our duplicates."""
@@ -263,7 +264,10 @@ class WooCommerceAdapter:
         return True
 
     def _read(self, remote_id: str) -> dict:
-        raw = self.client.get(f"products/{_numeric(remote_id)}").data
+        try:
+            raw = self.client.get(f"products/{_numeric(remote_id)}").data
+        except NotFound:
+            raise ProductGone("The product was deleted in WooCommerce.") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), int):
             raise Unavailable("The store answered a product read with something else.")
         parent = raw.get("parent_id")
@@ -349,6 +353,13 @@ def _product(raw: dict) -> RemoteProduct:
         status="active" if raw.get("status", "publish") == "publish" else str(raw.get("status")),
         parent_id=str(parent) if isinstance(parent, int) and parent > 0 else None,
     )
+
+
+def _not_trashed(raw: dict) -> dict:
+    """Nothing is written to a product in the store's trash (it is deleted for the shop)."""
+    if raw.get("status") == "trash":
+        raise ProductGone("The product is in WooCommerce's trash.")
+    return raw
 
 
 def _numeric(remote_id: str) -> int:

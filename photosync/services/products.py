@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from integrations.base import RemoteProduct
 from photosync.models import GenerationJob, Product, Push, SourceImage, Store
+from photosync.services.catalog import TRASHED, product_mark_deleted, product_mark_restored
 from photosync.services.generation_config import job_config_for_store
 from photosync.services.scheduling import jobs_dispatch
 
@@ -48,7 +49,15 @@ def product_ingest(
     Returns the job created, or None when nothing new needs generating (an echo, a repeat,
     or a product without images of the merchant's own). Callers that ingest many products
     pass `dispatch=False` and call `jobs_dispatch()` once at the end.
+
+    A product in the store's trash is marked deleted (services.catalog) and generates
+    nothing; a deleted product the store shows again is restored first.
     """
+    if remote.status == "trash":
+        trashed = Product.objects.filter(store=store, remote_id=remote.remote_id).first()
+        if trashed is not None:
+            product_mark_deleted(product=trashed, reason=TRASHED)
+        return None
     with transaction.atomic():
         product, created = Product.objects.get_or_create(
             store=store,
@@ -58,6 +67,8 @@ def product_ingest(
         if not created:
             # Lock the row so that concurrent deliveries of one product serialize here.
             product = Product.objects.select_for_update().get(pk=product.pk)
+            if product.deleted_at is not None:
+                product_mark_restored(product=product)
         own = product_own_image_ids(product=product)
         merchant_images = [img for img in remote.images if img.remote_id not in own]
         input_hash = product_input_hash(remote=remote, own_image_ids=own)
