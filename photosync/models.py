@@ -97,6 +97,9 @@ class SourceImage(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    # The variant (WooCommerce: variation) whose own image this is; "" for the gallery's.
+    # Its outputs are pushed back to that variant.
+    variant_id = models.CharField(max_length=255, blank=True)
     # Set when the photo left the product (removed, or replaced by other bytes): its waiting
     # outputs are superseded, and it is no longer generated from.
     superseded_at = models.DateTimeField(null=True, blank=True)

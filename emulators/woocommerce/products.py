@@ -135,6 +135,8 @@ class Products(Media):
                 return self._product_list(req, query)
             if method == "POST":
                 return self._product_create(req, body)
+        elif len(segments) in (2, 3) and segments[0].isdigit() and segments[1] == "variations":
+            return self._variations(req, method, int(segments[0]), segments[2:], body)
         elif len(segments) == 1 and segments[0].isdigit():
             pid = int(segments[0])
             with self.lock:
@@ -208,6 +210,51 @@ class Products(Media):
             out = self.product_json(self.products[pid])
         self._fire("product.created", pid)
         send_json(req, 201, out)
+
+    def set_variation_image(self, vid: int, image_id: int | None) -> None:
+        """The merchant picks a variation's image in wp-admin (None: no image)."""
+        self.update_product(vid, image_ids=[image_id] if image_id else [])
+
+    def variation_json(self, variation: dict) -> dict:
+        """`/products/<id>/variations/<vid>`: one `image` (or null), not a gallery."""
+        ids = [i for i in variation["image_ids"] if i in self.attachments]
+        return {
+            "id": variation["id"], "name": variation["name"], "status": variation["status"],
+            "date_modified_gmt": gmt(variation["modified"]),
+            "image": self.image_json(ids[0]) if ids else None,
+        }
+
+    def _variations(self, req, method, pid: int, rest: list[str], body) -> None:
+        with self.lock:
+            parent = self.products.get(pid)
+            if parent is None or parent["type"] == "variation":
+                raise RestError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            if not rest:
+                if method != "GET":
+                    raise RestError(404, "rest_no_route", "No route was found.")
+                return send_json(req, 200, [self.variation_json(self.products[v])
+                                            for v in parent["variations"]],
+                                 {"X-WP-Total": str(len(parent["variations"])),
+                                  "X-WP-TotalPages": "1"})
+            vid = int(rest[0]) if rest[0].isdigit() else 0
+            if vid not in parent["variations"]:
+                raise RestError(404, "woocommerce_rest_product_variation_invalid_id",
+                                "Invalid ID.")
+            if method == "GET":
+                return send_json(req, 200, self.variation_json(self.products[vid]))
+        if method != "PUT" or not isinstance(body, dict):
+            raise RestError(404, "rest_no_route", "No route was found.")
+        image = body.get("image")
+        if isinstance(image, dict):  # set_variation_image: {src} sideloads, {id: 0} clears
+            ids = [] if not image.get("id") and not image.get("src") else \
+                self._resolve_images([image])
+            with self.lock:
+                self.products[vid]["image_ids"] = ids
+                self._touch(self.products[vid])
+        with self.lock:
+            out = self.variation_json(self.products[vid])
+        self._fire("product.updated", vid)
+        send_json(req, 200, out)
 
     def _product_delete(self, req, pid: int, query) -> None:
         force = query.get("force") in ("true", "1")

@@ -25,7 +25,7 @@ from photosync.services.sources import sources_fetch_new, sources_update
 def product_input_hash(*, remote: RemoteProduct, own_image_ids: set[str]) -> str:
     """Hash the inputs that matter: the merchant's own images, the title and the type."""
     images = sorted(
-        (img.remote_id, img.version or img.src)
+        (img.remote_id, img.version or img.src, *((img.variant_id,) if img.variant_id else ()))
         for img in remote.images
         if img.remote_id not in own_image_ids
     )

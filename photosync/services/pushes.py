@@ -22,7 +22,14 @@ from photosync.models import GeneratedImage, Push
 from photosync.queueing import Work
 from photosync.services.catalog import DELETED, TRASHED, cancelled_because, product_mark_deleted
 from photosync.services.leases import LeaseBusy, product_writes
-from photosync.services.push_store import Checked, Outcome, Wanted, push_read_back, push_write
+from photosync.services.push_store import (
+    Checked,
+    Outcome,
+    Wanted,
+    push_read_back,
+    push_write,
+    target_of,
+)
 from photosync.services.sending import row_send
 from photosync.services.stores import store_adapter
 
@@ -82,7 +89,7 @@ def push_status_check(*, push_id: int, attempt: int = 0) -> Push | None:
         return push
     try:
         adapter = store_adapter(store=push.store)
-        state = adapter.push_status(push.product.remote_id, push.remote_id)
+        state = adapter.push_status(target_of(push), push.remote_id)
         if state.status is MediaStatus.PROCESSING:
             _poll_again(push, attempt + 1)
             return push
@@ -323,8 +330,8 @@ def push_rollback(*, push: Push, user=None) -> Push:
     adapter = store_adapter(store=push.store)
     try:
         with product_writes(product_id=push.product_id, wait=ROLLBACK_LEASE_WAIT_S):
-            adapter.rollback(push.product.remote_id, push.remote_id, push.previous_state)
-            state = adapter.push_status(push.product.remote_id, push.remote_id)
+            adapter.rollback(target_of(push), push.remote_id, push.previous_state)
+            state = adapter.push_status(target_of(push), push.remote_id)
     except LeaseBusy:
         raise Retryable("Another change to this product is being sent to the store right "
                         "now; roll back again in a moment.", retry_after=5) from None

@@ -93,7 +93,7 @@ def sources_update(*, product: Product, images: list[RemoteImage], old_title: st
             _source_refresh(source, img, product, old_title)
             continue
         defaults = {"src": img.src, "alt": img.alt, "position": img.position,
-                    "superseded_at": None}
+                    "variant_id": img.variant_id, "superseded_at": None}
         if key in fetched:
             defaults.update(file=fetched[key].file, content_hash=fetched[key].digest)
         source, _ = SourceImage.objects.update_or_create(
@@ -119,7 +119,8 @@ def _source_refresh(source: SourceImage, img: RemoteImage, product: Product,
     """A known photo: follow its place, URL and alt text; its outputs stand. Waiting outputs
     that still carry the old alt suggestion get the new one."""
     old_alt = source.alt
-    changes = {"src": img.src, "alt": img.alt, "position": img.position}
+    changes = {"src": img.src, "alt": img.alt, "position": img.position,
+               "variant_id": img.variant_id}
     moved = (source.remote_id, source.version) != (img.remote_id, img.version)
     if moved and not SourceImage.objects.filter(  # (a superseded row may hold the new key)
             product=product, remote_id=img.remote_id, version=img.version).exists():

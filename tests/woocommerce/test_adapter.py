@@ -206,7 +206,8 @@ def test_catalog_scans_ask_only_for_the_fields_they_use(woo, adapter):
     pid, ids = merchant_product(woo)
     [product] = adapter.iter_products()
     assert woo.requests[-1][2]["_fields"].split(",") == [
-        "id", "name", "type", "status", "parent_id", "date_modified_gmt", "categories", "images"]
+        "id", "name", "type", "status", "parent_id", "date_modified_gmt", "categories", "images",
+        "variations"]
     assert product == adapter.get_product(str(pid))
 
 
