@@ -22,6 +22,20 @@ class RemoteImage:
     version: str = ""
     width: int | None = None
     height: int | None = None
+    # Set for a variant's (WooCommerce: a variation's) own image: its outputs go back there.
+    variant_id: str = ""
+
+
+def variant_target(product_remote_id: str, variant_id: str) -> str:
+    """The push target of a variant's image: what adapters receive as `product_remote_id`
+    when the image belongs to a variant rather than to the product's gallery."""
+    return f"{product_remote_id}/variants/{variant_id}" if variant_id else product_remote_id
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """(product id, variant id or "") of a push target (see variant_target)."""
+    product, sep, variant = str(target).partition("/variants/")
+    return product, variant if sep else ""
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,8 @@ class NotFound(Terminal):
 
 class Invalid(Terminal):
     """The store refused the request as malformed or not allowed."""
+
+
+class ProductGone(NotFound):
+    """The product itself is deleted on the store, or in its trash: nothing may be written
+    to it (the app marks it deleted and cancels what was on its way)."""

@@ -60,6 +60,10 @@ class Product(models.Model):
     # when it changes, which is also what makes our own pushes' echoes harmless.
     input_hash = models.CharField(max_length=64, blank=True)
     remote_updated_at = models.DateTimeField(null=True, blank=True)
+    # Set when the store deleted the product (or, on WooCommerce, trashed it): it leaves the
+    # review queue (listed under "Deleted"), and nothing is pushed to it. Cleared on restore.
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,6 +97,12 @@ class SourceImage(models.Model):
     height = models.PositiveIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     error = models.TextField(blank=True)
+    # The variant (WooCommerce: variation) whose own image this is; "" for the gallery's.
+    # Its outputs are pushed back to that variant.
+    variant_id = models.CharField(max_length=255, blank=True)
+    # Set when the photo left the product (removed, or replaced by other bytes): its waiting
+    # outputs are superseded, and it is no longer generated from.
+    superseded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -164,6 +174,9 @@ class GeneratedImage(models.Model):
         REJECTED = "rejected"
         PUSHED = "pushed"
         FAILED = "failed"
+        # Its source photo was removed or changed on the store before a decision: it left
+        # the queue (kept for the record, never pushed).
+        SUPERSEDED = "superseded"
 
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="images")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="generated")
@@ -172,7 +185,7 @@ class GeneratedImage(models.Model):
     preset = models.CharField(max_length=100)
     generator = models.CharField(max_length=300, blank=True)
     seed = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.READY)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.READY)
     file = models.FileField(upload_to="generated/", max_length=500)
     content_type = models.CharField(max_length=50, default="image/png")
     content_hash = models.CharField(max_length=64)
@@ -211,6 +224,8 @@ class Push(models.Model):
         LIVE = "live"
         FAILED = "failed"
         ROLLED_BACK = "rolled_back"
+        # Never sent: the product was deleted (or trashed) on the store; `error` says so.
+        CANCELLED = "cancelled"
 
     class Kind(models.TextChoices):
         ADD = "add"  # put the image on the product

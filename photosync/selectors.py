@@ -87,7 +87,7 @@ def stores_for_user(*, user) -> QuerySet[Store]:
     return Store.objects.none()
 
 
-QUEUE_FILTERS = ("waiting", "approved", "pushed", "failed", "flagged", "all")
+QUEUE_FILTERS = ("waiting", "approved", "pushed", "failed", "flagged", "all", "deleted")
 _PUSHING = (Push.Status.QUEUED, Push.Status.UPLOADING, Push.Status.PROCESSING)
 
 
@@ -97,13 +97,15 @@ def _count(queryset) -> Coalesce:
     return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
 
-def review_queue(*, stores: QuerySet[Store], status: str = "waiting") -> QuerySet[Product]:
+def review_queue(*, stores: QuerySet[Store], status: str | None = "waiting"
+                 ) -> QuerySet[Product]:
     """Products with generated images, newest activity first, with per-status counts and the
     newest output's file for a thumbnail: one query whatever the number of products.
 
     `status` is one of QUEUE_FILTERS: waiting (outputs to decide), approved (approved, not yet
     on the store), pushed, failed (a source, job or push failed), flagged (waiting outputs
-    that failed a fidelity threshold), all (every product, generated or not yet).
+    that failed a fidelity threshold), all (every product, generated or not yet), deleted
+    (products the store deleted or trashed: only there, never under the others).
     """
     ready = Q(generated__status=GeneratedImage.Status.READY)
     counts = {
@@ -136,6 +138,11 @@ def review_queue(*, stores: QuerySet[Store], status: str = "waiting") -> QuerySe
         .annotate(**subqueries)
         .select_related("store")
     )
+    if status is None:  # every row, deleted ones too (review_queue_counts)
+        return qs
+    if status == "deleted":
+        return qs.filter(deleted_at__isnull=False).order_by(F("deleted_at").desc(), "-pk")
+    qs = qs.filter(deleted_at__isnull=True)
     if status == "waiting":
         qs = qs.filter(n_ready__gt=0)
     elif status == "approved":
@@ -152,15 +159,17 @@ def review_queue(*, stores: QuerySet[Store], status: str = "waiting") -> QuerySe
 
 def review_queue_counts(*, stores: QuerySet[Store]) -> dict[str, int]:
     """How many products each queue filter shows, in one query."""
-    qs = review_queue(stores=stores, status="all").order_by()
+    qs = review_queue(stores=stores, status=None).order_by()
     failed = Q(n_failed_sources__gt=0) | Q(n_failed_pushes__gt=0) | Q(n_failed_jobs__gt=0)
+    kept = Q(deleted_at__isnull=True)  # every filter but "deleted" leaves deleted ones out
     return qs.aggregate(
-        waiting=Count("pk", filter=Q(n_ready__gt=0)),
-        approved=Count("pk", filter=Q(n_approved__gt=0)),
-        pushed=Count("pk", filter=Q(n_pushed__gt=0)),
-        failed=Count("pk", filter=failed),
-        flagged=Count("pk", filter=Q(n_flagged__gt=0)),
-        all=Count("pk"),
+        waiting=Count("pk", filter=kept & Q(n_ready__gt=0)),
+        approved=Count("pk", filter=kept & Q(n_approved__gt=0)),
+        pushed=Count("pk", filter=kept & Q(n_pushed__gt=0)),
+        failed=Count("pk", filter=kept & failed),
+        flagged=Count("pk", filter=kept & Q(n_flagged__gt=0)),
+        all=Count("pk", filter=kept),
+        deleted=Count("pk", filter=~kept),
     )
 
 

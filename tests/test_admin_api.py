@@ -61,7 +61,7 @@ def test_another_stores_ids_answer_404_everywhere(client, django_user_model, two
     listing = client.get("/api/v1/products/?status=all").json()
     assert [p["title"] for p in listing["results"]] == ["Alpha lamp"]
     assert listing["counts"] == {"waiting": 1, "approved": 0, "pushed": 0, "failed": 0,
-                                 "flagged": 1, "all": 1}
+                                 "flagged": 1, "all": 1, "deleted": 0}
     assert {i["product"] for i in client.get("/api/v1/images/").json()["results"]} == {pa.pk}
     assert client.get("/api/v1/pushes/").json()["results"] == []
     root = client.get("/api/v1/").json()
@@ -380,7 +380,7 @@ def test_the_queue_of_a_store_with_1000_products_takes_a_bounded_number_of_queri
         body = client.get("/api/v1/products/?status=waiting").json()
     assert body["count"] == 1000 and len(body["results"]) == 50
     assert body["counts"] == {"waiting": 1000, "approved": 0, "pushed": 0, "failed": 0,
-                              "flagged": 100, "all": 1000}
+                              "flagged": 100, "all": 1000, "deleted": 0}
     assert all(r["thumb"] and r["waiting"] == 2 for r in body["results"])
     print(f"queue API, 1000 products: {len(captured)} queries")
     with django_assert_max_num_queries(11):

@@ -20,7 +20,7 @@ to when `SHOPIFY_API_ORIGIN` points at it.
   (oauth.py).
 - Bulk operations with JSONL results (children after their parent, with `__parentId`).
 - Signed webhook deliveries to the app, including the products/update echo of every change
-  (webhooks.py).
+  and products/delete when the merchant deletes a product (webhooks.py).
 """
 
 from __future__ import annotations
@@ -161,6 +161,16 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
             product.updated_at = st.now_iso()
         if notify:
             self.notify(domain, "products/update", product.id)
+
+    def delete_product(self, domain: str, product_gid: str) -> None:
+        """The merchant deletes the product in the admin: it is gone from every query, its
+        media with it, and Shopify sends products/delete."""
+        shop = self.shops[domain]
+        with shop.lock:
+            product = shop.products.pop(st.gid_number(product_gid))
+            for media_id in product.media_ids:
+                shop.media.pop(media_id, None)
+        self.notify_deleted(domain, product.id)
 
     def reorder_media(self, domain: str, product_gid: str, media_gids: list[str]) -> None:
         """The merchant drags the gallery into this order in the admin (first: featured)."""

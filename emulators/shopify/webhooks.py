@@ -1,5 +1,6 @@
 """Signed webhook deliveries to the app, as Shopify sends them: the products/create|update
-payload (REST-shaped) built at send time, bulk_operations/finish, on a small thread pool."""
+payload (REST-shaped) built at send time, products/delete (only the id),
+bulk_operations/finish, on a small thread pool."""
 
 from __future__ import annotations
 
@@ -36,6 +37,15 @@ class WebhookSender:
             return None
         payload = self._product_payload(self.shops[domain], product_id)
         future = self._pool.submit(self.send_webhook, domain, topic, payload)
+        self._pending.append(future)
+        return future
+
+    def notify_deleted(self, domain: str, product_id: int) -> Future | None:
+        """products/delete as Shopify sends it: the body is only `{"id": <product id>}`."""
+        if not self.webhook_url:
+            return None
+        future = self._pool.submit(self.send_webhook, domain, "products/delete",
+                                   {"id": product_id})
         self._pending.append(future)
         return future
 

@@ -77,9 +77,15 @@ class Deliveries(StoreState):
             delivery_id = self._delivery_ids
             body = b""
             if kind == "delivery":
-                if hook["status"] != "active" or product is None:
+                if hook["status"] != "active":
                     return
-                body = json.dumps(self.product_json(product), separators=(",", ":"))
+                if hook["topic"].endswith(".deleted"):  # WC_Webhook: a deletion sends the id
+                    resource = {"id": resource_id}
+                elif product is None:
+                    return
+                else:
+                    resource = self.product_json(product)
+                body = json.dumps(resource, separators=(",", ":"))
                 body = body.replace("/", "\\/").encode()  # wp_json_encode escapes slashes
         if kind == "ping":
             headers = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -42,6 +42,7 @@ class Media(StoreState):
     url: str
     sideload_allow_loopback: bool
     sideload_any_port: bool
+    src_suffix: str
 
     def upload(self, filename: str, data: bytes, *, alt: str = "") -> int:
         """Add a file to the media library (as the merchant's own upload)."""
@@ -56,7 +57,7 @@ class Media(StoreState):
             "date_created_gmt": gmt(att["created"]),
             "date_modified": gmt(att["created"]),
             "date_modified_gmt": gmt(att["created"]),
-            "src": f"{self.url}/wp-content/uploads/2026/11/{att['filename']}",
+            "src": f"{self.url}/wp-content/uploads/2026/11/{att['filename']}{self.src_suffix}",
             "name": att["title"],
             "alt": att["alt"],
         }

@@ -2,7 +2,11 @@
 and `/products` (list with paging and `modified_after`, create, read, update).
 
 `PUT /products/<id>` with `images`: absent → untouched; `[]` → every image removed; otherwise
-the list replaces the gallery, index 0 featured. The PUT faults (`put_hold`, `put_delay`,
+the list replaces the gallery, index 0 featured. `DELETE /products/<id>` moves a product to the
+trash (`status: trash`; listings leave it out unless asked for `status=trash`), with
+`force=true` deletes it for good; both fire `product.deleted`, whose body is only `{"id": N}`
+(WC_Webhook's payload for a deletion). Restoring from the trash (wp-admin only) fires
+`product.restored`. The PUT faults (`put_hold`, `put_delay`,
 `put_answer_status`) act here; `strip_total_headers` drops the paging totals as some proxies do.
 """
 
@@ -69,6 +73,33 @@ class Products(Media):
             self._touch(product)
         self._fire("product.updated", pid)
 
+    def trash_product(self, pid: int) -> None:
+        """The merchant moves the product to the trash in wp-admin."""
+        with self.lock:
+            product = self.products[pid]
+            if product["status"] != "trash":
+                product["before_trash"] = product["status"]
+                product["status"] = "trash"
+                self._touch(product)
+        self._fire("product.deleted", pid)
+
+    def restore_product(self, pid: int) -> None:
+        """The merchant restores it from the trash (wp-admin's Restore link)."""
+        with self.lock:
+            product = self.products[pid]
+            product["status"] = product.pop("before_trash", "draft")
+            self._touch(product)
+        self._fire("product.restored", pid)
+
+    def delete_product(self, pid: int) -> None:
+        """The merchant deletes the product permanently."""
+        with self.lock:
+            product = self.products.pop(pid)
+            parent = self.products.get(product["parent_id"])
+            if parent is not None and pid in parent["variations"]:
+                parent["variations"].remove(pid)
+        self._fire("product.deleted", pid)
+
     def set_gallery(self, pid: int, image_ids: list[int]) -> None:
         """The merchant edits the gallery in wp-admin (first: the featured image)."""
         self.update_product(pid, image_ids=list(image_ids))
@@ -104,6 +135,8 @@ class Products(Media):
                 return self._product_list(req, query)
             if method == "POST":
                 return self._product_create(req, body)
+        elif len(segments) in (2, 3) and segments[0].isdigit() and segments[1] == "variations":
+            return self._variations(req, method, int(segments[0]), segments[2:], body)
         elif len(segments) == 1 and segments[0].isdigit():
             pid = int(segments[0])
             with self.lock:
@@ -114,6 +147,8 @@ class Products(Media):
                     return send_json(req, 200, self.product_json(product))
             if method == "PUT":
                 return self._product_update(req, pid, body)
+            if method == "DELETE":
+                return self._product_delete(req, pid, query)
         raise RestError(404, "rest_no_route", "No route was found matching the URL and method.")
 
     def _product_list(self, req, query) -> None:
@@ -122,6 +157,9 @@ class Products(Media):
             raise RestError(400, "rest_invalid_param", "Invalid parameter(s): per_page")
         with self.lock:
             items = [p for p in self.products.values() if p["type"] != "variation"]
+            wanted = query.get("status", "any")  # WP_Query's "any" leaves the trash out
+            items = [p for p in items if (p["status"] != "trash" if wanted == "any"
+                                          else p["status"] == wanted)]
             after = query.get("modified_after")
             if after:
                 try:
@@ -173,6 +211,67 @@ class Products(Media):
         self._fire("product.created", pid)
         send_json(req, 201, out)
 
+    def set_variation_image(self, vid: int, image_id: int | None) -> None:
+        """The merchant picks a variation's image in wp-admin (None: no image)."""
+        self.update_product(vid, image_ids=[image_id] if image_id else [])
+
+    def variation_json(self, variation: dict) -> dict:
+        """`/products/<id>/variations/<vid>`: one `image` (or null), not a gallery."""
+        ids = [i for i in variation["image_ids"] if i in self.attachments]
+        return {
+            "id": variation["id"], "name": variation["name"], "status": variation["status"],
+            "date_modified_gmt": gmt(variation["modified"]),
+            "image": self.image_json(ids[0]) if ids else None,
+        }
+
+    def _variations(self, req, method, pid: int, rest: list[str], body) -> None:
+        with self.lock:
+            parent = self.products.get(pid)
+            if parent is None or parent["type"] == "variation":
+                raise RestError(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            if not rest:
+                if method != "GET":
+                    raise RestError(404, "rest_no_route", "No route was found.")
+                return send_json(req, 200, [self.variation_json(self.products[v])
+                                            for v in parent["variations"]],
+                                 {"X-WP-Total": str(len(parent["variations"])),
+                                  "X-WP-TotalPages": "1"})
+            vid = int(rest[0]) if rest[0].isdigit() else 0
+            if vid not in parent["variations"]:
+                raise RestError(404, "woocommerce_rest_product_variation_invalid_id",
+                                "Invalid ID.")
+            if method == "GET":
+                return send_json(req, 200, self.variation_json(self.products[vid]))
+        if method != "PUT" or not isinstance(body, dict):
+            raise RestError(404, "rest_no_route", "No route was found.")
+        image = body.get("image")
+        if isinstance(image, dict):  # set_variation_image: {src} sideloads, {id: 0} clears
+            ids = [] if not image.get("id") and not image.get("src") else \
+                self._resolve_images([image])
+            with self.lock:
+                self.products[vid]["image_ids"] = ids
+                self._touch(self.products[vid])
+        with self.lock:
+            out = self.variation_json(self.products[vid])
+        self._fire("product.updated", vid)
+        send_json(req, 200, out)
+
+    def _product_delete(self, req, pid: int, query) -> None:
+        force = query.get("force") in ("true", "1")
+        with self.lock:
+            product = self.products[pid]
+            if not force and product["status"] == "trash":
+                raise RestError(410, "woocommerce_rest_already_trashed",
+                                f"The product with ID {pid} has already been deleted.")
+            out = self.product_json(product)
+        if force:
+            self.delete_product(pid)
+        else:
+            self.trash_product(pid)
+            with self.lock:
+                out = self.product_json(self.products[pid])
+        send_json(req, 200, out)
+
     def _product_update(self, req, pid: int, body) -> None:
         if not isinstance(body, dict):
             raise RestError(400, "rest_invalid_json", "Invalid JSON body passed.")
@@ -188,6 +287,8 @@ class Products(Media):
                 product["image_ids"] = ids  # replaces the gallery; [] removes every image
             if "name" in body:
                 product["name"] = str(body["name"])
+            if body.get("status") in ("publish", "draft", "pending", "private", "trash"):
+                product["status"] = body["status"]
             self._touch(product)
             out = self.product_json(product)
         self._fire("product.updated", pid)

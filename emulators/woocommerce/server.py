@@ -74,6 +74,9 @@ class WooEmulator(Products, Webhooks, Deliveries, WcAuth, PluginSettings):
         self.put_hold = 0.0  # seconds a PUT waits before it starts applying
         self.put_answer_status = 0  # e.g. 504: a proxy's answer to an applied PUT
         self.strip_total_headers = False  # as some proxies do: only `Link` is left
+        # Appended to every attachment URL, as a CDN or image-optimising plugin rewrites
+        # them (e.g. "?ver=2"): the same bytes at a new URL.
+        self.src_suffix = ""
         self.delivery_delay = 0.0
         self.outage = False  # the host answers 503 to everything
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), RequestHandler)

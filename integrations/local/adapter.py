@@ -31,7 +31,7 @@ from integrations.base import (
     gallery_moved,
     gallery_without,
 )
-from integrations.errors import Invalid, NotFound
+from integrations.errors import Invalid, NotFound, ProductGone
 
 APPROVED_DIR = "approved"
 MANIFEST = "manifest.json"
@@ -130,8 +130,10 @@ class LocalStoreAdapter:
         path = (self.root / remote_id).resolve()
         if path.parent != self.root:
             raise Invalid(f"{remote_id!r} is not a product folder name.")
+        if not self.root.is_dir():  # an unmounted store is not a store without products
+            raise NotFound(f"The store folder {self.root} does not exist.")
         if not path.is_dir():
-            raise NotFound(f"Product folder {remote_id!r} does not exist.")
+            raise ProductGone(f"Product folder {remote_id!r} does not exist.")
         return path
 
     def _read(self, folder: Path) -> RemoteProduct:

@@ -26,7 +26,14 @@ from integrations.base import (
     gallery_moved,
     gallery_without,
 )
-from integrations.errors import AuthRevoked, Invalid, NotFound, Retryable, Throttled
+from integrations.errors import (
+    AuthRevoked,
+    Invalid,
+    NotFound,
+    ProductGone,
+    Retryable,
+    Throttled,
+)
 from integrations.shopify import files
 from integrations.shopify import queries as q
 from integrations.shopify.graphql import ShopifyClient
@@ -204,7 +211,7 @@ class ShopifyAdapter(MediaCalls):
         })["productUpdate"]
         raise_user_errors(attached, "attach the image")
         if attached.get("product") is None:
-            raise NotFound("The product was deleted in Shopify.")
+            raise ProductGone("The product was deleted in Shopify.")
         ours = self._find_ours(gid, attached["product"]["media"]["nodes"], marker, previous)
         if image.featured:
             self._reorder(gid, [(ours, 0)])
@@ -262,7 +269,7 @@ class ShopifyAdapter(MediaCalls):
             product = self.client.execute(q.PRODUCT_MEDIA_STATES,
                                           {"id": gid, "after": after})["product"]
             if product is None:
-                raise NotFound("The product was deleted in Shopify.")
+                raise ProductGone("The product was deleted in Shopify.")
             media.extend(product["media"]["nodes"])
             if not product["media"]["pageInfo"]["hasNextPage"]:
                 return media
@@ -274,7 +281,7 @@ class ShopifyAdapter(MediaCalls):
         while True:
             product = self.client.execute(q.PRODUCT, {"id": gid, "after": after})["product"]
             if product is None:
-                raise NotFound("The product was deleted in Shopify.")
+                raise ProductGone("The product was deleted in Shopify.")
             media.extend(product["media"]["nodes"])
             info = product["media"]["pageInfo"]
             if not info["hasNextPage"]:

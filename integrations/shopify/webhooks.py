@@ -24,8 +24,11 @@ REQUIRED_HEADERS = (
 )
 
 PRODUCT_TOPICS = frozenset({"products/create", "products/update"})
+# Its body is only `{"id": <product id>}`: the product is re-read to confirm it is gone.
+DELETE_TOPIC = "products/delete"
 COMPLIANCE_TOPICS = frozenset({"customers/data_request", "customers/redact", "shop/redact"})
-KNOWN_TOPICS = PRODUCT_TOPICS | COMPLIANCE_TOPICS | {"app/uninstalled", "bulk_operations/finish"}
+KNOWN_TOPICS = PRODUCT_TOPICS | COMPLIANCE_TOPICS | {
+    DELETE_TOPIC, "app/uninstalled", "bulk_operations/finish"}
 
 # The HMAC covers the body only: X-Shopify-Shop-Domain is not signed. Where the body names the
 # shop it is about, that name is the signed one (the first of these fields that is present).

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from integrations.addresses import AddressPolicy, url_check
 from integrations.base import (
@@ -40,16 +40,24 @@ from integrations.base import (
     RemoteProduct,
     gallery_moved,
     gallery_without,
+    split_target,
 )
-from integrations.errors import AuthRevoked, Invalid, NotFound, Unavailable
+from integrations.errors import AuthRevoked, Invalid, NotFound, ProductGone, Unavailable
 from integrations.woocommerce.client import OutcomeUnknown, WooClient, download
-from integrations.woocommerce.webhooks import PRODUCT_TOPICS, parse_gmt
+from integrations.woocommerce.images import (
+    _find_ours,
+    _gallery,
+    _numeric,
+    _only_new,
+    marker_name,
+)
+from integrations.woocommerce.variations import Variations
+from integrations.woocommerce.webhooks import SUBSCRIBED_TOPICS
 
-MARKER = "photosync-"
 SIDELOAD_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 PLUGIN_SETTINGS_GROUP = "photosync"
 # What catalog scans ask for (WordPress's `_fields`): descriptions can be megabytes.
-FIELDS = "id,name,type,status,parent_id,date_modified_gmt,categories,images"
+FIELDS = "id,name,type,status,parent_id,date_modified_gmt,categories,images,variations"
 
 
 @dataclass
@@ -66,7 +74,7 @@ class WebhookHealth:
         return bool(self.reactivated or self.created or self.removed)
 
 
-class WooCommerceAdapter:
+class WooCommerceAdapter(Variations):
     platform = "woocommerce"
 
     def __init__(self, *, domain: str, credentials: dict, settings: dict | None = None) -> None:
@@ -103,11 +111,11 @@ class WooCommerceAdapter:
             params["dates_are_gmt"] = "true"
         for page in self.client.pages("products", params):
             for raw in page:
-                yield _product(raw)
+                yield self._remote(raw)
 
     def get_product(self, remote_id: str) -> RemoteProduct:
         """Re-read one product; a variation id reads its parent."""
-        return _product(self._read(remote_id))
+        return self._remote(self._read(remote_id))
 
     def fetch_image(self, image: RemoteImage) -> bytes:
         return download(
@@ -125,7 +133,10 @@ class WooCommerceAdapter:
 
     def push_image(self, product_remote_id: str, image: NewImage) -> PushResult:
         _sideload_url_check(image.public_url)
-        raw = self._read(product_remote_id)
+        product_id, variation_id = split_target(product_remote_id)
+        raw = _not_trashed(self._read(product_id))
+        if variation_id:
+            return self._variation_push(raw["id"], _numeric(variation_id), image)
         pid = raw["id"]
         gallery = _gallery(raw)
         mine = _find_ours(gallery, image)
@@ -163,6 +174,9 @@ class WooCommerceAdapter:
         )
 
     def push_status(self, product_remote_id: str, remote_id: str) -> PushState:
+        product_id, variation_id = split_target(product_remote_id)
+        if variation_id:
+            return self._variation_status(product_id, variation_id, remote_id)
         gallery = _gallery(self._read(product_remote_id))
         ids = [str(g["id"]) for g in gallery]
         if remote_id not in ids:
@@ -174,8 +188,13 @@ class WooCommerceAdapter:
     def update_image(self, product_remote_id: str, remote_id: str, *, alt: str | None = None,
                      featured: bool | None = None) -> None:
         """One read-modify-write PUT: every image kept by `{id}`, ours with its new alt and
-        first (featured) or last (no longer featured)."""
-        raw = self._read(product_remote_id)
+        first (featured) or last (no longer featured). A variation's image: its alt only."""
+        product_id, variation_id = split_target(product_remote_id)
+        if variation_id:
+            _not_trashed(self._read(product_id))
+            self._variation_update(product_id, variation_id, remote_id, alt=alt)
+            return
+        raw = _not_trashed(self._read(product_remote_id))
         current = [g["id"] for g in _gallery(raw)]
         ours = _numeric(remote_id)
         if ours not in current:
@@ -190,7 +209,12 @@ class WooCommerceAdapter:
 
     def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
         """Take our image out; keep the merchant's gallery as it is now, and put the image
-        featured before the push first again only when ours is the featured image now."""
+        featured before the push first again only when ours is the featured image now. A
+        variation whose image is ours gets its image from before the push back."""
+        product_id, variation_id = split_target(product_remote_id)
+        if variation_id:
+            self._variation_rollback(product_id, variation_id, remote_id, previous_state)
+            return
         raw = self._read(product_remote_id)
         current = [g["id"] for g in _gallery(raw)]
         ours = int(remote_id) if str(remote_id).isdigit() else None
@@ -213,7 +237,8 @@ class WooCommerceAdapter:
                 raise
 
     def webhooks_ensure(
-        self, *, delivery_url: str, secret: str, topics: tuple[str, ...] = tuple(PRODUCT_TOPICS)
+        self, *, delivery_url: str, secret: str,
+        topics: tuple[str, ...] = tuple(sorted(SUBSCRIBED_TOPICS)),
     ) -> WebhookHealth:
         """Make sure one active webhook per topic delivers to `delivery_url`: re-activate
         disabled or paused ones, create missing ones, delete our duplicates."""
@@ -263,56 +288,16 @@ class WooCommerceAdapter:
         return True
 
     def _read(self, remote_id: str) -> dict:
-        raw = self.client.get(f"products/{_numeric(remote_id)}").data
+        try:
+            raw = self.client.get(f"products/{_numeric(remote_id)}").data
+        except NotFound:
+            raise ProductGone("The product was deleted in WooCommerce.") from None
         if not isinstance(raw, dict) or not isinstance(raw.get("id"), int):
             raise Unavailable("The store answered a product read with something else.")
         parent = raw.get("parent_id")
         if raw.get("type") == "variation" and isinstance(parent, int) and parent > 0:
             return self._read(str(parent))
         return raw
-
-
-def marker_name(image: NewImage) -> str:
-    """The attachment title we give our images: readable, and recognisable as ours."""
-    stem = PurePosixPath(image.filename).stem or "image"
-    return f"{stem} ({MARKER}{image.content_hash[:16]})"
-
-
-def is_ours(name: str) -> bool:
-    start = name.rfind(f"({MARKER}")
-    if start < 0 or not name.endswith(")"):
-        return False
-    tag = name[start + len(MARKER) + 1 : -1]
-    return len(tag) == 16 and all(c in "0123456789abcdef" for c in tag)
-
-
-def _find_ours(gallery: list[dict], image: NewImage) -> dict | None:
-    tag = f"({MARKER}{image.content_hash[:16]})"
-    token = _url_token(image.public_url)
-    for entry in gallery:
-        if tag in str(entry.get("name") or ""):
-            return entry
-        if token and token in _url_token(str(entry.get("src") or "")):
-            return entry
-    return None
-
-
-def _url_token(url: str) -> str:
-    """The distinctive part of a file name in a URL, as WordPress keeps it (it trims
-    `.-_` at the ends and may add `-1`, `-scaled` after the stem)."""
-    name = PurePosixPath(unquote(urlsplit(url).path)).stem
-    return name.strip(".-_").lower() if len(name) >= 16 else ""
-
-
-def _only_new(after: list[dict], before: list[dict]) -> dict | None:
-    known = {g["id"] for g in before}
-    new = [g for g in after if g["id"] not in known]
-    return new[0] if len(new) == 1 else None
-
-
-def _gallery(raw: dict) -> list[dict]:
-    images = raw.get("images") or []
-    return [img for img in images if isinstance(img, dict) and isinstance(img.get("id"), int)]
 
 
 def _state(gallery: list[dict]) -> dict:
@@ -324,38 +309,11 @@ def _state(gallery: list[dict]) -> dict:
     return {"images": images, "featured_id": images[0]["id"] if images else None}
 
 
-def _product(raw: dict) -> RemoteProduct:
-    images = tuple(
-        RemoteImage(
-            remote_id=str(img["id"]),
-            src=str(img.get("src") or ""),
-            position=position,
-            alt=str(img.get("alt") or ""),
-            version=str(img.get("src") or ""),
-        )
-        for position, img in enumerate(_gallery(raw))
-        if not is_ours(str(img.get("name") or ""))
-    )
-    categories = [
-        str(c.get("name")) for c in raw.get("categories") or [] if isinstance(c, dict)
-    ]
-    parent = raw.get("parent_id")
-    return RemoteProduct(
-        remote_id=str(raw["id"]),
-        title=str(raw.get("name") or ""),
-        product_type=", ".join(sorted(categories)),
-        updated_at=parse_gmt(raw.get("date_modified_gmt")),
-        images=images,
-        status="active" if raw.get("status", "publish") == "publish" else str(raw.get("status")),
-        parent_id=str(parent) if isinstance(parent, int) and parent > 0 else None,
-    )
-
-
-def _numeric(remote_id: str) -> int:
-    text = str(remote_id).strip()
-    if not text.isdigit() or int(text) <= 0:
-        raise Invalid(f"{remote_id!r} is not a WooCommerce product id.")
-    return int(text)
+def _not_trashed(raw: dict) -> dict:
+    """Nothing is written to a product in the store's trash (it is deleted for the shop)."""
+    if raw.get("status") == "trash":
+        raise ProductGone("The product is in WooCommerce's trash.")
+    return raw
 
 
 def _sideload_url_check(url: str) -> None:

@@ -9,7 +9,9 @@ No header is signed: `X-WC-Webhook-Delivery-ID` changes on every send and `X-WC-
 can be rewritten on a re-sent body, so a delivery's identity is what it carries: the topic,
 the resource id and the resource's `date_modified_gmt` (a digest of the signed body when it
 has none). Variations fire product topics too; they name their parent in `parent_id`, which
-is the product PhotoSync refreshes.
+is the product PhotoSync refreshes. A `product.deleted` body is only the id, the same for
+every deletion of one product: its identity adds the delivery id, and processing re-reads
+the product from the store, so a replay changes nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 PRODUCT_TOPICS = frozenset({"product.created", "product.updated"})
+# Trashing fires product.deleted (as does a permanent delete); its body is only `{"id": N}`.
+# Restoring from the trash fires product.restored with the whole product.
+DELETED_TOPIC = "product.deleted"
+RESTORED_TOPIC = "product.restored"
+SUBSCRIBED_TOPICS = PRODUCT_TOPICS | {DELETED_TOPIC, RESTORED_TOPIC}
 SIGNATURE_HEADER = "X-WC-Webhook-Signature"
 _PING = re.compile(rb"webhook_id=(\d{1,20})")
 _ALPHABET = string.ascii_letters + string.digits
@@ -73,12 +80,15 @@ class ProductDelivery:
     modified_gmt: str  # the payload's date_modified_gmt as sent ("" when absent)
     is_variation: bool = False
     body_digest: str = ""  # sha256 of the signed body: the identity when nothing dates it
+    delivery_id: str = ""  # X-WC-Webhook-Delivery-ID: tells deletions of one product apart
 
     @property
     def identity(self) -> str:
         """Topic + resource id + date_modified_gmt: the same for every send of one change,
         whatever its (unsigned) webhook and delivery ids say."""
         version = self.modified_gmt or f"sha256:{self.body_digest}"
+        if self.topic == DELETED_TOPIC:  # `{"id": N}` again after a restore and a new trash
+            version = f"{version}:{self.delivery_id}"
         return f"{self.topic}:{self.resource_id}:{version}"
 
     @property
@@ -117,6 +127,7 @@ def parse_product_delivery(body: bytes, headers: Mapping[str, str]) -> ProductDe
         modified_gmt=modified if isinstance(modified, str) else "",
         is_variation=is_variation,
         body_digest=hashlib.sha256(body).hexdigest(),
+        delivery_id=(headers.get("X-WC-Webhook-Delivery-ID") or "").strip()[:40],
     )
 
 

@@ -22,10 +22,16 @@ from photosync.observability import FIDELITY_FLAGS, STAGE_SECONDS, log_context
 from photosync.queueing import WORKER_NAME, Queues
 from photosync.services.energy import job_energy
 from photosync.services.generation_config import pipeline_config
-from photosync.services.media import content_hash, media_delete, media_save, media_save_original
-from photosync.services.originals import original_extension
+from photosync.services.media import (
+    content_hash,
+    media_delete,
+    media_save,
+    media_save_original,
+    original_extension,
+)
 from photosync.services.review import images_auto_approve
 from photosync.services.scheduling import HOLD_GPU, job_route_to_cpu
+from photosync.services.sources import SUPERSEDED_JOB
 from photosync.services.stores import store_adapter
 from photosync.services.workers import worker_alive
 
@@ -87,7 +93,14 @@ def _job_process(job: GenerationJob) -> GenerationJob:
     store = job.store
     adapter = store_adapter(store=store)
     config = pipeline_config(job.config)
-    sources = list(SourceImage.objects.filter(pk__in=job.config.get("source_ids", [])))
+    # A photo removed or changed on the store since the job was queued is not generated.
+    sources = list(SourceImage.objects.filter(pk__in=job.config.get("source_ids", []),
+                                              superseded_at__isnull=True))
+    if not sources and job.config.get("source_ids"):
+        job.status, job.error = GenerationJob.Status.CANCELLED, SUPERSEDED_JOB
+        job.finished_at = timezone.now()
+        job.save(update_fields=["status", "error", "finished_at"])
+        return job
     timings: dict[str, float] = {}
     notes: list[str] = list(job.notes)  # e.g. why it was routed to the CPU path
     failures: list[str] = []

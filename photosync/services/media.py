@@ -25,6 +25,12 @@ def media_save(*, folder: str, data: bytes, extension: str) -> str:
     return default_storage.save(name, ContentFile(data))
 
 
+def original_extension(name: str) -> str:
+    """The file extension an original is kept under (from its store name; `.img` if none)."""
+    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    return "." + suffix if suffix.isalnum() and len(suffix) <= 5 else ".img"
+
+
 def media_save_original(*, store_id: int, data: bytes, extension: str) -> tuple[str, str]:
     """Back up a merchant's original, content-addressed; return (storage name, sha256).
 

@@ -7,7 +7,7 @@ import logging
 from integrations.base import RemoteImage, StoreAdapter
 from integrations.errors import IntegrationError, Retryable
 from photosync.models import Product, SourceImage
-from photosync.services.media import media_save_original
+from photosync.services.media import media_save_original, original_extension
 from photosync.services.products import product_own_image_ids
 
 log = logging.getLogger(__name__)
@@ -50,8 +50,3 @@ def product_originals_backup(*, product: Product, adapter: StoreAdapter) -> int:
         source.save(update_fields=["file", "content_hash"])
         stored += 1
     return stored
-
-
-def original_extension(name: str) -> str:
-    suffix = name.rsplit(".", 1)[-1].lower() if "." in name else ""
-    return "." + suffix if suffix.isalnum() and len(suffix) <= 5 else ".img"

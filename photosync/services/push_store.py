@@ -5,7 +5,8 @@ and featured choice the merchant approved.
 `push_write` is the send (add the image when it is not there, fix what differs), and
 `push_read_back` the check that follows it, or follows the store's processing. Both answer
 a `Checked` that `services.pushes` turns into the push's next status. A push target is the
-product today (`push.product.remote_id`); a variant target adds its id here.
+product (`push.product.remote_id`), or, for an output of a variant's own image, that
+variant (`integrations.base.variant_target`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import PurePosixPath
 
-from integrations.base import MediaStatus, NewImage, PushResult, PushState, StoreAdapter
+from integrations.base import (
+    MediaStatus,
+    NewImage,
+    PushResult,
+    PushState,
+    StoreAdapter,
+    variant_target,
+)
 from photosync.models import GeneratedImage, Push
 from photosync.services.media import media_public_url
 from photosync.services.originals import product_originals_backup
@@ -73,7 +81,7 @@ class Checked:
 
 def target_of(push: Push) -> str:
     """The store-side id the push writes to (the product; B2: or its variant)."""
-    return push.product.remote_id
+    return variant_target(push.product.remote_id, push.image.source.variant_id)
 
 
 def push_write(*, push: Push, image: GeneratedImage, adapter: StoreAdapter,

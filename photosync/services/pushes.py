@@ -17,18 +17,26 @@ from django.db import transaction
 from django.utils import timezone
 
 from integrations.base import MediaStatus
-from integrations.errors import Retryable, Terminal, Unavailable
+from integrations.errors import ProductGone, Retryable, Terminal, Unavailable
 from photosync.models import GeneratedImage, Push
 from photosync.queueing import Work
+from photosync.services.catalog import DELETED, TRASHED, cancelled_because, product_mark_deleted
 from photosync.services.leases import LeaseBusy, product_writes
-from photosync.services.push_store import Checked, Outcome, Wanted, push_read_back, push_write
+from photosync.services.push_store import (
+    Checked,
+    Outcome,
+    Wanted,
+    push_read_back,
+    push_write,
+    target_of,
+)
 from photosync.services.sending import row_send
 from photosync.services.stores import store_adapter
 
 log = logging.getLogger(__name__)
 
 _SENDABLE = (Push.Status.QUEUED, Push.Status.UPLOADING)
-_DONE = {Push.Status.LIVE, Push.Status.ROLLED_BACK}
+_DONE = {Push.Status.LIVE, Push.Status.ROLLED_BACK, Push.Status.CANCELLED}
 LEASE_WAIT_S = 2.0  # how long a worker waits for another write to the product to finish
 ROLLBACK_LEASE_WAIT_S = 15.0  # the merchant is waiting for the answer
 MAX_CHECKS = 5  # read-backs in a row that may miss the write before the push fails
@@ -46,6 +54,10 @@ def push_send(*, push_id: int) -> Push | None:
     push = _load(push_id)
     if push is None or push.status not in _SENDABLE:
         return push
+    if push.product.deleted_at is not None:  # nothing is pushed to a deleted product
+        _status_set(push, status=Push.Status.CANCELLED,
+                    error=cancelled_because(push.product.deleted_reason or DELETED))
+        return push
     try:
         with product_writes(product_id=push.product_id, wait=LEASE_WAIT_S):
             push = _start(push)
@@ -59,6 +71,9 @@ def push_send(*, push_id: int) -> Push | None:
         return push
     except Retryable as exc:
         _store_retry(push, exc, Work.PUSH_RUN)
+        return push
+    except ProductGone as exc:
+        _product_gone(push, exc)
         return push
     except Terminal as exc:
         push_failed(push=push, message=exc.message)
@@ -74,7 +89,7 @@ def push_status_check(*, push_id: int, attempt: int = 0) -> Push | None:
         return push
     try:
         adapter = store_adapter(store=push.store)
-        state = adapter.push_status(push.product.remote_id, push.remote_id)
+        state = adapter.push_status(target_of(push), push.remote_id)
         if state.status is MediaStatus.PROCESSING:
             _poll_again(push, attempt + 1)
             return push
@@ -91,10 +106,21 @@ def push_status_check(*, push_id: int, attempt: int = 0) -> Push | None:
     except Retryable as exc:
         _store_retry(push, exc, Work.PUSH_POLL, attempt)
         return push
+    except ProductGone as exc:
+        _product_gone(push, exc)
+        return push
     except Terminal as exc:
         push_failed(push=push, message=exc.message)
         return push
     return _settle(push, checked)
+
+
+def _product_gone(push: Push, exc: ProductGone) -> None:
+    """The store says the product is deleted (or trashed) while a push was on its way: the
+    product leaves the queue and this push, with the others pending, is cancelled."""
+    reason = TRASHED if "trash" in exc.message else DELETED
+    product_mark_deleted(product=push.product, reason=reason)
+    push.refresh_from_db()
 
 
 def _load(push_id: int) -> Push | None:
@@ -271,10 +297,14 @@ def push_retry(*, push: Push) -> Push:
     """Queue a failed (or rolled back) push again: the merchant pressed Retry / Push again.
     It is sent as an addition, so an image that is no longer on the store is put back."""
     with transaction.atomic():
-        push = Push.objects.select_for_update().get(pk=push.pk)
-        if push.status not in (Push.Status.FAILED, Push.Status.ROLLED_BACK):
-            raise PushError(f"This push is {push.status}; only a failed or rolled back push "
-                            "can be sent again.")
+        push = Push.objects.select_for_update(of=("self",)).select_related("product").get(
+            pk=push.pk)
+        if push.product.deleted_at is not None:
+            raise PushError("The product was deleted on the store; nothing is pushed to it.")
+        if push.status not in (Push.Status.FAILED, Push.Status.ROLLED_BACK,
+                               Push.Status.CANCELLED):
+            raise PushError(f"This push is {push.status}; only a failed, cancelled or rolled "
+                            "back push can be sent again.")
         _queue(push, kind=Push.Kind.ADD)
     return push
 
@@ -300,8 +330,8 @@ def push_rollback(*, push: Push, user=None) -> Push:
     adapter = store_adapter(store=push.store)
     try:
         with product_writes(product_id=push.product_id, wait=ROLLBACK_LEASE_WAIT_S):
-            adapter.rollback(push.product.remote_id, push.remote_id, push.previous_state)
-            state = adapter.push_status(push.product.remote_id, push.remote_id)
+            adapter.rollback(target_of(push), push.remote_id, push.previous_state)
+            state = adapter.push_status(target_of(push), push.remote_id)
     except LeaseBusy:
         raise Retryable("Another change to this product is being sent to the store right "
                         "now; roll back again in a moment.", retry_after=5) from None

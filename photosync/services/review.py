@@ -37,6 +37,9 @@ def image_approve(
     image = GeneratedImage.objects.select_for_update().select_related("product").get(pk=image.pk)
     if image.status in (GeneratedImage.Status.REJECTED, GeneratedImage.Status.FAILED):
         raise ReviewError(f"This image is {image.status}; regenerate to get a new one.")
+    if image.status == GeneratedImage.Status.SUPERSEDED:
+        raise ReviewError("This image is superseded: its photo was removed or changed on the "
+                          "store. The product's current photos have their own images.")
     if alt_text is not None:
         image.alt_text = alt_text.strip()[:512]
     image.featured = featured

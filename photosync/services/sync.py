@@ -8,10 +8,11 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from integrations.errors import IntegrationError, NotFound, Retryable
-from photosync.models import GenerationJob, Store
+from integrations.errors import IntegrationError, NotFound, ProductGone, Retryable
+from photosync.models import GenerationJob, Product, Store
 from photosync.queueing import WORKER_NAME
 from photosync.selectors import store_get
+from photosync.services.catalog import DELETED, product_mark_deleted
 from photosync.services.leases import lease_acquire, lease_release
 from photosync.services.products import product_ingest
 from photosync.services.scheduling import jobs_dispatch
@@ -26,16 +27,38 @@ LEASE_SECONDS = 600
 
 
 def product_refresh(*, store_id: int, remote_id: str) -> GenerationJob | None:
-    """Re-read one product from its store and queue generation if its inputs are new."""
+    """Re-read one product from its store and queue generation if its inputs are new. A
+    product the store no longer has is marked deleted (services.catalog); one in the trash
+    too, and one back from it restored (product_ingest)."""
     store = store_get(store_id=store_id, active=True)
     if store is None:
         return None
     try:
         remote = store_adapter(store=store).get_product(remote_id)
+    except ProductGone:
+        product = Product.objects.filter(store=store, remote_id=remote_id).first()
+        if product is not None:
+            product_mark_deleted(product=product, reason=DELETED)
+        log.info("product %s of store %s is gone from the store", remote_id, store_id)
+        return None
     except NotFound:
-        log.info("product %s of store %s is gone; nothing to do", remote_id, store_id)
+        log.info("product %s of store %s cannot be read; nothing to do", remote_id, store_id)
         return None
     return product_ingest(store=store, remote=remote)
+
+
+def products_gone_check(*, store: Store, seen: set[str]) -> int:
+    """After a whole-catalog pass: every product we hold that the pass did not list is read
+    once more (a listing may skip a product in the trash, or one being edited); those the
+    store no longer has, or has in its trash, are marked deleted. Returns how many were
+    checked."""
+    missing = Product.objects.filter(store=store, deleted_at__isnull=True).exclude(
+        remote_id__in=seen)
+    checked = 0
+    for remote_id in missing.values_list("remote_id", flat=True).iterator():
+        checked += 1
+        product_refresh(store_id=store.pk, remote_id=remote_id)
+    return checked
 
 
 def store_reconcile(*, store: Store, sweep: bool = False) -> int:
@@ -57,11 +80,15 @@ def store_reconcile(*, store: Store, sweep: bool = False) -> int:
         products = list(products)
         if len(products) > settings.PHOTOSYNC_BACKFILL_THRESHOLD:
             reason = GenerationJob.Reason.BACKFILL
+    listed: set[str] = set()
     for remote in products:
         seen += 1
+        listed.add(remote.remote_id)
         product_ingest(store=store, remote=remote, reason=reason, dispatch=False)
         if remote.updated_at and (newest is None or remote.updated_at > newest):
             newest = remote.updated_at
+    if sweep or since is None:  # the whole catalog was listed: notice what is gone
+        products_gone_check(store=store, seen=listed)
     if seen:
         jobs_dispatch()
     new_watermark = min(newest, started) if newest else None

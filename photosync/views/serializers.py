@@ -52,7 +52,7 @@ class SourceSerializer(serializers.ModelSerializer):
     class Meta:
         model = SourceImage
         fields = ["id", "remote_id", "position", "alt", "status", "error", "width", "height",
-                  "original", "original_full"]
+                  "superseded_at", "original", "original_full"]
 
     def get_original(self, obj: SourceImage) -> str | None:
         return original_link(source_id=obj.pk, size=640) if obj.file else None
@@ -185,7 +185,8 @@ class PushSerializer(serializers.ModelSerializer):
         return generated_thumb_url(name=obj.image.file.name, size=160)
 
     def get_can_retry(self, obj: Push) -> bool:
-        return obj.status in (Push.Status.FAILED, Push.Status.ROLLED_BACK)
+        return obj.status in (Push.Status.FAILED, Push.Status.ROLLED_BACK,
+                              Push.Status.CANCELLED)
 
     def get_can_rollback(self, obj: Push) -> bool:
         return bool(obj.remote_id) and obj.status in ROLLBACK_FROM
@@ -208,7 +209,7 @@ class ProductListSerializer(serializers.ModelSerializer):
         model = Product
         fields = ["id", "store", "store_name", "remote_id", "title", "product_type", "waiting",
                   "flagged", "approved", "pushed", "pushing", "failed_sources", "failed_pushes",
-                  "failed_jobs", "last_generated", "thumb"]
+                  "failed_jobs", "last_generated", "thumb", "deleted_at", "deleted_reason"]
 
     def get_thumb(self, obj: Product) -> str | None:
         name = getattr(obj, "cover_file", None)
@@ -226,7 +227,7 @@ class ProductSerializer(serializers.ModelSerializer):
     class Meta:
         model = Product
         fields = ["id", "store", "store_name", "platform", "remote_id", "title", "product_type",
-                  "sources", "generated", "jobs", "pushes"]
+                  "deleted_at", "deleted_reason", "sources", "generated", "jobs", "pushes"]
 
 
 class ApproveSerializer(serializers.Serializer):

@@ -18,8 +18,8 @@ from django.views.decorators.http import require_GET
 
 from integrations.errors import Retryable
 from integrations.woocommerce.webhooks import (
-    PRODUCT_TOPICS,
     SIGNATURE_HEADER,
+    SUBSCRIBED_TOPICS,
     DeliveryError,
     parse_product_delivery,
     ping_webhook_id,
@@ -132,7 +132,7 @@ def webhook(request: HttpRequest, store_id: int) -> HttpResponse:
     if not verify_signature(body, request.headers.get(SIGNATURE_HEADER, ""), secret):
         log.warning("woocommerce webhook for store %s with a bad signature refused", store.pk)
         return _text("Unauthorized", 401)
-    if request.headers.get("X-WC-Webhook-Topic", "") not in PRODUCT_TOPICS:
+    if request.headers.get("X-WC-Webhook-Topic", "") not in SUBSCRIBED_TOPICS:
         return HttpResponse(status=200)  # a topic we did not ask for: nothing to do
     try:
         delivery = parse_product_delivery(body, request.headers)

@@ -32,6 +32,8 @@ class Harness:
     merchant_gallery = True
     #: the store processes media after accepting it (and may fail it): Shopify
     async_media = False
+    #: the store tells the app about changes by webhook (else reconciliation finds them)
+    webhooks = True
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -58,6 +60,10 @@ class Harness:
     def fail_next_media(self) -> None:
         raise NotImplementedError
 
+    def merchant_deletes(self, remote_id: str) -> None:
+        """The merchant deletes the product in the store's admin (WooCommerce: trashes it)."""
+        raise NotImplementedError
+
     def settle(self, broker, worker) -> None:
         """Let pushes, the webhooks they cause and the work those cause finish."""
         for _ in range(3):
@@ -75,6 +81,7 @@ class Harness:
 class LocalHarness(Harness):
     platform = "local"
     merchant_gallery = False  # the approved/ manifest holds only PhotoSync's images
+    webhooks = False
 
     def __init__(self, root: Path) -> None:
         from photosync.services.stores import store_connect_local
@@ -102,6 +109,9 @@ class LocalHarness(Harness):
 
     def alts(self, remote_id):
         return {e["file"]: e["alt"] for e in self._manifest(remote_id)}
+
+    def merchant_deletes(self, remote_id):
+        shutil.rmtree(self.root / remote_id)
 
 
 class ShopifyHarness(Harness):
@@ -141,6 +151,9 @@ class ShopifyHarness(Harness):
     def fail_next_media(self):
         self.emu.fail_media_next = 1
 
+    def merchant_deletes(self, remote_id):
+        self.emu.delete_product(self.shop, remote_id)
+
     def _deliveries(self):
         self.emu.wait_for_webhooks()
 
@@ -175,6 +188,9 @@ class WooHarness(Harness):
     def merchant_orders(self, remote_id, ids):
         self.woo.set_gallery(int(remote_id), [int(i) for i in ids])
 
+    def merchant_deletes(self, remote_id):
+        self.woo.trash_product(int(remote_id))
+
     def _deliveries(self):
         self.woo.wait_deliveries()
 
@@ -184,6 +200,7 @@ class RealWooHarness(Harness):
     carries a unique prefix and is deleted afterwards (others use the store too)."""
 
     platform = "woocommerce"
+    webhooks = False  # connected without webhooks (below)
 
     def __init__(self, env: dict[str, str], public: Path, base_url: str) -> None:
         from integrations.woocommerce.client import WooClient
@@ -236,6 +253,10 @@ class RealWooHarness(Harness):
 
     def merchant_orders(self, remote_id, ids):
         self.client.put(f"products/{remote_id}", {"images": [{"id": int(i)} for i in ids]})
+
+    def merchant_deletes(self, remote_id):
+        self._images(remote_id)  # remember its attachments for close()
+        self.client.delete(f"products/{remote_id}")  # to the trash
 
     def close(self):
         from photosync.models import Push

@@ -7,10 +7,13 @@ Dramatiq worker), for every store PhotoSync writes to (`conftest.PLATFORMS`).
 - alt text and featured edits of a live image reach the store, with the push's statuses;
 - our media that the store failed to process is taken off, with the store's reason, and
   Retry uploads it again (where the platform processes media asynchronously);
-- the echo of our writes generates nothing.
+- the echo of our writes generates nothing;
+- deleting the product on the store stops its pushes: the product leaves the queue (listed
+  under "deleted"), a push on its way is cancelled with the reason, and nothing more is
+  pushed to it, whether the store's webhook or a reconcile sweep tells us.
 
-Deletions and variant images join this battery with their own invariants (issue 14, items
-5 and 6): a new `Harness` method per merchant action, a test per invariant, below the last.
+Variant images join this battery with their own invariants (issue 14, item 6): a new
+`Harness` method per merchant action, a test per invariant, below the last.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dramatiq import Worker
 
 from bench.seed import product_outputs_seed
 from photosync.models import GeneratedImage, GenerationJob, Push, WebhookEvent
-from photosync.services.sync import product_refresh
+from photosync.services.sync import product_refresh, store_reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -223,3 +226,45 @@ def test_the_echo_of_our_writes_generates_nothing(harness, broker, push_worker, 
 
 
 # --- Deletions (issue 14 item 5) and variant images (item 6) add their invariants here. ---
+
+
+def test_deleting_the_product_on_the_store_stops_its_pushes(harness, broker, push_worker, api):
+    remote_id, _ = harness.product("Deleted Watch")
+    first, second, third = product_outputs_seed(harness.store, remote_id, count=3)
+    approve(api, first, "Live before")
+    (pushed,) = live(harness, broker, push_worker, first)
+    product = pushed.product
+    queued = GenerationJob.objects.create(store=harness.store, product=product,
+                                          input_hash="x", dedupe_key=f"{product.pk}:waiting")
+
+    push_worker.pause()  # the next approval waits in the outbox while the product goes
+    approve(api, second, "On its way")
+    harness.merchant_deletes(remote_id)
+    if harness.webhooks:  # the store's deletion webhook alone takes it out of the queue
+        harness._deliveries()
+    else:  # no webhooks: the sweep notices the product is gone
+        store_reconcile(store=harness.store, sweep=True)
+    push_worker.resume()
+    harness.settle(broker, push_worker)
+
+    product.refresh_from_db()
+    assert product.deleted_at is not None
+    on_its_way = push_of(second)
+    assert on_its_way.status == "cancelled", (on_its_way.status, on_its_way.error)
+    assert "deleted" in on_its_way.error or "trash" in on_its_way.error
+    queued.refresh_from_db()
+    assert (queued.status, queued.error) == ("cancelled", on_its_way.error)
+    assert push_of(first).status == "live"  # what was live stays as it was
+
+    listed = api.get("/api/v1/products/?status=all").json()
+    assert product.pk not in [p["id"] for p in listed["results"]]
+    deleted = api.get("/api/v1/products/?status=deleted").json()
+    assert [p["id"] for p in deleted["results"]] == [product.pk]
+    assert deleted["results"][0]["deleted_at"]
+    assert listed["counts"]["deleted"] == 1
+
+    approve(api, third, "After the deletion")  # nothing is pushed to a deleted product
+    harness.settle(broker, push_worker)
+    late = push_of(third)
+    assert late.status == "cancelled" and late.remote_id == ""
+    assert api.post(f"/api/v1/pushes/{late.pk}/retry").status_code == 409

@@ -206,7 +206,8 @@ def test_catalog_scans_ask_only_for_the_fields_they_use(woo, adapter):
     pid, ids = merchant_product(woo)
     [product] = adapter.iter_products()
     assert woo.requests[-1][2]["_fields"].split(",") == [
-        "id", "name", "type", "status", "parent_id", "date_modified_gmt", "categories", "images"]
+        "id", "name", "type", "status", "parent_id", "date_modified_gmt", "categories", "images",
+        "variations"]
     assert product == adapter.get_product(str(pid))
 
 
@@ -261,7 +262,8 @@ def test_rollback_of_a_products_only_image_leaves_it_without_images(woo, adapter
 def test_webhooks_are_created_reactivated_recreated_and_deduplicated(woo, adapter):
     url, secret = "https://photos.example.com/webhooks/woocommerce/1", "A" * 40
     first = adapter.webhooks_ensure(delivery_url=url, secret=secret)
-    assert sorted(first.created) == ["product.created", "product.updated"]
+    assert sorted(first.created) == ["product.created", "product.deleted", "product.restored",
+                                     "product.updated"]
     hooks = {h["topic"]: h for h in woo.webhooks.values()}
     assert {h["status"] for h in hooks.values()} == {"active"}
     assert {h["secret"] for h in hooks.values()} == {secret}
@@ -279,7 +281,8 @@ def test_webhooks_are_created_reactivated_recreated_and_deduplicated(woo, adapte
     health = adapter.webhooks_ensure(delivery_url=url, secret=secret)
     assert health.removed == [woo._hook_ids] and not health.created + health.reactivated
     topics = sorted((h["topic"], h["status"]) for h in woo.webhooks.values())
-    assert topics == [("product.created", "active"), ("product.updated", "active")]
+    assert topics == [("product.created", "active"), ("product.deleted", "active"),
+                      ("product.restored", "active"), ("product.updated", "active")]
 
 
 def test_plugin_options_are_written_only_when_the_plugin_is_installed(woo, adapter):

@@ -65,11 +65,12 @@ def test_the_wc_auth_flow_connects_a_store_with_a_verified_key(app, client, oper
 
     hooks = sorted(woo.webhooks.values(), key=lambda h: h["topic"])
     assert [(h["topic"], h["status"], h["secret"]) for h in hooks] == [
-        ("product.created", "active", secret), ("product.updated", "active", secret)
+        ("product.created", "active", secret), ("product.deleted", "active", secret),
+        ("product.restored", "active", secret), ("product.updated", "active", secret)
     ]
     assert {h["delivery_url"] for h in hooks} == {f"{app}/webhooks/woocommerce/{store.pk}"}
     pings = [d for d in woo.deliveries if d["kind"] == "ping"]
-    assert [d["status"] for d in pings] == [200, 200]
+    assert [d["status"] for d in pings] == [200] * 4
 
     page = client.get(landed.headers["Location"].replace(app, ""))
     assert page.status_code == 200 and b"is connected" in page.content
@@ -174,7 +175,7 @@ def test_the_operator_command_verifies_the_key(woo, woo_options, settings):
     store = Store.objects.get()
     assert store_credentials_get(store=store)["consumer_secret"] == secret
     assert sorted(h["topic"] for h in woo.webhooks.values()) == [
-        "product.created", "product.updated"]
+        "product.created", "product.deleted", "product.restored", "product.updated"]
     assert {h["delivery_url"] for h in woo.webhooks.values()} == {
         f"https://photos.example.com/webhooks/woocommerce/{store.pk}"}
     # Connecting again keeps the store and its webhook secret, and adds no webhooks.
@@ -182,4 +183,4 @@ def test_the_operator_command_verifies_the_key(woo, woo_options, settings):
     call_command("connect_woocommerce", "--url", woo.url + "/", "--key", key, "--secret", secret)
     assert Store.objects.get().pk == store.pk
     assert store_credentials_get(store=store)["webhook_secret"] == first_secret
-    assert len(woo.webhooks) == 2
+    assert len(woo.webhooks) == 4

@@ -58,7 +58,7 @@ def test_a_new_product_flows_to_the_store_and_the_echo_generates_nothing(
     settle(woo, broker, worker)
     store = Store.objects.get(platform="woocommerce")
     assert sorted(h["topic"] for h in woo.webhooks.values()) == [
-        "product.created", "product.updated"]
+        "product.created", "product.deleted", "product.restored", "product.updated"]
 
     originals = [("mg01-bk-0.jpg", photo_bytes("mg01-bk-0.jpg")),
                  ("luma-yoga-brick.jpg", photo_bytes("luma-yoga-brick.jpg"))]

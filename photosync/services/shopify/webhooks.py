@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 _KEPT_FIELDS = {
     "products/create": ("id", "admin_graphql_api_id", "updated_at"),
     "products/update": ("id", "admin_graphql_api_id", "updated_at"),
+    "products/delete": ("id",),
     "bulk_operations/finish": (
         "admin_graphql_api_id", "status", "error_code", "type", "completed_at",
     ),
@@ -89,6 +90,26 @@ def _product(event: WebhookEvent) -> tuple[str, str]:
         return WebhookEvent.Status.IGNORED, "stale: a newer state of the product is processed"
     product_refresh(store_id=store.pk, remote_id=remote_id)
     return WebhookEvent.Status.PROCESSED, ""
+
+
+def _product_deleted(event: WebhookEvent) -> tuple[str, str]:
+    """products/delete carries only the id. The product is re-read from the delivering shop:
+    gone there, it is marked deleted (services.catalog: out of the queue, pushes and jobs
+    cancelled); a product the shop still has (a replayed body, or another shop's id) is
+    left as the store shows it."""
+    store = _active_store(event)
+    if store is None:
+        return WebhookEvent.Status.IGNORED, "the shop is not connected"
+    number = str(event.payload.get("id") or "")
+    if not number.isdigit():
+        return WebhookEvent.Status.IGNORED, "the payload names no product"
+    remote_id = f"gid://shopify/Product/{number}"
+    if not Product.objects.filter(store=store, remote_id=remote_id).exists():
+        return WebhookEvent.Status.IGNORED, "not a product PhotoSync holds"
+    product_refresh(store_id=store.pk, remote_id=remote_id)
+    deleted = Product.objects.filter(store=store, remote_id=remote_id,
+                                     deleted_at__isnull=False).exists()
+    return WebhookEvent.Status.PROCESSED, "" if deleted else "the shop still has the product"
 
 
 def _stale(store: Store, remote_id: str, event: WebhookEvent) -> bool:
@@ -184,6 +205,7 @@ def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
 HANDLERS = {
     "products/create": _product,
     "products/update": _product,
+    "products/delete": _product_deleted,
     "app/uninstalled": _uninstalled,
     "shop/redact": _shop_redact,
     "customers/data_request": _customers,

@@ -10,8 +10,8 @@ payload is only a hint.
 
 from __future__ import annotations
 
-from integrations.woocommerce.webhooks import PRODUCT_TOPICS, ProductDelivery
-from photosync.models import Platform, Store, WebhookEvent
+from integrations.woocommerce.webhooks import SUBSCRIBED_TOPICS, ProductDelivery
+from photosync.models import Platform, Product, Store, WebhookEvent
 from photosync.services.sync import product_refresh
 
 
@@ -34,13 +34,21 @@ def woocommerce_event_fields(*, store: Store, delivery: ProductDelivery) -> dict
 
 
 def _product(event: WebhookEvent) -> tuple[str, str]:
-    """Refresh the delivery's product (the parent, for a variation)."""
+    """Refresh the delivery's product (the parent, for a variation). Every topic re-reads:
+    product.deleted (a product gone, or in the trash, is marked deleted), product.restored
+    and an update showing `status: trash` all end in what the store now shows."""
     store = event.store
     if store is None or store.status != Store.Status.ACTIVE:
         return WebhookEvent.Status.IGNORED, "the store is not connected"
-    job = product_refresh(store_id=store.pk, remote_id=str(event.payload["product_id"]))
-    return WebhookEvent.Status.PROCESSED, "" if job is not None else "nothing new to generate"
+    remote_id = str(event.payload["product_id"])
+    job = product_refresh(store_id=store.pk, remote_id=remote_id)
+    if job is not None:
+        return WebhookEvent.Status.PROCESSED, ""
+    deleted = Product.objects.filter(store=store, remote_id=remote_id,
+                                     deleted_at__isnull=False).exists()
+    return WebhookEvent.Status.PROCESSED, "deleted on the store" if deleted \
+        else "nothing new to generate"
 
 
-HANDLERS = dict.fromkeys(PRODUCT_TOPICS, _product)
+HANDLERS = dict.fromkeys(SUBSCRIBED_TOPICS, _product)
 """Topic → handler: each returns the status the event ends in and a note for it."""
