@@ -106,10 +106,12 @@ def estimate(background: np.ndarray, layer: Layer, reference_y: float | None = N
     rx1, ry1 = min(width, x1 + pad), min(height, y1 + pad)
     # A regular grid of pixels (every ``step``-th) is plenty for a mean, and costs nothing.
     step = max(1, math.ceil(max(rx1 - rx0, ry1 - ry0) / WORK_SIZE))
-    solid = np.zeros((ry1 - ry0, rx1 - rx0), np.uint8)
-    solid[y0 - ry0 : y1 - ry0, x0 - rx0 : x1 - rx0] = alpha > 0
-    solid = np.ascontiguousarray(solid[::step, ::step])
     region = background[ry0:ry1:step, rx0:rx1:step, :3]
+    solid = np.zeros(region.shape[:2], np.uint8)  # the product on the same grid
+    oy, ox = (ry0 - y0) % step, (rx0 - x0) % step  # its first row/column on the grid
+    patch = alpha[oy::step, ox::step] > 0
+    top, left = (y0 + oy - ry0) // step, (x0 + ox - rx0) // step
+    solid[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
     reach = max(2, round(pad / step))
     gap = max(1, reach // 4)
     ring = (cv2.dilate(solid, _disc(reach)) > 0) & ~(cv2.dilate(solid, _disc(gap)) > 0)
