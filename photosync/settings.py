@@ -164,6 +164,15 @@ PHOTOSYNC_GPU_SEGMENTER = read("PHOTOSYNC_GPU_SEGMENTER")
 _fallback = read("PHOTOSYNC_SEGMENTER_FALLBACK")
 PHOTOSYNC_SEGMENTER_FALLBACK = [] if [n.lower() for n in _fallback] == ["none"] else _fallback
 PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS = read("PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS")
+PHOTOSYNC_HARMONIZE = read("PHOTOSYNC_HARMONIZE")
+if PHOTOSYNC_HARMONIZE.startswith("relight:"):
+    raise ImproperlyConfigured(
+        f"PHOTOSYNC_HARMONIZE={PHOTOSYNC_HARMONIZE} names a relighting model: relighting models "
+        "are not supported yet. Use `grade` (a bounded colour/exposure grade toward the "
+        "scene's light) or `off`.")
+if PHOTOSYNC_HARMONIZE not in ("off", "grade"):
+    raise ImproperlyConfigured(
+        f"PHOTOSYNC_HARMONIZE must be one of off, grade, got {PHOTOSYNC_HARMONIZE!r}")
 # Hosted cutout APIs. Read here so a malformed value stops start-up; the pipeline's hosted
 # segmenters read the same variables from the environment (as rembg reads U2NET_HOME).
 PHOTOSYNC_REMOVEBG_API_KEY = read("PHOTOSYNC_REMOVEBG_API_KEY")

@@ -9,6 +9,7 @@ from pipeline.energy import DEFAULT_WATTS_PER_CORE
 from pipeline.errors import ConfigError
 from pipeline.models import licence_check
 from pipeline.presets import SCENE_PRESETS, frame_preset
+from pipeline.stages.harmonize import check_mode as harmonize_check
 
 SHADOWS = ("auto", "none", "contact", "drop")  # auto: the frame preset's own (contact in scenes)
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
@@ -47,6 +48,9 @@ class PipelineConfig:
     # enhancement
     enhance: bool = True
     max_enhance_delta_e: float = 3.0  # mean CIEDE2000 the enhancement may cause, at most
+    # scene outputs only: off | grade (a bounded colour/exposure grade toward the scene's
+    # light; flagged "relit"); relight:<model> is reserved and refused (not supported yet)
+    harmonize: str = "off"
     # encoding
     jpeg_quality: int = 92
     webp_quality: int = 90
@@ -86,6 +90,7 @@ class PipelineConfig:
             "lora": [f"diffusers:{self.lora}"] if self.lora else [],
         }, allow=self.allow_noncommercial)
         frame_preset(self.frame_preset)  # raises ConfigError naming the known presets
+        harmonize_check(self.harmonize)
         _choice("shadow", self.shadow, SHADOWS)
         if isinstance(self.scene_presets, (str, list)):
             object.__setattr__(

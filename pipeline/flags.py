@@ -29,6 +29,8 @@ FLAG_CODES: dict[str, str] = {
                         "pure white",
     "fill_mismatch": "the product's fill of the frame is more than 3 points off the preset's",
     "low_resolution": "the product was enlarged over 2.5x for this output and may look soft",
+    "relit": "harmonisation graded the product's colour and exposure toward the scene's light; "
+             "the message and the relit numbers say by how much",
 }
 
 

@@ -1,9 +1,9 @@
 """The runner: bytes and a config in, every output with its metrics out.
 
 load → segment → enhance → frame → shadow → composite → fidelity → encode for the framed output,
-then scene → shadow → composite → fidelity → encode for every scene variation. Each stage is a
-pure function from ``pipeline.stages`` or a backend from ``pipeline.backends``; the runner only
-orders them, times them and collects notes and flags.
+then scene → shadow → harmonize (when on) → composite → fidelity → encode for every scene
+variation. Each stage is a pure function from ``pipeline.stages`` or a backend from
+``pipeline.backends``; the runner only orders them, times them and collects notes and flags.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from pipeline.presets import (
     frame_preset,
     scene_preset,
 )
+from pipeline.stages import harmonize
 from pipeline.stages.composite import composite, solid_canvas
 from pipeline.stages.cutout import decontaminate, snap_alpha
 from pipeline.stages.encode import Encoded, decode_rgb, encode, encode_mask
@@ -46,8 +47,8 @@ from pipeline.stages.frame import ALPHA_THRESHOLD, Layer, crop_product, frame_la
 from pipeline.stages.load import LoadedImage, load_image
 from pipeline.stages.shadow import make_shadow
 
-STAGES = ("load", "segment", "enhance", "frame", "shadow", "scene", "composite", "fidelity",
-          "encode")
+STAGES = ("load", "segment", "enhance", "frame", "shadow", "scene", "harmonize", "composite",
+          "fidelity", "encode")
 SCENE_CANVAS = (2048, 2048)  # scenes for a trimmed (transparent) frame preset
 
 
@@ -99,6 +100,7 @@ class RunContext:
     cutout: np.ndarray | None = None  # (H, W, 4): the enhanced product with its alpha
     base_metrics: dict = field(default_factory=dict)  # metrics every output carries
     energy: EnergySpan | None = None  # the meter's span around this image
+    light: float | None = None  # harmonize: linear luminance of the source photo's backdrop
 
     @classmethod
     def start(cls, config: PipelineConfig) -> RunContext:
@@ -311,6 +313,9 @@ def _all_scene_outputs(run: RunContext, preset: FramePreset) -> list[Output]:
     canvas = (preset.width, preset.height) if preset.width and preset.height else SCENE_CANVAS
     with run.timed("frame"):
         product = crop_product(run.cutout)
+    if config.harmonize == "grade" and run.segmenter != "input-alpha":
+        with run.timed("harmonize"):  # the light the product was photographed in
+            run.light = harmonize.reference_light(run.rgb, run.alpha)
     outputs: list[Output] = []
     for scene in scenes:
         outputs.extend(_scene_outputs(run, product, canvas, scene, generator))
@@ -331,14 +336,19 @@ def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int]
         shadow = make_shadow(layer, scene_shadow, colour=scene.backdrop.shadow_colour)
     outputs = []
     for seed, background in zip(seeds, backgrounds, strict=True):
+        placed, relit = _harmonized(run, background, layer)
         with run.timed("composite"):
-            image = composite(background, layer, shadow)
+            image = composite(background, placed, shadow)
         with run.timed("fidelity"):
-            metrics = {**run.base_metrics, **product_fidelity(image, layer),
-                       "product_scale": round(layer.scale, 4), "shadow": scene_shadow}
+            # Compared with the product as placed (graded, when relit): the pixels must match.
+            metrics = {**run.base_metrics, **product_fidelity(image, placed),
+                       "product_scale": round(layer.scale, 4), "shadow": scene_shadow,
+                       **relit}
             flags = [*run.image_flags, *output_flags(
                 metrics, white=False, marketplace=False, fill_target=None,
                 max_delta_e=config.max_enhance_delta_e)]
+            if relit:
+                flags.append(harmonize.flag(relit))
         encoded = _encode(run, image)
         metrics["format"] = encoded.format
         metrics["prompt"] = scene.prompt if scene.name == CUSTOM_SCENE else None
@@ -348,3 +358,15 @@ def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int]
             width=image.shape[1], height=image.shape[0], metrics=metrics, flags=flags,
             seed=seed, generator=generator.name))
     return outputs
+
+
+def _harmonized(run: RunContext, background: np.ndarray, layer: Layer) -> tuple[Layer, dict]:
+    """The product layer to composite on ``background``, and its relit metrics (none when
+    harmonisation is off or the scene's light asks for no visible change)."""
+    if run.config.harmonize != "grade":
+        return layer, {}
+    with run.timed("harmonize"):
+        grade = harmonize.estimate(background, layer, run.light)
+        if grade.negligible:
+            return layer, {}
+        return harmonize.apply(layer, grade), harmonize.metrics(layer, grade)

@@ -29,6 +29,7 @@ def job_config_for_store(*, store: Store, overrides: dict | None = None) -> dict
         **STORE_SETTING_DEFAULTS,
         "segmenter": None,
         "scene_generator": settings.PHOTOSYNC_SCENE_GENERATOR,
+        "harmonize": settings.PHOTOSYNC_HARMONIZE,  # a store's own `harmonize` wins
     }
     config.update({k: v for k, v in store.settings.items() if k in config})
     config.update(overrides or {})
@@ -61,6 +62,7 @@ def pipeline_config(config: dict):
         variations=int(config["variations"]),
         seed=int(config.get("seed", 0)),
         output_format=config.get("output_format", "png"),
+        harmonize=config.get("harmonize", "off"),  # jobs from before harmonisation: off
         max_input_bytes=settings.PHOTOSYNC_MAX_IMAGE_BYTES,
         max_pixels=settings.PHOTOSYNC_MAX_IMAGE_PIXELS,
         # How this worker runs models is the worker's setting, not the store's.
@@ -86,6 +88,7 @@ def worker_pipeline_config(*, gpu: bool = False):
         "segmenter": settings.PHOTOSYNC_GPU_SEGMENTER if gpu else settings.PHOTOSYNC_SEGMENTER,
         "segmenter_fallback": settings.PHOTOSYNC_SEGMENTER_FALLBACK,
         "scene_generator": settings.PHOTOSYNC_SCENE_GENERATOR,
+        "harmonize": settings.PHOTOSYNC_HARMONIZE,
     }
     return pipeline_config(config)
 

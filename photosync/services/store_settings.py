@@ -27,6 +27,7 @@ from photosync.services.scheduling import store_limit_set
 
 SHADOWS = ("auto", "none", "contact", "drop")  # auto: the framing preset's own
 AUTO_APPROVE = ("never", "framed", "all")  # flagged outputs are never auto-approved
+HARMONIZE = ("off", "grade")  # grade: scene outputs relit toward the scene (flagged `relit`)
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 VARIATIONS = (1, 8)  # the fewest and the most scene variations per preset
 GRID_THRESHOLD_MAX = 2000  # g CO2e/kWh; the dirtiest grids are about 1,000
@@ -39,6 +40,7 @@ EDITABLE_DEFAULTS = {
     # Backfills in the window's cleanest hours, or below this g CO2e/kWh (services.clean_grid).
     "clean_grid_backfills": False,
     "clean_grid_threshold": 0,
+    "harmonize": None,  # None: the deployment's PHOTOSYNC_HARMONIZE
 }
 
 
@@ -55,6 +57,8 @@ def store_settings_get(*, store: Store) -> dict:
     """Every editable setting with its effective value, plus the limit and time zone."""
     values = {**EDITABLE_DEFAULTS, **{k: v for k, v in store.settings.items()
                                       if k in EDITABLE_DEFAULTS}}
+    if values["harmonize"] is None:
+        values["harmonize"] = settings.PHOTOSYNC_HARMONIZE
     values["monthly_generation_limit"] = store.monthly_generation_limit
     values["timezone"] = store.timezone
     return values
@@ -67,6 +71,7 @@ def store_settings_choices() -> dict:
         "shadow": list(SHADOWS),
         "auto_approve": list(AUTO_APPROVE),
         "output_format": list(OUTPUT_FORMATS),
+        "harmonize": list(HARMONIZE),
         "variations": {"min": VARIATIONS[0], "max": VARIATIONS[1]},
         "clean_grid_threshold": {"min": 0, "max": GRID_THRESHOLD_MAX},
         "custom_prompt": prompt_guidance(scene_generator=settings.PHOTOSYNC_SCENE_GENERATOR),
@@ -152,7 +157,8 @@ def store_settings_update(*, store: Store, changes: dict) -> dict:
     return store_settings_get(store=store)
 
 
-_CHOICES = {"shadow": SHADOWS, "auto_approve": AUTO_APPROVE, "output_format": OUTPUT_FORMATS}
+_CHOICES = {"shadow": SHADOWS, "auto_approve": AUTO_APPROVE, "output_format": OUTPUT_FORMATS,
+            "harmonize": HARMONIZE}
 
 
 def _whole(value) -> bool:

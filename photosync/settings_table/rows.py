@@ -163,6 +163,13 @@ SETTINGS: tuple[Setting, ...] = (
                 "`bria-rmbg`, FLUX.1 [dev] or SDXL-Turbo; `manage.py models` lists them). "
                 "`true` allows them: only for non-commercial use, or with the rights "
                 "holder's licence.", (*WORKERS, "serve")),
+        Setting("PHOTOSYNC_HARMONIZE", "str", "off",
+                "Harmonisation of scene outputs: `off`, or `grade` (match the scene's light on "
+                "the product with one bounded grade: per-channel gain in linear light within "
+                "8% and exposure within 0.3 EV; the mask is unchanged). Graded outputs are "
+                "flagged `relit` and never auto-approved; framed and marketplace outputs are "
+                "never graded. `relight:<model>` (a relighting model) is refused at start-up: "
+                "not supported yet. A store may set its own (`harmonize`).", ALL),
         Setting("PHOTOSYNC_MAX_IMAGE_BYTES", "int", 40 * 1024 * 1024,
                 "Larger source files are refused before they are decoded.", ALL, minimum=1),
         Setting("PHOTOSYNC_MAX_IMAGE_PIXELS", "int", 50_000_000,

@@ -198,6 +198,9 @@ def _grabcut(small: np.ndarray, background: np.ndarray) -> np.ndarray:
     mask[foreground & (inside > band_px)] = cv2.GC_FGD
     bgd_model = np.zeros((1, 65), np.float64)
     fgd_model = np.zeros((1, 65), np.float64)
+    # grabCut seeds its colour models from OpenCV's per-thread RNG, which every call advances:
+    # without a fixed seed the same photo gets a different mask on each run in one process.
+    cv2.setRNGSeed(0)
     try:
         cv2.grabCut(small, mask, None, bgd_model, fgd_model, GRABCUT_ITERATIONS,
                     cv2.GC_INIT_WITH_MASK)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-TASKS = ("cutout", "scene")
+TASKS = ("cutout", "scene", "relight")  # relight: reserved, none supported yet
 SOURCES = ("builtin", "rembg", "file", "hub", "api")
 TIERS = ("cpu", "gpu", "hosted")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -7,6 +7,9 @@
   Under ``MIN_COMPARED_SHARE`` the check cannot vouch for the product (a soft model mask, glass)
   and says so with a flag instead of passing on the pixels it did not see;
 * colour drift — ΔE of the enhancement against the source (from the enhance stage);
+* relit — on a harmonised scene output (``pipeline.stages.harmonize``): ``relit_gain``,
+  ``relit_ev`` and the product's ΔE against the unrelit product (``relit_delta_e_mean``,
+  ``relit_delta_e_p95``); the pixel check then compares with the graded product;
 * mask sanity — area fraction, components, border contact, edge softness;
 * white backgrounds — purity (share of exactly #FFFFFF pixels outside the product and its
   shadow-free surroundings) and the product's fill ratio.

@@ -187,6 +187,7 @@ def _config(options: dict) -> PipelineConfig:
             device=options["device"],
             dtype=options["dtype"],
             steps=options["steps"],
+            harmonize=settings.PHOTOSYNC_HARMONIZE,
             cpu_watts_per_core=settings.PHOTOSYNC_CPU_WATTS_PER_CORE,
         )
     except ConfigError as exc:
