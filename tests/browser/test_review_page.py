@@ -78,7 +78,7 @@ def test_every_screen_shows_no_null_or_undefined_text(page, live_server, operato
     log_in(page, live_server, operator)
     for size in (WIDE, NARROW):
         page.set_viewport_size(size)
-        for key in ("waiting", "flagged", "approved", "pushed", "failed", "all"):
+        for key in ("waiting", "flagged", "approved", "pushed", "failed", "all", "deleted"):
             page.goto(f"{live_server.url}/#/?status={key}")
             expect(page.locator(f"[data-filter={key}][aria-pressed=true]")).to_be_visible()
             assert_no_stray_text(page, f"queue {key} at {size['width']}")
@@ -459,3 +459,26 @@ def test_the_alt_text_of_a_live_image_can_be_edited(page, live_server, operator,
     push.refresh_from_db()
     assert image.alt_text == "Desk lamp in brass, lit" and image.featured
     assert push.kind == "update" and push.status == "queued"
+
+
+def test_a_product_deleted_on_the_store_is_listed_under_deleted_only(
+        page, live_server, operator, store, axe):
+    from django.utils import timezone
+
+    from photosync.models import Product
+
+    gone = seed_product(store, title="Retired lamp", remote_id="retired", seed=12)
+    seed_product(store, title="Kept chair", remote_id="kept", seed=13)
+    Product.objects.filter(pk=gone.pk).update(deleted_at=timezone.now(),
+                                              deleted_reason="Deleted on the store.")
+    log_in(page, live_server, operator)
+    for size in (WIDE, NARROW):
+        page.set_viewport_size(size)
+        page.goto(f"{live_server.url}/#/?status=all")
+        expect(page.get_by_role("link", name="Kept chair")).to_be_visible()
+        expect(page.get_by_role("link", name="Retired lamp")).to_have_count(0)
+        page.goto(f"{live_server.url}/#/?status=deleted")
+        row = page.locator(f"li[data-product-id='{gone.pk}']")
+        expect(row).to_contain_text("Deleted on the store")
+        expect(page.get_by_role("link", name="Kept chair")).to_have_count(0)
+        axe(page, f"deleted filter at {size['width']}")

@@ -9,7 +9,7 @@ import { cfg, state } from "../state.js";
 
 const FILTERS = [
   ["waiting", "Waiting"], ["flagged", "Flagged"], ["approved", "Approved"],
-  ["pushed", "Pushed"], ["failed", "Failed"], ["all", "All"],
+  ["pushed", "Pushed"], ["failed", "Failed"], ["all", "All"], ["deleted", "Deleted"],
 ];
 
 export const LIVE_MS = 2500;  // the queue and product pages follow changes within 5 s
@@ -155,6 +155,7 @@ function queueRow(p, selected, changed) {
       el("div", { class: "sub", text: [state.stores.length > 1 ? p.store_name : "",
         p.product_type].filter(Boolean).join(" · ") })),
     el("div", { class: "badges" },
+      p.deleted_at ? badge("Deleted on the store", "bad") : null,
       p.waiting ? badge(`${p.waiting} waiting`, "warn") : null,
       p.flagged ? badge(`${p.flagged} flagged`, "bad") : null,
       p.approved ? badge(`${p.approved} approved`, "info") : null,
