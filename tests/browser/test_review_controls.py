@@ -1,0 +1,57 @@
+"""The review page's service controls (issue 16), in Debian's chromium at 1280 and 390 px:
+Regenerate lets the merchant choose the background remover; the queue says when new products
+take longer than usual. Seeded review data (tests/review_data.py): no pipeline run."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from photosync.models import GenerationJob, Store
+from tests.browser.conftest import NARROW, WIDE
+from tests.browser.test_review_page import log_in
+from tests.conftest import PRODUCTION
+from tests.review_data import seed_product
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(PRODUCTION, reason="browser tests run once, in the embedded pass"),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+@pytest.fixture
+def page(media_root, page):
+    """Closed before MEDIA_ROOT is put back (these screens poll all the time)."""
+    return page
+
+
+@pytest.fixture
+def store(media_root):
+    return Store.objects.create(platform="local", domain="/tmp/review-controls", name="Shop")
+
+
+@pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1280", "390"])
+def test_regenerate_offers_the_configured_background_removers(
+    page, live_server, operator, store, settings, broker, viewport, axe
+):
+    settings.PHOTOSYNC_SEGMENTER = "rembg:u2net"
+    settings.PHOTOSYNC_SEGMENTER_FALLBACK = ["removebg", "classical"]
+    product = seed_product(store, title="Desk lamp", seed=12)
+    page.set_viewport_size(viewport)
+    log_in(page, live_server, operator)
+    page.goto(f"{live_server.url}/#/products/{product.pk}")
+    page.locator("summary", has_text="Regenerate").click()
+    panel = page.locator("details.card")
+    remover = panel.get_by_label("Background remover")
+    expect(remover).to_be_visible()
+    expect(remover.locator("option")).to_have_text([
+        "Classical (no model: edges and colours)", "U²-Net (rembg:u2net) — default",
+        "remove.bg API (hosted, charged per image)"])
+    expect(remover).to_have_value("rembg:u2net")  # the deployment's default first
+    remover.select_option("classical")
+    axe(page, f"regenerate with a background remover at {viewport['width']}")
+    panel.get_by_role("button", name="Regenerate").click()
+    expect(page.locator("#toast")).to_contain_text("Regenerating")
+    job = GenerationJob.objects.get(product=product, reason="regenerate")
+    assert job.config["segmenter"] == "classical"
