@@ -123,6 +123,7 @@ function drawQueue(first, status, search, live, draw) {
       el("span", { class: "muted", text: plural(counts.waiting ?? 0, "product") + " waiting" }),
       generating ? badge(`Generating ${plural(generating, "product")}`, "info busy",
         { dataset: { role: "generating" } }) : null),
+    delayBanner(first.delay),
     el("div", { class: "card flush" }, tabs,
       el("div", { class: "toolbar" }, el("label", { class: "choice" }, selectAll,
         el("span", { text: "Select all" })), searchBox, approveSelected),
@@ -133,6 +134,15 @@ function drawQueue(first, status, search, live, draw) {
   state.keys = { j: () => move(links(), 1), k: () => move(links(), -1),
                  n: () => nextProduct(null) };
   live();
+}
+
+/* "New products take about N minutes right now": only when the service's estimate
+   (services.delay) is above PHOTOSYNC_DELAY_BANNER_AFTER; the API sends the words. */
+function delayBanner(delay) {
+  if (!delay || !delay.show || !delay.text) return null;
+  return el("div", { class: "banner warn", role: "status", dataset: { role: "delay" } },
+    el("strong", { text: delay.text }),
+    " Their images appear here when they are made; nothing needs doing.");
 }
 
 function queueRow(p, selected, changed) {
