@@ -72,7 +72,7 @@ def test_every_screen_shows_no_null_or_undefined_text(page, live_server, operato
     # Every output flagged: no "Approve all unflagged" button, the case that drew "null".
     flagged = seed_product(store, title="Flagged lamp", seed=1,
                            outputs=(("framed", [FLAG]), ("scene", [{"code": "delta_e",
-                                                                     "message": FLAG}])))
+                                                                     "message": FLAG["message"]}])))
     clean = seed_product(store, title="Clean chair", seed=2)
     broken = broken_original(store)
     log_in(page, live_server, operator)
@@ -95,7 +95,8 @@ def test_every_screen_shows_no_null_or_undefined_text(page, live_server, operato
     # A flag sent as {code, message} reads as its message.
     page.goto(f"{live_server.url}/#/products/{flagged.pk}")
     scene = flagged.generated.get(kind="scene")
-    expect(page.locator(f"article[data-image-id='{scene.pk}'] .flags")).to_have_text(FLAG)
+    expect(page.locator(f"article[data-image-id='{scene.pk}'] .flags")).to_have_text(
+        FLAG["message"])
 
 
 def test_a_damaged_original_says_why_instead_of_a_broken_image(page, live_server, operator,
