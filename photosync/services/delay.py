@@ -8,7 +8,7 @@ generation queue (the GPU one with a `diffusers:` scene generator). It waits beh
   the stores in turn within a priority);
 and never behind backfills (they go last) or held jobs. Then it is processed itself.
 
-From the last hour's finished jobs on that queue:
+From the last hour's finished jobs on that queue (the newest RECENT_ROWS of them):
 - `processing`: the median time a job runs (started → finished);
 - `parallel`: how many ran at once at most (at most the dispatcher's in-flight bound);
 - throughput = parallel / processing, in jobs per second; it does not drop when the service
@@ -41,7 +41,7 @@ NEW_PRIORITY = 5  # services.products: a new or updated product; regenerations a
 WAITING = (GenerationJob.Status.QUEUED, GenerationJob.Status.DISPATCHED)
 FINISHED = (GenerationJob.Status.SUCCEEDED, GenerationJob.Status.PARTIAL,
             GenerationJob.Status.FAILED)
-RECENT_ROWS = 2000  # the newest finished jobs read: plenty for a median, bounded per poll
+RECENT_ROWS = 500  # the newest finished jobs read: plenty for a median; bounds each poll
 
 
 def processing_delay(*, stores: QuerySet[Store], now: datetime | None = None) -> dict:
