@@ -34,7 +34,7 @@ def store(media_root):
 
 @pytest.mark.parametrize("viewport", [WIDE, NARROW], ids=["1280", "390"])
 def test_regenerate_offers_the_configured_background_removers(
-    page, live_server, operator, store, settings, broker, viewport, axe
+    page, live_server, operator, store, settings, broker, viewport, axe, screenshot
 ):
     settings.PHOTOSYNC_SEGMENTER = "rembg:u2net"
     settings.PHOTOSYNC_SEGMENTER_FALLBACK = ["removebg", "classical"]
@@ -52,6 +52,10 @@ def test_regenerate_offers_the_configured_background_removers(
     expect(remover).to_have_value("rembg:u2net")  # the deployment's default first
     remover.select_option("classical")
     axe(page, f"regenerate with a background remover at {viewport['width']}")
+    if viewport is WIDE:
+        remover.scroll_into_view_if_needed()
+        screenshot(page, "regenerate-remover", docs=False)
+        page.set_viewport_size(viewport)
     panel.get_by_role("button", name="Regenerate").click()
     expect(page.locator("#toast")).to_contain_text("Regenerating")
     job = GenerationJob.objects.get(product=product, reason="regenerate")
