@@ -24,6 +24,7 @@ from photosync.services.presets import (
     scene_presets_unknown,
 )
 from photosync.services.scheduling import store_limit_set
+from photosync.services.segmenters import segmenter_choices
 
 SHADOWS = ("auto", "none", "contact", "drop")  # auto: the framing preset's own
 AUTO_APPROVE = ("never", "framed", "all")  # flagged outputs are never auto-approved
@@ -75,6 +76,8 @@ def store_settings_choices() -> dict:
         "variations": {"min": VARIATIONS[0], "max": VARIATIONS[1]},
         "clean_grid_threshold": {"min": 0, "max": GRID_THRESHOLD_MAX},
         "custom_prompt": prompt_guidance(scene_generator=settings.PHOTOSYNC_SCENE_GENERATOR),
+        # Not a store setting: what a regeneration may ask for (the Regenerate form).
+        "segmenter": segmenter_choices(),
     }
 
 

@@ -275,6 +275,11 @@ SETTINGS: tuple[Setting, ...] = (
                 "Seconds a merchant's approval of one output waits before its push starts, so "
                 "that the page's Undo can take it back (the Undo shows as long). 0 pushes at "
                 "once; bulk and automatic approvals never wait.", ("web",), minimum=0),
+        Setting("PHOTOSYNC_DELAY_BANNER_AFTER", "int", 120,
+                "The review queue shows \"New products take about N minutes right now\" when "
+                "a new product's estimated time to its images (the generation jobs ahead of "
+                "it, at the last hour's throughput, plus its own processing) exceeds this "
+                "many seconds.", ("web",), minimum=0),
         Setting("PHOTOSYNC_HEALTH_INTERVAL", "float", 900.0,
                 "Seconds between store health checks (across all daemons): WooCommerce "
                 "webhooks are re-activated or re-created, and Shopify access tokens that "

@@ -40,6 +40,7 @@ from photosync.selectors import (
     store_usage,
     stores_for_user,
 )
+from photosync.services.delay import processing_delay
 from photosync.services.products import product_regenerate
 from photosync.services.pushes import PushError, push_retry, push_rollback
 from photosync.services.review import (
@@ -173,16 +174,22 @@ class ProductList(StoreScoped, ListAPIView):
         text = self.request.query_params.get("q", "").strip()
         return qs.filter(title__icontains=text) if text else qs
 
+    def version(self) -> str:
+        """The queue's fingerprint, and the delay banner's text (taken once, for the body)."""
+        self.delay = processing_delay(stores=self.filtered_stores())
+        return repr((review_version(stores=self.filtered_stores()), self.delay["text"]))
+
     @extend_schema(parameters=[
         OpenApiParameter("status", OpenApiTypes.STR, enum=list(QUEUE_FILTERS)),
         OpenApiParameter("q", OpenApiTypes.STR, description="Words in the title."),
         STORE_PARAM,
     ])
-    @conditional(lambda view: review_version(stores=view.filtered_stores()))
+    @conditional(lambda view: view.version())
     def get(self, request, *args, **kwargs):
         response = self.list(request, *args, **kwargs)
         response.data["counts"] = review_queue_counts(stores=self.filtered_stores())
         response.data["generating"] = products_generating(stores=self.filtered_stores())
+        response.data["delay"] = self.delay
         return response
 
 

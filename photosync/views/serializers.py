@@ -13,6 +13,7 @@ from photosync.flags import flag_codes, flags_read
 from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
 from photosync.services.energy import energy_label
 from photosync.services.media import media_public_url
+from photosync.services.segmenters import segmenter_problem
 from photosync.services.store_settings import SettingsError, store_setting_clean
 from photosync.services.thumbnails import generated_thumb_url, original_link
 
@@ -262,13 +263,24 @@ class RegenerateSerializer(serializers.Serializer):
     custom_prompt = serializers.CharField(required=False, allow_blank=True, max_length=500)
     variations = serializers.IntegerField(required=False, min_value=1, max_value=8)
     shadow = serializers.CharField(required=False, max_length=20)
+    segmenter = serializers.CharField(
+        required=False, max_length=300,
+        help_text="The background remover: `classical` or one the operator configured "
+                  "(`choices.segmenter` of the settings); the deployment's default without.")
 
     def validate(self, attrs: dict) -> dict:
-        """Each override is checked as the store's own setting is (one validator)."""
+        """Each override is checked as the store's own setting is (one validator); the
+        segmenter against the ones this deployment offers."""
+        segmenter = attrs.pop("segmenter", None)
+        if segmenter is not None:
+            problem = segmenter_problem(segmenter)
+            if problem:
+                raise serializers.ValidationError({"segmenter": [problem]})
         try:
-            return {key: store_setting_clean(key, value) for key, value in attrs.items()}
+            clean = {key: store_setting_clean(key, value) for key, value in attrs.items()}
         except SettingsError as exc:
             raise serializers.ValidationError({exc.field: [exc.message]}) from None
+        return {**clean, "segmenter": segmenter} if segmenter else clean
 
 
 class SettingsSerializer(serializers.Serializer):

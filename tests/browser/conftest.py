@@ -31,13 +31,31 @@ WIDE = {"width": 1280, "height": 800}
 NARROW = {"width": 390, "height": 844}
 
 # App Bridge as the admin page uses it: `shopify.idToken()` (here: a token the test signs, on
-# each call) and toasts. The test routes https://cdn.shopify.com/** here.
+# each call), toasts, and a minimal double of its web components: <ui-title-bar>,
+# <ui-nav-menu> and <ui-save-bar> are defined as App Bridge defines them, drawn by the admin
+# and not in the page (a shadow root without a slot), and the save bar's show()/hide()
+# (also as shopify.saveBar.show/hide(id)) are recorded in window.photosyncSaveBar. The admin
+# pressing a title bar or save bar button, or a menu item, is a click on that child element.
+# The test routes https://cdn.shopify.com/** here.
 APP_BRIDGE_STUB = """
+window.photosyncSaveBar = [];
+class PhotosyncAdminDrawn extends HTMLElement {
+  constructor() { super(); this.attachShadow({ mode: "open" }); }
+}
+customElements.define("ui-title-bar", class extends PhotosyncAdminDrawn {});
+customElements.define("ui-nav-menu", class extends PhotosyncAdminDrawn {});
+customElements.define("ui-save-bar", class extends PhotosyncAdminDrawn {
+  get showing() { return !!this._showing; }
+  show() { this._showing = true; window.photosyncSaveBar.push("show"); return Promise.resolve(); }
+  hide() { this._showing = false; window.photosyncSaveBar.push("hide"); return Promise.resolve(); }
+});
 window.shopify = {
   config: { apiKey: document.querySelector('meta[name="shopify-api-key"]').content },
   idToken: () => window.photosyncTestIdToken(),
   toast: { show: (message) => { (window.photosyncToasts = window.photosyncToasts || [])
                                   .push(message); } },
+  saveBar: { show: (id) => document.getElementById(id).show(),
+             hide: (id) => document.getElementById(id).hide() },
 };
 """
 

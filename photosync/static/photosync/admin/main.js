@@ -8,6 +8,7 @@ import { api } from "./api.js";
 import { el } from "./dom.js";
 import { startKeys } from "./keys.js";
 import { render, show, startRouter } from "./router.js";
+import { startShopifyUi } from "./shopify-ui.js";
 import { state } from "./state.js";
 import { productView } from "./views/product.js";
 import { queueView } from "./views/queue.js";
@@ -46,6 +47,7 @@ async function start() {
     state.storeId = null;  // implicit: the caller's only store
   }
   startKeys();
+  startShopifyUi();  // inside the Shopify admin: its title bar, menu and save bar
   await startRouter(ROUTES);
 }
 

@@ -2,6 +2,7 @@
    (main.js) say which view draws which path; a screen's polling stops when the route
    changes. */
 import { el } from "./dom.js";
+import { saveBarFor, titleBar } from "./shopify-ui.js";
 import { cfg, state } from "./state.js";
 
 export const view = document.getElementById("view");
@@ -25,6 +26,8 @@ export async function render() {
   clearTimeout(state.timer);
   state.unsaved = null;  // the screen drawn next says whether it holds unsaved changes
   state.keys = null;     // ...and which keyboard shortcuts it answers (keys.js)
+  titleBar("PhotoSync"); // ...and, inside Shopify, its title bar and save bar
+  saveBarFor(null);
   const { path, params } = route();
   const { screen, match } = screenFor(path);
   for (const link of document.querySelectorAll("[data-nav]")) {

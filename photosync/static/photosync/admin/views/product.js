@@ -5,6 +5,7 @@
 import { api, watch } from "../api.js";
 import { el, plural, toast } from "../dom.js";
 import { poll, route, show, view } from "../router.js";
+import { titleBar } from "../shopify-ui.js";
 import { state } from "../state.js";
 import { currentTile, move, nextProduct, press, showShortcuts } from "../keys.js";
 import { historyCard } from "./product-history.js";
@@ -40,12 +41,14 @@ export async function productView(id) {
     parts.history.replaceChildren(historyCard(data, act));
     const ready = data.generated.filter((g) => g.status === "ready" && !g.flags.length);
     parts.bulk.replaceChildren();  // never replaceChildren(null): that draws "null"
+    const approveReady = () => act(api("images/bulk-approve", {
+      method: "POST", body: { images: ready.map((g) => g.id) },
+    }), `Approved ${plural(ready.length, "output")}.`);
+    const label = `Approve all unflagged (${ready.length})`;
     if (ready.length) parts.bulk.append(el("button", {
-      type: "button", dataset: { key: "bulk" },
-      onclick: () => act(api("images/bulk-approve", {
-        method: "POST", body: { images: ready.map((g) => g.id) },
-      }), `Approved ${plural(ready.length, "output")}.`),
-    }, `Approve all unflagged (${ready.length})`));
+      type: "button", dataset: { key: "bulk" }, onclick: approveReady }, label));
+    titleBar(data.title || data.remote_id, { back: { label: "Review queue", href: "#/" },
+      primary: ready.length ? { label, onclick: approveReady } : null });
     if (focused) {
       const again = view.querySelector(`[data-key="${CSS.escape(focused)}"]`);
       if (again) again.focus();

@@ -5,6 +5,7 @@ import { api, watch, withStore } from "../api.js";
 import { badge, el, plural, toast } from "../dom.js";
 import { move, nextProduct } from "../keys.js";
 import { poll, render, route, show } from "../router.js";
+import { titleBar } from "../shopify-ui.js";
 import { cfg, state } from "../state.js";
 
 const FILTERS = [
@@ -64,11 +65,11 @@ function drawQueue(first, status, search, live, draw) {
       : "Approve unflagged outputs";
   }
 
-  async function bulkApprove() {
+  async function bulkApprove(products = [...selected]) {
     approveSelected.disabled = true;
     try {
       const result = await api("images/bulk-approve", {
-        method: "POST", body: { products: [...selected] },
+        method: "POST", body: { products },
       });
       const flagged = result.skipped.filter((s) => s.reason === "flagged").length;
       toast(`Approved ${plural(result.approved.length, "output")}`
@@ -123,16 +124,37 @@ function drawQueue(first, status, search, live, draw) {
       el("span", { class: "muted", text: plural(counts.waiting ?? 0, "product") + " waiting" }),
       generating ? badge(`Generating ${plural(generating, "product")}`, "info busy",
         { dataset: { role: "generating" } }) : null),
+    delayBanner(first.delay),
     el("div", { class: "card flush" }, tabs,
       el("div", { class: "toolbar" }, el("label", { class: "choice" }, selectAll,
         el("span", { text: "Select all" })), searchBox, approveSelected),
       list),
   );
+  // Inside Shopify: the title bar's primary action approves the unflagged outputs of the
+  // products selected, or of every product shown when none is (after a confirmation).
+  const unflagged = first.results.filter((p) => p.waiting > p.flagged).map((p) => p.id);
+  titleBar("Review queue", { primary: unflagged.length ? {
+    label: "Approve all unflagged",
+    onclick: () => {
+      const ids = selected.size ? [...selected] : unflagged;
+      if (window.confirm(`Approve the unflagged outputs of ${plural(ids.length, "product")}? `
+                         + "They are pushed to your store.")) bulkApprove(ids);
+    },
+  } : null });
   state.queueIds = status === "waiting" ? first.results.map((p) => p.id) : null;
   const links = () => [...rows.querySelectorAll("a.title")];
   state.keys = { j: () => move(links(), 1), k: () => move(links(), -1),
                  n: () => nextProduct(null) };
   live();
+}
+
+/* "New products take about N minutes right now": only when the service's estimate
+   (services.delay) is above PHOTOSYNC_DELAY_BANNER_AFTER; the API sends the words. */
+function delayBanner(delay) {
+  if (!delay || !delay.show || !delay.text) return null;
+  return el("div", { class: "banner warn", role: "status", dataset: { role: "delay" } },
+    el("strong", { text: delay.text }),
+    " Their images appear here when they are made; nothing needs doing.");
 }
 
 function queueRow(p, selected, changed) {

@@ -4,7 +4,8 @@
    operators may change the limit). */
 import { api, withStore } from "../api.js";
 import { el, plural, promptHelp, selectField, toast } from "../dom.js";
-import { show } from "../router.js";
+import { render, show } from "../router.js";
+import { saveBarFor, saveBarShow, titleBar } from "../shopify-ui.js";
 import { state } from "../state.js";
 
 const SHADOW_HELP = { auto: "The framing preset's own (none on marketplace)", none: "No shadow",
@@ -135,6 +136,7 @@ export async function settingsView() {
       const saved = await api(`settings/?store=${answer.store.id}`, { method: "PATCH", body });
       state.settingsCache[answer.store.id] = saved;
       lastSaved = snapshot();
+      saveBarShow(false);
       toast("Settings saved.");
     } catch (error) {
       for (const [field, messages] of Object.entries(error.body || {})) {
@@ -149,6 +151,14 @@ export async function settingsView() {
   show(el("div", { class: "page-head" }, el("h1", { text: "Settings" }),
     el("span", { class: "muted", text: answer.store.name || answer.store.domain })), form);
   lastSaved = snapshot();
+  // Inside Shopify: the admin's save bar while changes are unsaved; Save submits the form,
+  // Discard draws the saved settings again.
+  titleBar("Settings");
+  saveBarFor({ save: () => form.requestSubmit(),
+               discard: () => { lastSaved = null; render(); } });
+  const dirty = () => saveBarShow(state.unsaved());
+  form.addEventListener("input", dirty);
+  form.addEventListener("change", dirty);
 }
 
 function usageMeter(usage) {
