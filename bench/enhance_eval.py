@@ -30,6 +30,7 @@ from PIL import Image  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from bench.common import machine  # noqa: E402
 from pipeline.backends import get_segmenter  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 from pipeline.stages.color import delta_e_2000, srgb_to_lab  # noqa: E402
@@ -136,9 +137,10 @@ def main() -> None:
                          "worst_after": round(per_photo[worst][cond]["after"], 3)}
         print(f"{cond:<11} {before:7.2f} {after:7.2f} {ratio:6.2f} "
               f"{per_photo[worst][cond]['after']:6.2f} {worst}")
-    data = {"smoke": args.smoke, "size": size, "summary": summary, "photos": per_photo}
+    data = {"machine": machine(), "smoke": args.smoke, "size": size, "summary": summary,
+            "photos": per_photo}
     if args.timing:
-        data["timing"] = _timing(1400 if not args.smoke else 400)
+        data["timing"] = _timing(1320 if not args.smoke else 400)  # 1320 px: ~1.4 MP
         print("enhance CPU s:", data["timing"])
     out = (RESULTS / "smoke" if args.smoke else RESULTS) / "enhance_eval.json"
     out.parent.mkdir(parents=True, exist_ok=True)
