@@ -37,6 +37,11 @@ PRODUCT_DEAD_BAND = 0.08
 CLIPPED = 0.97  # linear (sRGB ~250): a backdrop channel at or above it is clipped
 MAX_WB = 0.25  # a channel gain stays within ±25%
 MAX_EV = 1.0
+# Over this share of the product's neutral pixels clipped white in every channel, the photo is
+# overexposed (good samples: <= 0.06, one with white parts 0.23; at +0.5 EV: 0.33-0.61). How
+# far is lost with the clipped values, so the darkening is a fixed step.
+BLOWN_SHARE = 0.3
+BLOWN_EV = 0.4
 
 _CODES = np.arange(256, dtype=np.float64) / 255.0
 _TO_LINEAR = np.where(_CODES <= 0.04045, _CODES / 12.92, ((_CODES + 0.055) / 1.055) ** 2.4)
@@ -84,14 +89,14 @@ def enhance(rgb: np.ndarray, alpha: np.ndarray, *, max_delta_e: float) -> tuple[
         raise ValueError("enhance expects an (H, W, 3) uint8 array")
     if max_delta_e < 0:
         raise ValueError(f"max_delta_e must be >= 0, got {max_delta_e}")
+    if max_delta_e == 0:
+        return rgb.copy(), EnhanceReport(False, notes=["enhance off (max_delta_e 0)"])
     flat = alpha.ravel()
     coords = _sample(flat > 200)
     if coords.size < 64:
         return rgb.copy(), EnhanceReport(False, notes=["enhance skipped: no product pixels"])
     pixels = rgb.reshape(-1, 3)[coords]
-    backdrop = rgb.reshape(-1, 3)[_sample(flat == 0)]
-    if max_delta_e == 0:
-        return rgb.copy(), EnhanceReport(False, notes=["enhance off (max_delta_e 0)"])
+    backdrop = _studio_backdrop(_TO_LINEAR[rgb.reshape(-1, 3)[_sample(flat == 0)]])
 
     wb, evidence = _white_balance(pixels, backdrop)
     ev = _exposure(pixels, backdrop, wb)
@@ -142,9 +147,9 @@ def _studio_backdrop(lin: np.ndarray) -> np.ndarray | None:
     return keep
 
 
-def _white_balance(pixels: np.ndarray, backdrop: np.ndarray) -> tuple[np.ndarray, str]:
-    """Per-channel linear gains (green fixed at 1) and where they were read from."""
-    back = _studio_backdrop(_TO_LINEAR[backdrop])
+def _white_balance(pixels: np.ndarray, back: np.ndarray | None) -> tuple[np.ndarray, str]:
+    """Per-channel linear gains (green fixed at 1) and where they were read from; ``back`` is
+    the studio backdrop in linear light (None: there is none)."""
     if back is not None:
         level = np.median(back, axis=0)
         clipped = level >= CLIPPED
@@ -186,9 +191,8 @@ def _dead_band(gains: np.ndarray, band: float = WB_DEAD_BAND) -> np.ndarray:
     return np.ones(3) if np.abs(gains - 1.0).max() < band else gains
 
 
-def _exposure(pixels: np.ndarray, backdrop: np.ndarray, wb: np.ndarray) -> float:
+def _exposure(pixels: np.ndarray, back: np.ndarray | None, wb: np.ndarray) -> float:
     """Exposure correction in stops (positive lifts), from neutral evidence only."""
-    back = _studio_backdrop(_TO_LINEAR[backdrop])
     ev = 0.0
     if back is not None:
         white = float(np.percentile((back * wb).max(axis=1), 75))
@@ -201,16 +205,10 @@ def _exposure(pixels: np.ndarray, backdrop: np.ndarray, wb: np.ndarray) -> float
         neutral = chroma < 0.1
         if neutral.sum() >= max(200, 0.05 * len(lin)):
             blown = float((codes[neutral].min(axis=1) > 0.99).mean())
-            if blown > BLOWN_SHARE:  # how far is lost with the clipped values: a fixed step
+            if blown > BLOWN_SHARE:
                 ev = -BLOWN_EV
     ev = float(np.clip(ev, -MAX_EV, MAX_EV))
     return 0.0 if abs(ev) < EV_DEAD_BAND else ev
-
-
-# Over this share of the product's neutral pixels clipped white in every channel, the photo is
-# overexposed (good samples: <= 0.06, one with white parts 0.23; at +0.5 EV: 0.33-0.61).
-BLOWN_SHARE = 0.3
-BLOWN_EV = 0.4
 
 
 def _apply(rgb: np.ndarray, gains: np.ndarray) -> np.ndarray:
