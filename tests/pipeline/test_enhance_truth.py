@@ -93,3 +93,17 @@ def test_the_delta_e_of_the_evaluation_is_inside_the_product():
     changed = rgb.copy()
     changed[alpha == 0] = 0  # the backdrop is replaced anyway: it must not count
     assert product_delta_e(changed, rgb, alpha) == 0.0
+
+
+def test_without_a_studio_backdrop_the_products_neutrals_decide():
+    rgb, alpha = truth(PHOTOS / "mb03-black-0.jpg", SIZE)
+    rng = np.random.default_rng(1)
+    room = rgb.copy()  # a busy, colourful background: not evidence of any cast
+    room[alpha == 0] = rng.integers(0, 256, (int((alpha == 0).sum()), 3), dtype=np.uint8)
+    cast = degrade(room, CONDITIONS["cool +12%"])
+    enhanced, report = enhance(cast, alpha, max_delta_e=LIMIT)
+    assert report.evidence == "product" and report.gains[0] > 1 > report.gains[2]
+    before = product_delta_e(cast, room, alpha)
+    assert product_delta_e(enhanced, room, alpha) <= 0.6 * before
+    good, _ = enhance(room, alpha, max_delta_e=LIMIT)
+    assert product_delta_e(good, room, alpha) <= 1.0
