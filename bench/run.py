@@ -29,6 +29,7 @@ SCRIPTS = [
     ("shopify_push", []),
     ("concurrent_approvals", []),
     ("pipeline", []),
+    ("enhance_eval", ["--timing"]),  # enhancement against truth (sample photos as ground truth)
     ("memory", []),
     ("gpu", []),  # the full run needs a CUDA GPU (bench/gpu_device.sh); --smoke runs anywhere
 ]

@@ -47,7 +47,9 @@ class PipelineConfig:
     allow_noncommercial: bool = False
     # enhancement
     enhance: bool = True
-    max_enhance_delta_e: float = 3.0  # mean CIEDE2000 the enhancement may cause, at most
+    # safety limit: the mean CIEDE2000 the enhancement may change the product by (a 0.5 EV
+    # correction is ~3-8); 0 turns enhancement off. Not an accuracy measure.
+    max_enhance_delta_e: float = 12.0
     # scene outputs only: off | grade (a bounded colour/exposure grade toward the scene's
     # light; flagged "relit"); relight:<model> is reserved and refused (not supported yet)
     harmonize: str = "off"

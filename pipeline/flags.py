@@ -22,7 +22,8 @@ FLAG_CODES: dict[str, str] = {
     "fidelity_failed": "product pixels in the output differ from the prepared product",
     "fidelity_low_coverage": "the pixel-fidelity check compared under 95% of the product, so it "
                              "cannot vouch for it",
-    "colour_drift": "the enhancement changed the product's colours noticeably",
+    "colour_drift": "the product's colours in the output differ from the enhanced product "
+                    "(what was intended), over 1 ΔE on average or 3 ΔE at the 95th percentile",
     "not_pure_white": "under 99.5% of the background outside the shadow is #FFFFFF in the "
                       "encoded file",
     "shadow_not_white": "a marketplace output whose shadow leaves under 95% of the background "

@@ -285,8 +285,7 @@ def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output
         if white:  # purity of the file as written: a lossy format may leave off-white pixels
             metrics.update(white_background_metrics(decode_rgb(encoded.data), layer, shadow))
         flags = [*run.image_flags, *output_flags(
-            metrics, white=white, marketplace=preset.marketplace, fill_target=preset.fill,
-            max_delta_e=config.max_enhance_delta_e)]
+            metrics, white=white, marketplace=preset.marketplace, fill_target=preset.fill)]
     return Output(kind="framed", preset=preset.name, data=encoded.data,
                   content_type=encoded.content_type, extension=encoded.extension,
                   width=image.shape[1], height=image.shape[0], metrics=metrics, flags=flags,
@@ -345,8 +344,7 @@ def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int]
                        "product_scale": round(layer.scale, 4), "shadow": scene_shadow,
                        **relit}
             flags = [*run.image_flags, *output_flags(
-                metrics, white=False, marketplace=False, fill_target=None,
-                max_delta_e=config.max_enhance_delta_e)]
+                metrics, white=False, marketplace=False, fill_target=None)]
             if relit:
                 flags.append(harmonize.flag(relit))
         encoded = _encode(run, image)

@@ -183,7 +183,10 @@ def test_a_real_sample_photo_runs_clean():
     framed = result.outputs[0]
     assert framed.flags == []
     assert 0.3 < framed.metrics["mask_area_fraction"] < 0.45
-    assert framed.metrics["delta_e_mean"] <= 3.0
+    # A good studio photo: enhancement leaves it alone, and the output shows it exactly.
+    assert framed.metrics["enhanced"] is False
+    assert framed.metrics["enhance_change_delta_e_mean"] == 0.0
+    assert framed.metrics["output_delta_e_mean"] == 0.0
 
 
 def test_jpeg_input_equals_png_input_path(studio_png):

@@ -48,25 +48,35 @@ def test_srgb_white_is_lab_100():
     assert np.round(srgb_to_lab(np.array([255, 255, 255])), 3).tolist() == [100.0, 0.0, 0.0]
 
 
-def test_enhance_respects_delta_e_cap_and_reports_it():
+def _underexposed_studio_photo() -> tuple[np.ndarray, np.ndarray]:
+    """A grey-ish product on a white backdrop, both at -0.5 EV (the backdrop reads 218)."""
     rng = np.random.default_rng(0)
-    rgb = np.clip(rng.normal(90, 20, (120, 160, 3)), 0, 255).astype(np.uint8)  # underexposed
-    alpha = np.full((120, 160), 255, np.uint8)
-    out, report = enhance(rgb, alpha, max_delta_e=1.5)
+    rgb = np.full((120, 160, 3), 218, np.uint8)
+    alpha = np.zeros((120, 160), np.uint8)
+    alpha[30:90, 40:120] = 255
+    rgb[30:90, 40:120] = np.clip(rng.normal(90, 20, (60, 80, 3)), 0, 255).astype(np.uint8)
+    return rgb, alpha
+
+
+def test_enhance_lifts_an_underexposed_backdrop_within_the_safety_limit():
+    rgb, alpha = _underexposed_studio_photo()
+    out, report = enhance(rgb, alpha, max_delta_e=12.0)
     assert out.shape == rgb.shape and out.dtype == np.uint8
-    assert report.applied is True
-    assert report.delta_e_mean <= 1.5 + 1e-9
-    assert not np.array_equal(out, rgb)
+    assert report.applied is True and report.evidence == "backdrop"
+    assert 0.45 <= report.ev <= 0.55 and out[0, 0].min() >= 253  # the backdrop is white again
+    limited, capped = enhance(rgb, alpha, max_delta_e=1.5)
+    assert capped.change_delta_e_mean <= 1.5 + 1e-9 and capped.strength < 1.0
+    assert not np.array_equal(limited, rgb)
     zero, none = enhance(rgb, alpha, max_delta_e=0.0)
-    assert np.array_equal(zero, rgb) and none.applied is False and none.delta_e_mean == 0.0
+    assert np.array_equal(zero, rgb) and none.applied is False and none.change_delta_e_mean == 0.0
 
 
-def test_enhance_does_not_grey_a_saturated_product():
+def test_enhance_does_not_grey_or_lift_a_saturated_product():
     rgb = np.zeros((64, 64, 3), np.uint8)
-    rgb[...] = (20, 60, 210)  # a blue bag: no neutral pixels to balance on
-    out, report = enhance(rgb, np.full((64, 64), 255, np.uint8), max_delta_e=3.0)
-    assert report.gains[0] == report.gains[1] == report.gains[2]  # exposure only, no cast fix
-    assert report.delta_e_mean <= 3.0
+    rgb[...] = (20, 60, 210)  # a blue bag filling the frame: no neutral pixels, no backdrop
+    out, report = enhance(rgb, np.full((64, 64), 255, np.uint8), max_delta_e=12.0)
+    assert report.applied is False and report.gains == (1.0, 1.0, 1.0)
+    assert np.array_equal(out, rgb)
 
 
 def test_frame_presets_are_known_and_custom_parses():
