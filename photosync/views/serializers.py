@@ -22,7 +22,14 @@ ROLLBACK_FROM = (Push.Status.LIVE, Push.Status.PROCESSING, Push.Status.FAILED)
 FIDELITY_METRICS = (
     "product_max_abs_diff",
     "product_mean_abs_diff",
-    "delta_e_mean",
+    "product_compared_share",
+    "output_delta_e_mean",
+    "output_delta_e_p95",
+    "enhance_change_delta_e_mean",
+    "enhance_ev",
+    "relit_ev",
+    "relit_delta_e_mean",
+    "delta_e_mean",  # outputs made before the enhancement metrics were renamed
     "delta_e_p95",
     "background_purity",
     "background_purity_outside_shadow",
