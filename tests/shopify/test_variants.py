@@ -7,12 +7,18 @@ follow the schema's MediaUserErrorCode."""
 
 from __future__ import annotations
 
+import hashlib
+import time
+
 import pytest
 
 from emulators.shopify import state as st
 from emulators.shopify.schema import API_VERSION
+from integrations.base import MediaStatus, NewImage, variant_target
 from integrations.shopify import queries as q
+from integrations.shopify.variants import variant_field, variant_gids
 from photosync.models import GeneratedImage, GenerationJob, Push, SourceImage
+from photosync.services.stores import store_adapter
 from tests.conftest import PHOTOS, drain
 from tests.shopify.conftest import SHOP
 
@@ -133,3 +139,39 @@ def test_the_emulator_refuses_what_shopify_documents_for_variant_media(emulator)
     deleted = _gql(emulator, token, q.FILE_DELETE, {"ids": [two]})["fileDelete"]
     assert deleted["userErrors"] == []
     assert emulator.variant_media(SHOP, variant) == []  # a deleted file leaves the variant
+
+
+def test_a_photo_several_variants_show_is_one_source_tied_to_all_of_them(
+        emulator, shopify_store):
+    pid = emulator.create_product(SHOP, title="Shared", images=_photos("mg01-bk-0.jpg",
+                                                                       "lt01.jpg"))
+    first, grey = [m["id"] for m in emulator.product_media(SHOP, pid)]
+    small = emulator.add_variant(SHOP, pid, "Grey / S", grey, notify=False)
+    large = emulator.add_variant(SHOP, pid, "Grey / L", grey, notify=False)
+    emulator.add_variant(SHOP, pid, "Black / S", notify=False)
+    remote = store_adapter(store=shopify_store).get_product(pid)
+    tied = {img.remote_id: img.variant_id for img in remote.images}
+    assert tied == {first: "", grey: variant_field([small, large])}
+    assert variant_gids(tied[grey]) == [small, large]  # the push target names both
+    many = [f"gid://shopify/ProductVariant/{7_300_000_000_000 + n}" for n in range(40)]
+    assert len(variant_field(many)) <= 255  # as many as SourceImage.variant_id holds
+
+    # An output of that photo goes to both variants, and rollback gives both theirs back.
+    adapter = store_adapter(store=shopify_store)
+    data = (PHOTOS / "ug05-gr-0.jpg").read_bytes()
+    target = variant_target(pid, tied[grey])
+    pushed = adapter.push_image(target, NewImage(
+        data=data, filename="ours.jpg", content_type="image/jpeg",
+        content_hash=hashlib.sha256(data).hexdigest(), alt="Ours"))
+    deadline = time.monotonic() + 30
+    while (state := adapter.push_status(target, pushed.remote_id)).status \
+            is not MediaStatus.LIVE and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert state.on_variant is False  # READY on the product, not yet on the variants
+    adapter.update_image(target, pushed.remote_id)
+    assert adapter.push_status(target, pushed.remote_id).on_variant is True
+    assert [emulator.variant_media(SHOP, v) for v in (small, large)] == [
+        [pushed.remote_id], [pushed.remote_id]]
+    adapter.rollback(target, pushed.remote_id, pushed.previous_state)
+    assert [emulator.variant_media(SHOP, v) for v in (small, large)] == [[grey], [grey]]
+    assert [m["id"] for m in emulator.product_media(SHOP, pid)] == [first, grey]
