@@ -90,6 +90,8 @@ class PushState:
     alt: str = ""
     featured: bool = False
     count: int = 0
+    # For a variant's push target: whether the variant shows our image (None: not a variant).
+    on_variant: bool | None = None
 
 
 @runtime_checkable

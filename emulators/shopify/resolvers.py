@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 from graphql import GraphQLError
 
 from emulators.shopify import state as st
+from emulators.shopify.variants import VariantResolvers
 
 if TYPE_CHECKING:
     from emulators.shopify.server import ShopifyEmulator
 
 
-class Root(dict):
+class Root(VariantResolvers, dict):
     """Query and mutation root for one shop; graphql-core's default resolver calls these."""
 
     def __init__(self, emulator: ShopifyEmulator, shop: st.Shop, unbounded: bool = False):
@@ -30,7 +31,8 @@ class Root(dict):
         self.clock = time.monotonic()
         for name in ("shop", "product", "products", "node", "bulkOperation", "bulkOperations",
                      "stagedUploadsCreate", "productUpdate", "productReorderMedia",
-                     "fileUpdate", "fileDelete", "bulkOperationRunQuery"):
+                     "fileUpdate", "fileDelete", "bulkOperationRunQuery", "productVariant",
+                     "productVariantAppendMedia", "productVariantDetachMedia"):
             self[name] = getattr(self, "r_" + name)
 
     # objects
@@ -47,6 +49,8 @@ class Root(dict):
             "status": product.status,
             "updatedAt": product.updated_at,
             "media": media,
+            "hasOnlyDefaultVariant": product.has_only_default_variant(),
+            "variants": self.variants_of(product),
         }
 
     def media_obj(self, media: st.Media) -> dict:
@@ -231,7 +235,7 @@ class Root(dict):
             for ref in item.get("referencesToRemove") or ():
                 product = self.shop.products.get(st.gid_number(ref))
                 if product and media.id in product.media_ids:
-                    product.media_ids.remove(media.id)
+                    product.media_gone(media.id)
                     if product.id in media.product_ids:
                         media.product_ids.remove(product.id)
                     touched.add(product.id)
@@ -267,7 +271,7 @@ class Root(dict):
             for product_id in media.product_ids:
                 product = self.shop.products.get(product_id)
                 if product and media.id in product.media_ids:
-                    product.media_ids.remove(media.id)
+                    product.media_gone(media.id)
                     touched.add(product_id)
             del self.shop.media[media.id]
         self._touched(touched)

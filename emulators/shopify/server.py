@@ -137,7 +137,8 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
         """A merchant creates a product with images (already processed: READY)."""
         shop = self.add_shop(domain)
         with shop.lock:
-            product = st.Product(id=self.ids.next(), title=title, product_type=product_type)
+            product = st.Product(id=self.ids.next(), title=title, product_type=product_type,
+                                 variants=[st.Variant(id=self.ids.next())])
             for filename, data, alt in images:
                 media = self._new_media(shop, filename, data, "image/jpeg", alt, delays=(0, 0))
                 media.product_ids.append(product.id)
@@ -171,6 +172,34 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
             for media_id in product.media_ids:
                 shop.media.pop(media_id, None)
         self.notify_deleted(domain, product.id)
+
+    def add_variant(self, domain: str, product_gid: str, title: str,
+                    media_gid: str | None = None, *, notify: bool = True) -> str:
+        """The merchant adds an option value (the default variant goes, as in the admin) and
+        picks one of the product's media for it."""
+        shop = self.shops[domain]
+        with shop.lock:
+            product = shop.products[st.gid_number(product_gid)]
+            if product.has_only_default_variant():
+                product.variants = []
+            media = [st.gid_number(media_gid)] if media_gid else []
+            assert all(m in product.media_ids for m in media), "a media of the product"
+            variant = st.Variant(id=self.ids.next(), title=title, media_ids=media)
+            product.variants.append(variant)
+            product.updated_at = st.now_iso()
+        if notify:
+            self.notify(domain, "products/update", product.id)
+        return st.gid("ProductVariant", variant.id)
+
+    def variant_media(self, domain: str, variant_gid: str) -> list[str]:
+        """The media ids a variant shows, for assertions."""
+        shop = self.shops[domain]
+        with shop.lock:
+            for product in shop.products.values():
+                for variant in product.variants:
+                    if variant.id == st.gid_number(variant_gid):
+                        return [st.gid("MediaImage", m) for m in variant.media_ids]
+        raise KeyError(variant_gid)
 
     def reorder_media(self, domain: str, product_gid: str, media_gids: list[str]) -> None:
         """The merchant drags the gallery into this order in the admin (first: featured)."""

@@ -56,6 +56,16 @@ class Media:
 
 
 @dataclass
+class Variant:
+    """A product variant; `media_ids` holds at most one of the product's media (Shopify
+    refuses a second: PRODUCT_VARIANT_ALREADY_HAS_MEDIA)."""
+
+    id: int
+    title: str = "Default Title"
+    media_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
 class Product:
     id: int
     title: str
@@ -63,6 +73,19 @@ class Product:
     status: str = "ACTIVE"
     updated_at: str = field(default_factory=now_iso)
     media_ids: list[int] = field(default_factory=list)
+    # Every product has at least one variant; a product without options has only the default.
+    variants: list[Variant] = field(default_factory=list)
+
+    def has_only_default_variant(self) -> bool:
+        return len(self.variants) <= 1 and all(v.title == "Default Title" for v in self.variants)
+
+    def media_gone(self, media_id: int) -> None:
+        """A media left the product: it leaves the product's variants too."""
+        if media_id in self.media_ids:
+            self.media_ids.remove(media_id)
+        for variant in self.variants:
+            if media_id in variant.media_ids:
+                variant.media_ids.remove(media_id)
 
 
 @dataclass

@@ -47,6 +47,7 @@ from integrations.shopify.media import (
     urls_of,
 )
 from integrations.shopify.transport import Endpoint
+from integrations.shopify.variants import VariantCalls, variant_field
 from integrations.shopify.webhooks import parse_timestamp
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ def product_gid(remote_id: str) -> str:
     return remote_id
 
 
-class ShopifyAdapter(MediaCalls):
+class ShopifyAdapter(VariantCalls, MediaCalls):
     platform = "shopify"
 
     def __init__(
@@ -182,8 +183,10 @@ class ShopifyAdapter(MediaCalls):
 
         Idempotent by content hash: a media of ours with the same hash is returned as is,
         except a FAILED one, which is deleted (the only call Shopify accepts for a file that
-        is not READY) and uploaded anew."""
-        gid = product_gid(product_remote_id)
+        is not READY) and uploaded anew. For a variant's target the media each variant shows
+        now is kept too (rollback gives it back); the variants get ours once it is READY
+        (`update_image`, from the read-back)."""
+        gid, variants = self._split(product_remote_id)
         marker = image.content_hash[:16]
         _, gallery = self._product_and_gallery(gid)
         for media in [m for m in gallery if marker_of(m) == marker]:
@@ -192,9 +195,13 @@ class ShopifyAdapter(MediaCalls):
                 gallery.remove(media)
             else:
                 before = gallery_state([m for m in gallery if m["id"] != media["id"]])
+                if variants:
+                    before["variant_media"] = self._variants_before(gid, variants, media["id"])
                 return PushResult(remote_id=media["id"], status=media_status(media),
                                   previous_state=before)
         previous = gallery_state(gallery)
+        if variants:
+            previous["variant_media"] = self._variants_before(gid, variants, "")
         unknown = [m for m in gallery if not urls_of(m) and m.get("status") in
                    ("UPLOADED", "PROCESSING")]
         if unknown:
@@ -219,22 +226,29 @@ class ShopifyAdapter(MediaCalls):
                           previous_state=previous)
 
     def push_status(self, product_remote_id: str, remote_id: str) -> PushState:
-        """Read the gallery back (ids, alt, status only); for a FAILED media, ask why."""
-        gallery = self._media_states(product_gid(product_remote_id))
+        """Read the gallery back (ids, alt, status only); for a FAILED media, ask why. For a
+        variant's target, whether every one of those variants shows our media."""
+        gid, variants = self._split(product_remote_id)
+        gallery = self._media_states(gid)
         ids = [m["id"] for m in gallery]
         if remote_id not in ids:
             return PushState(MediaStatus.MISSING, reason="the image is not on the product")
         media = gallery[ids.index(remote_id)]
         status = media_status(media)
         reason = self._failure_reason(remote_id) if status is MediaStatus.FAILED else ""
+        on_variant = None
+        if variants:
+            on_variant = status is MediaStatus.LIVE and self._on_variants(gid, variants,
+                                                                         remote_id)
         return PushState(status, reason=reason, alt=media.get("alt") or "",
-                         featured=ids[0] == remote_id, count=len(ids))
+                         featured=ids[0] == remote_id, count=len(ids), on_variant=on_variant)
 
     def update_image(self, product_remote_id: str, remote_id: str, *, alt: str | None = None,
                      featured: bool | None = None) -> None:
         """Alt text through fileUpdate (Shopify refuses it until the file is READY); the
-        featured choice through productReorderMedia (position 0 is featured)."""
-        gid = product_gid(product_remote_id)
+        featured choice through productReorderMedia (position 0 is featured); for a variant's
+        target, the variants are given our media (productVariantAppendMedia: READY only)."""
+        gid, variants = self._split(product_remote_id)
         if alt is not None:
             payload = self.client.execute(
                 q.FILE_UPDATE, {"files": [{"id": remote_id, "alt": alt}]})["fileUpdate"]
@@ -246,16 +260,21 @@ class ShopifyAdapter(MediaCalls):
             wanted = gallery_moved(ids, remote_id, featured=featured)
             if wanted != ids:
                 self._reorder(gid, [(remote_id, wanted.index(remote_id))])
+        if variants:
+            self._variants_attach(gid, variants, remote_id)
 
     def rollback(self, product_remote_id: str, remote_id: str, previous_state: dict) -> None:
         """Take our media off the product (detach a READY one, delete one that is not READY,
         which fileUpdate refuses); the merchant's order stays, and only when ours is featured
-        now does the image featured before the push come first again."""
-        gid = product_gid(product_remote_id)
+        now does the image featured before the push come first again. A variant's target:
+        ours leaves the variants first, and each gets back the media it showed before."""
+        gid, variants = self._split(product_remote_id)
         gallery = self._media_states(gid)
         ids = [m["id"] for m in gallery]
         if remote_id not in ids:
             return
+        if variants:
+            self._variants_release(gid, variants, remote_id, previous_state)
         target = gallery_without(ids, remote_id, previous_state.get("featured"))
         self._remove(gid, gallery[ids.index(remote_id)])
         rest = [i for i in ids if i != remote_id]
@@ -289,6 +308,8 @@ class ShopifyAdapter(MediaCalls):
             after = info["endCursor"]
 
     def _remote(self, product: dict, media: list[dict]) -> RemoteProduct:
+        """The merchant's READY media, each tied to the variants that show it (if any)."""
+        by_media = self._media_variants(product)
         images = []
         for position, item in enumerate(media):
             url = (item.get("image") or {}).get("url")
@@ -298,6 +319,7 @@ class ShopifyAdapter(MediaCalls):
                 remote_id=item["id"], src=url, position=position, alt=item.get("alt") or "",
                 version=url, width=(item.get("image") or {}).get("width"),
                 height=(item.get("image") or {}).get("height"),
+                variant_id=variant_field(by_media.get(item["id"], [])),
             ))
         return RemoteProduct(
             remote_id=product["id"],

@@ -53,6 +53,7 @@ query Product($id: ID!, $after: String) {{
     productType
     status
     updatedAt
+    hasOnlyDefaultVariant
     media(first: 50, after: $after) {{
       pageInfo {{ hasNextPage endCursor }}
       nodes {{ {_MEDIA_FIELDS} }}
@@ -72,6 +73,7 @@ query ProductsPage($first: Int!, $after: String, $query: String) {{
       productType
       status
       updatedAt
+      hasOnlyDefaultVariant
       media(first: 10) {{
         pageInfo {{ hasNextPage }}
         nodes {{ {_MEDIA_FIELDS} }}
@@ -168,6 +170,46 @@ mutation FileDelete($ids: [ID!]!) {
 }
 """)
 
+# A product's variants and the media each shows (a variant shows at most one of the product's
+# media). Read only for products with options (`hasOnlyDefaultVariant: false`): a product page
+# or a bulk query cannot nest variants' media within their cost and depth limits.
+PRODUCT_VARIANT_MEDIA = Document("""
+query ProductVariantMedia($id: ID!, $after: String) {
+  product(id: $id) {
+    variants(first: 100, after: $after) {
+      pageInfo { hasNextPage endCursor }
+      nodes {
+        id
+        media(first: 1) { nodes { id } }
+      }
+    }
+  }
+}
+""")
+
+# Tie one of the product's media to variants (READY media only: NON_READY_MEDIA; a variant
+# with a media already: PRODUCT_VARIANT_ALREADY_HAS_MEDIA, so a resend changes nothing).
+PRODUCT_VARIANT_APPEND_MEDIA = Document("""
+mutation ProductVariantAppendMedia($productId: ID!,
+                                   $variantMedia: [ProductVariantAppendMediaInput!]!) {
+  productVariantAppendMedia(productId: $productId, variantMedia: $variantMedia) {
+    productVariants { id }
+    userErrors { field message code }
+  }
+}
+""")
+
+# Repeating it answers MEDIA_IS_NOT_ATTACHED_TO_VARIANT: done already.
+PRODUCT_VARIANT_DETACH_MEDIA = Document("""
+mutation ProductVariantDetachMedia($productId: ID!,
+                                   $variantMedia: [ProductVariantDetachMediaInput!]!) {
+  productVariantDetachMedia(productId: $productId, variantMedia: $variantMedia) {
+    productVariants { id }
+    userErrors { field message code }
+  }
+}
+""")
+
 # Starting a bulk operation twice would run two; the caller checks for one in progress.
 BULK_OPERATION_RUN_QUERY = Document(
     """
@@ -215,6 +257,7 @@ query BulkProducts {{
         productType
         status
         updatedAt
+        hasOnlyDefaultVariant
         media {{
           edges {{
             node {{ {_MEDIA_FIELDS} }}

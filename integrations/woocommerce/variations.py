@@ -101,7 +101,7 @@ class Variations:
             return PushState(MediaStatus.MISSING,
                              reason="the image is no longer the variation's image")
         return PushState(MediaStatus.LIVE, alt=str(image.get("alt") or ""), featured=True,
-                         count=1)
+                         count=1, on_variant=True)
 
     def _variation_update(self, product_id: str, variation_id: str, remote_id: str, *,
                           alt: str | None) -> None:

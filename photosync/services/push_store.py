@@ -57,8 +57,10 @@ class Wanted:
                    alt_checked=bool(image.alt_text or push.sent_alt))
 
     def shown_by(self, state: PushState) -> bool:
+        """Live: processed, with our alt text, where we put it, and (a variant's image) on
+        the variant too; what differs is written by `update_image` and read back."""
         return (state.status is MediaStatus.LIVE and self.alt_ok(state)
-                and self.position_ok(state))
+                and self.position_ok(state) and state.on_variant is not False)
 
     def alt_ok(self, state: PushState) -> bool:
         return not self.alt_checked or state.alt == self.alt
@@ -125,8 +127,8 @@ def push_read_back(*, push: Push, image: GeneratedImage, adapter: StoreAdapter,
                              featured=None if wanted.position_ok(state) else wanted.featured)
         if not wanted.shown_by(adapter.push_status(target, push.remote_id)):
             return Checked(Outcome.RECHECK,
-                           reason="The store did not show the new alt text or featured "
-                                  "choice yet.")
+                           reason="The store did not show the new alt text, featured "
+                                  "choice or variant image yet.")
     return Checked(Outcome.LIVE, wanted=wanted)
 
 

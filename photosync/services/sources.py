@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from integrations.base import RemoteImage
 from integrations.errors import IntegrationError
-from photosync.models import GeneratedImage, GenerationJob, Product, SourceImage, Store
+from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
 from photosync.services.media import media_save_original, original_extension
 from photosync.services.stores import store_adapter
 
@@ -120,7 +120,7 @@ def _source_refresh(source: SourceImage, img: RemoteImage, product: Product,
     that still carry the old alt suggestion get the new one."""
     old_alt = source.alt
     changes = {"src": img.src, "alt": img.alt, "position": img.position,
-               "variant_id": img.variant_id}
+               "variant_id": _variant_of(source, img)}
     moved = (source.remote_id, source.version) != (img.remote_id, img.version)
     if moved and not SourceImage.objects.filter(  # (a superseded row may hold the new key)
             product=product, remote_id=img.remote_id, version=img.version).exists():
@@ -132,6 +132,21 @@ def _source_refresh(source: SourceImage, img: RemoteImage, product: Product,
             source=source, status=GeneratedImage.Status.READY,
             alt_text=old_alt or old_title,
         ).update(alt_text=img.alt or product.title)
+
+
+_ON_VARIANT = (Push.Status.QUEUED, Push.Status.UPLOADING, Push.Status.PROCESSING,
+               Push.Status.LIVE)
+
+
+def _variant_of(source: SourceImage, img: RemoteImage) -> str:
+    """The variants the photo belongs to. On Shopify the photo stays in the gallery when our
+    output replaces it on its variant, so the store lists it without one then: while an
+    output of it is pushed to (or live on) the variant, the photo keeps its variant (its
+    pushes' rollback gives the variant the photo back)."""
+    if img.variant_id or not source.variant_id:
+        return img.variant_id
+    pushed = Push.objects.filter(image__source=source, status__in=_ON_VARIANT).exists()
+    return source.variant_id if pushed else ""
 
 
 def _alt_suggestions_retitle(product: Product, old_title: str) -> None:

@@ -34,6 +34,10 @@ class Harness:
     async_media = False
     #: the store tells the app about changes by webhook (else reconciliation finds them)
     webhooks = True
+    #: products have variants with their own image ("" or why the battery skips them)
+    no_variants = "this store has no variants"
+    #: a variant's image is one of the product's gallery images (Shopify)
+    variant_media_in_gallery = False
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -62,6 +66,16 @@ class Harness:
 
     def merchant_deletes(self, remote_id: str) -> None:
         """The merchant deletes the product in the store's admin (WooCommerce: trashes it)."""
+        raise NotImplementedError
+
+    def variant_product(self, title: str) -> tuple[str, str, str, list[str]]:
+        """A product whose variant shows the merchant's own photo: the product's id, the
+        variant's (as the app keeps it in SourceImage.variant_id), that photo's id, and the
+        gallery in order."""
+        raise NotImplementedError
+
+    def variant_shows(self, variant: str) -> list[str]:
+        """The image ids the variant shows."""
         raise NotImplementedError
 
     def settle(self, broker, worker) -> None:
@@ -117,6 +131,8 @@ class LocalHarness(Harness):
 class ShopifyHarness(Harness):
     platform = "shopify"
     async_media = True
+    no_variants = ""
+    variant_media_in_gallery = True
 
     def __init__(self, emulator, shop: str) -> None:
         from photosync.services.shopify.auth import shopify_store_connect
@@ -151,6 +167,14 @@ class ShopifyHarness(Harness):
     def fail_next_media(self):
         self.emu.fail_media_next = 1
 
+    def variant_product(self, title):
+        gid, originals = self.product(title, originals=2)
+        variant = self.emu.add_variant(self.shop, gid, "Grey", originals[1], notify=False)
+        return gid, variant.rsplit("/", 1)[-1], originals[1], originals
+
+    def variant_shows(self, variant):
+        return self.emu.variant_media(self.shop, f"gid://shopify/ProductVariant/{variant}")
+
     def merchant_deletes(self, remote_id):
         self.emu.delete_product(self.shop, remote_id)
 
@@ -160,6 +184,7 @@ class ShopifyHarness(Harness):
 
 class WooHarness(Harness):
     platform = "woocommerce"
+    no_variants = ""
 
     def __init__(self, woo) -> None:
         from photosync.services.woocommerce.connect import woocommerce_store_connect
@@ -191,6 +216,18 @@ class WooHarness(Harness):
     def merchant_deletes(self, remote_id):
         self.woo.trash_product(int(remote_id))
 
+    def variant_product(self, title):
+        pid = self.woo.create_product(title, [(PHOTO_NAMES[0], (PHOTOS / PHOTO_NAMES[0])
+                                               .read_bytes())], kind="variable")
+        vid = self.woo.create_variation(pid, f"{title} - Grey")
+        theirs = self.woo.upload("grey.jpg", (PHOTOS / PHOTO_NAMES[2]).read_bytes(),
+                                 alt="Grey strap")
+        self.woo.set_variation_image(vid, theirs)
+        return str(pid), str(vid), str(theirs), self.gallery(str(pid))
+
+    def variant_shows(self, variant):
+        return [str(i) for i in self.woo.gallery(int(variant))]
+
     def _deliveries(self):
         self.woo.wait_deliveries()
 
@@ -201,6 +238,7 @@ class RealWooHarness(Harness):
 
     platform = "woocommerce"
     webhooks = False  # connected without webhooks (below)
+    no_variants = "variations are not created on the shared real store (emulator only)"
 
     def __init__(self, env: dict[str, str], public: Path, base_url: str) -> None:
         from integrations.woocommerce.client import WooClient

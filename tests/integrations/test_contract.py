@@ -10,10 +10,11 @@ Dramatiq worker), for every store PhotoSync writes to (`conftest.PLATFORMS`).
 - the echo of our writes generates nothing;
 - deleting the product on the store stops its pushes: the product leaves the queue (listed
   under "deleted"), a push on its way is cancelled with the reason, and nothing more is
-  pushed to it, whether the store's webhook or a reconcile sweep tells us.
-
-Variant images join this battery with their own invariants (issue 14, item 6): a new
-`Harness` method per merchant action, a test per invariant, below the last.
+  pushed to it, whether the store's webhook or a reconcile sweep tells us;
+- a variant's own image is a source tied to that variant; its approved output ends on that
+  variant (the parent's gallery keeps the merchant's photos in order: on Shopify ours is
+  added to it, on WooCommerce it is not touched), and rollback gives the variant its image
+  back (where the store has variants: not a folder store).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.test import Client
 from dramatiq import Worker
 
 from bench.seed import product_outputs_seed
-from photosync.models import GeneratedImage, GenerationJob, Push, WebhookEvent
+from photosync.models import GeneratedImage, GenerationJob, Push, SourceImage, WebhookEvent
 from photosync.services.sync import product_refresh, store_reconcile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -268,3 +269,45 @@ def test_deleting_the_product_on_the_store_stops_its_pushes(harness, broker, pus
     late = push_of(third)
     assert late.status == "cancelled" and late.remote_id == ""
     assert api.post(f"/api/v1/pushes/{late.pk}/retry").status_code == 409
+
+
+def variant_output_seed(harness, remote_id: str, variant: str) -> int:
+    """One output ready for review of the variant's own photo: the product as ingest leaves
+    it (a source per photo the store lists, each tied to its variant as the adapter says)."""
+    from photosync.services.stores import store_adapter
+
+    (image,) = product_outputs_seed(harness.store, remote_id, count=1)
+    output = GeneratedImage.objects.get(pk=image)
+    remote = store_adapter(store=harness.store).get_product(remote_id)
+    first = output.source
+    for img in remote.images[1:]:
+        SourceImage.objects.create(product=output.product, remote_id=img.remote_id,
+                                   version=img.version, src=img.src, alt=img.alt,
+                                   position=img.position, status="ok", file=first.file.name,
+                                   variant_id=img.variant_id)
+    SourceImage.objects.filter(pk=first.pk).update(variant_id=remote.images[0].variant_id)
+    (tied,) = SourceImage.objects.filter(product=output.product, variant_id=variant)
+    GeneratedImage.objects.filter(pk=image).update(source=tied)
+    return image
+
+
+def test_an_output_of_a_variant_image_lands_on_that_variant_and_rollback_gives_it_back(
+        harness, broker, push_worker, api):
+    if harness.no_variants:
+        pytest.skip(harness.no_variants)
+    remote_id, variant, theirs, gallery = harness.variant_product("Variant Watch")
+    assert harness.variant_shows(variant) == [theirs]
+    image = variant_output_seed(harness, remote_id, variant)
+    approve(api, image, "Ours, on the variant")
+    (push,) = live(harness, broker, push_worker, image)
+
+    assert harness.variant_shows(variant) == [push.remote_id]
+    ours = [push.remote_id] if harness.variant_media_in_gallery else []
+    assert harness.gallery(remote_id) == [*gallery, *ours]  # theirs first, in their order
+    assert GenerationJob.objects.count() == 1  # the echo generated nothing
+
+    assert api.post(f"/api/v1/pushes/{push.pk}/rollback").status_code == 200
+    harness.settle(broker, push_worker)
+    assert harness.variant_shows(variant) == [theirs]
+    assert harness.gallery(remote_id) == gallery
+    assert push_of(image).status == "rolled_back"
