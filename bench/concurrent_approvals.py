@@ -229,7 +229,8 @@ def main() -> None:
             # constant wait before every push, is left out.
             shopify_push._setup_django(data_dir, DATABASE_URL=db_url, REDIS_URL=REDIS_URL,
                                        PHOTOSYNC_QUEUE_NAMESPACE=namespace,
-                                       PHOTOSYNC_APPROVE_UNDO_SECONDS="0")
+                                       PHOTOSYNC_APPROVE_UNDO_SECONDS="0",
+                                       PHOTOSYNC_ALLOWED_NETWORKS="127.0.0.0/8")  # emulator
             result = run(products=args.products, per_product=args.per_product,
                          restore_rate=args.restore_rate, bucket=args.bucket,
                          threads=args.threads)
