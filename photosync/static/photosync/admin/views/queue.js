@@ -4,7 +4,7 @@
 import { api, watch, withStore } from "../api.js";
 import { badge, el, plural, toast } from "../dom.js";
 import { move, nextProduct } from "../keys.js";
-import { poll, render, route, show } from "../router.js";
+import { poll, render, show } from "../router.js";
 import { titleBar } from "../shopify-ui.js";
 import { cfg, state } from "../state.js";
 
@@ -20,13 +20,16 @@ export async function queueView(params) {
     ? params.get("status") : "waiting";
   const search = params.get("q") || "";
   const load = watch(`products/?${withStore({ status, ...(search ? { q: search } : {}) })}`);
-  const here = route().path;
+  // The whole fragment, filter and search included: a poll of the filter left behind must
+  // not draw over (and keep polling instead of) the one now shown.
+  const here = location.hash || "#/";
+  const away = () => (location.hash || "#/") !== here;
   const draw = (first) => drawQueue(first, status, search, () => {
-    if (route().path !== here) return;
+    if (away()) return;
     poll(async function tick() {
       const busy = draw.busy() || document.hidden;
       const fresh = busy ? null : await load().catch(() => null);
-      if (route().path !== here) return;
+      if (away()) return;
       if (fresh) {
         const focused = document.activeElement && document.activeElement.dataset.key;
         draw(fresh);
