@@ -12,6 +12,7 @@ rollback gives it back to the variants before our media leaves the product.
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from integrations.base import split_target
@@ -21,6 +22,7 @@ from integrations.shopify import queries as q
 if TYPE_CHECKING:
     from integrations.shopify.graphql import ShopifyClient
 
+log = logging.getLogger(__name__)
 VARIANT_ID_MAX = 255  # SourceImage.variant_id
 _VARIANT = "gid://shopify/ProductVariant/"
 
@@ -45,6 +47,9 @@ def variant_field(gids: list[str]) -> str:
         number = gid.rsplit("/", 1)[-1]
         joined = f"{out},{number}" if out else number
         if len(joined) > VARIANT_ID_MAX:
+            log.warning("a photo shown by %d variants is tied to the first %d only (the "
+                        "source's variant field holds %d characters)", len(gids),
+                        out.count(",") + 1, VARIANT_ID_MAX)
             break
         out = joined
     return out
