@@ -129,6 +129,7 @@ class GenerationJob(models.Model):
         NEW = "new"
         UPDATE = "update"
         REGENERATE = "regenerate"
+        TOUCH_UP = "touch_up"  # the merchant edited a cutout's mask (MaskEdit)
         BACKFILL = "backfill"
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="jobs")
@@ -174,8 +175,9 @@ class GeneratedImage(models.Model):
         REJECTED = "rejected"
         PUSHED = "pushed"
         FAILED = "failed"
-        # Its source photo was removed or changed on the store before a decision: it left
-        # the queue (kept for the record, never pushed).
+        # Its source photo was removed or changed on the store before a decision, or the
+        # merchant touched up the cutout it was made from: it left the queue (kept for the
+        # record, never pushed).
         SUPERSEDED = "superseded"
 
     job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="images")
@@ -187,6 +189,9 @@ class GeneratedImage(models.Model):
     seed = models.BigIntegerField(null=True, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.READY)
     file = models.FileField(upload_to="generated/", max_length=500)
+    # The mask it was made from (L-mode PNG at the upright source size; shared by the outputs
+    # of one photo in one job): what a touch-up edits. Empty for outputs made before it was kept.
+    mask = models.FileField(upload_to="masks/", max_length=500, blank=True)
     content_type = models.CharField(max_length=50, default="image/png")
     content_hash = models.CharField(max_length=64)
     width = models.PositiveIntegerField()
@@ -208,6 +213,32 @@ class GeneratedImage(models.Model):
     class Meta:
         indexes = [models.Index(fields=["product", "status"])]
         ordering = ["id"]
+
+
+class MaskEdit(models.Model):
+    """A merchant's touch-up of one photo's cutout: keep/erase brush strokes over the mask an
+    output was made from, and the generation that re-ran framing, shadow and scenes from the
+    edited mask. Edits chain (touching up a touched-up output starts from its mask), so the
+    rows of a photo are its history."""
+
+    source = models.ForeignKey(SourceImage, on_delete=models.CASCADE, related_name="mask_edits")
+    # The output whose mask was edited; its mask file is kept in base_mask (outputs go away).
+    base_image = models.ForeignKey("GeneratedImage", null=True, blank=True,
+                                   on_delete=models.SET_NULL, related_name="+")
+    base_mask = models.CharField(max_length=500)
+    # [{"mode": "keep"|"erase", "radius": px, "points": [[x, y], ...]}] in source pixels.
+    strokes = models.JSONField(default=list)
+    mask = models.FileField(upload_to="masks/", max_length=500, blank=True)  # the result
+    kept_px = models.PositiveIntegerField(null=True, blank=True)  # set by the worker
+    erased_px = models.PositiveIntegerField(null=True, blank=True)
+    job = models.OneToOneField(GenerationJob, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="mask_edit")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True,
+                                   on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
 
 
 class Push(models.Model):

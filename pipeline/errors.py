@@ -93,3 +93,7 @@ class OutOfMemory(GenerationError):
 
 class NoProductFound(InputError):
     """Segmentation found nothing but background (a blank or uniform photo)."""
+
+
+class MaskMismatch(InputError):
+    """A touched-up mask is not the size of the photo it is applied to."""

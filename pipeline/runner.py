@@ -21,7 +21,7 @@ from pipeline.backends.base import SceneGenerator
 from pipeline.backends.fallback import chain, segment_with_fallback, segmenter_label
 from pipeline.config import PipelineConfig
 from pipeline.energy import Energy, EnergySpan, meter, split_energy
-from pipeline.errors import DeviceUnavailable, NoProductFound, PipelineError
+from pipeline.errors import DeviceUnavailable, MaskMismatch, NoProductFound, PipelineError
 from pipeline.flags import Flag
 from pipeline.presets import (
     CUSTOM_SCENE,
@@ -49,6 +49,7 @@ from pipeline.stages.shadow import make_shadow
 
 STAGES = ("load", "segment", "enhance", "frame", "shadow", "scene", "harmonize", "composite",
           "fidelity", "encode")
+TOUCH_UP = "touch-up"  # the segmenter name of outputs made from a merchant's edited mask
 SCENE_CANVAS = (2048, 2048)  # scenes for a trimmed (transparent) frame preset
 
 
@@ -101,12 +102,13 @@ class RunContext:
     base_metrics: dict = field(default_factory=dict)  # metrics every output carries
     energy: EnergySpan | None = None  # the meter's span around this image
     light: float | None = None  # harmonize: linear luminance of the source photo's backdrop
+    mask: np.ndarray | None = None  # a merchant's touched-up mask: used instead of segmenting
 
     @classmethod
-    def start(cls, config: PipelineConfig) -> RunContext:
+    def start(cls, config: PipelineConfig, mask: np.ndarray | None = None) -> RunContext:
         deadline = time.monotonic() + config.deadline_s if config.deadline_s else None
         span = meter().span(gpu=config.device == "cuda", watts_per_core=config.cpu_watts_per_core)
-        return cls(config=config, deadline=deadline, energy=span)
+        return cls(config=config, deadline=deadline, energy=span, mask=mask)
 
     @contextmanager
     def timed(self, stage: str) -> Iterator[None]:
@@ -119,8 +121,13 @@ class RunContext:
             self.timings[stage] += time.perf_counter() - start
 
 
-def process_image(data: bytes, config: PipelineConfig) -> PipelineResult:
+def process_image(data: bytes, config: PipelineConfig, *,
+                  mask: np.ndarray | None = None) -> PipelineResult:
     """Run the whole pipeline on one image.
+
+    ``mask`` (a (H, W) uint8 array at the upright source size, e.g. a merchant's touch-up from
+    :func:`pipeline.stages.touchup.apply_strokes`) replaces segmentation: every later stage, the
+    fidelity check included, runs on it as on a segmenter's mask.
 
     Raises :class:`~pipeline.errors.InputError` for unusable input,
     :class:`~pipeline.errors.BackendUnavailable` / :class:`~pipeline.errors.ConfigError` for a
@@ -128,7 +135,7 @@ def process_image(data: bytes, config: PipelineConfig) -> PipelineResult:
     fails. Returns only complete results, each output with its share of the image's energy
     (:func:`~pipeline.energy.split_energy`).
     """
-    run = RunContext.start(config)
+    run = RunContext.start(config, mask)
     with run.energy:
         result = _run_stages(run, data)
     result.energy = run.energy.energy()
@@ -223,7 +230,9 @@ def _segment(run: RunContext) -> None:
     """
     alpha = run.loaded.rgba[..., 3]
     confident, doubt = True, ""
-    if run.loaded.has_alpha and (alpha <= ALPHA_THRESHOLD).mean() > 0.01:
+    if run.mask is not None:
+        _touched_up(run)
+    elif run.loaded.has_alpha and (alpha <= ALPHA_THRESHOLD).mean() > 0.01:
         run.notes.append("the image already had a transparent background; its alpha was used")
         run.alpha, run.segmenter = alpha.copy(), "input-alpha"
     else:
@@ -248,6 +257,20 @@ def _segment(run: RunContext) -> None:
         why = f": {doubt}" if doubt else ""
         run.image_flags.append(Flag("mask_uncertain",
                                     f"The background could not be separated with confidence{why}."))
+
+
+def _touched_up(run: RunContext) -> None:
+    """The merchant's own mask: no segmenter runs, and none doubts it (the merchant looked)."""
+    height, width = run.rgb.shape[:2]
+    if run.mask.shape != (height, width):
+        raise MaskMismatch(
+            f"The touched-up mask ({run.mask.shape[1]}×{run.mask.shape[0]}) does not fit this "
+            f"photo ({width}×{height}); touch up an output made from the current photo."
+        )
+    run.notes.append("the merchant's touched-up mask was used; no background remover ran")
+    run.alpha, run.segmenter = np.ascontiguousarray(run.mask, dtype=np.uint8), TOUCH_UP
+    run.alpha, snapped = snap_alpha(run.alpha)  # the edited model mask's core, as above
+    run.base_metrics["mask_core_snapped_px"] = snapped
 
 
 def _enhance(run: RunContext) -> None:

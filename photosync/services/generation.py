@@ -33,6 +33,7 @@ from photosync.services.review import images_auto_approve
 from photosync.services.scheduling import HOLD_GPU, job_route_to_cpu
 from photosync.services.sources import SUPERSEDED_JOB
 from photosync.services.stores import store_adapter
+from photosync.services.touchup import TouchUpMaskMissing, touch_up_mask, touch_up_supersede
 from photosync.services.workers import worker_alive
 
 log = logging.getLogger(__name__)
@@ -105,13 +106,18 @@ def _job_process(job: GenerationJob) -> GenerationJob:
     notes: list[str] = list(job.notes)  # e.g. why it was routed to the CPU path
     failures: list[str] = []
     produced = 0
+    # A touch-up that cannot be applied (the merchant erased everything) fails the job, not
+    # the photo: the photo is as good as before and can be regenerated or touched up again.
+    touch_up = job.reason == GenerationJob.Reason.TOUCH_UP
     for source in sources:
         started = time.perf_counter()
         try:
             data = _source_bytes(adapter, source)
-            result = process_image(data, config)
+            mask = touch_up_mask(job=job, source=source)
+            result = process_image(data, config, mask=mask)
         except InputError as exc:
-            _source_failed(source, exc.message)
+            if not touch_up:
+                _source_failed(source, exc.message)
             failures.append(f"{source.remote_id}: {exc.message}")
             continue
         except Retryable:
@@ -119,12 +125,16 @@ def _job_process(job: GenerationJob) -> GenerationJob:
         except PipelineError as exc:
             if job.queue == Queues.GENERATE_GPU:
                 raise GpuStageFailed(str(exc)) from exc
-            _source_failed(source, str(exc))
+            if not touch_up:
+                _source_failed(source, str(exc))
             failures.append(f"{source.remote_id}: {exc}")
             continue
         except IntegrationError as exc:
             _source_failed(source, exc.message)
             failures.append(f"{source.remote_id}: {exc.message}")
+            continue
+        except TouchUpMaskMissing as exc:
+            failures.append(f"{source.remote_id}: {exc}")
             continue
         produced += _outputs_save(job, source, result)
         for stage, seconds in result.timings.items():
@@ -207,6 +217,11 @@ def _source_failed(source: SourceImage, message: str) -> None:
 def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
     names = []
     try:
+        # The mask every output of this photo was made from: what a touch-up edits.
+        mask_name = media_save(folder=f"masks/{job.store_id}", data=result.mask_png,
+                               extension=".png")
+        names.append(mask_name)
+        edit = job.config.get("mask_edit")
         rows = []
         for out in result.outputs:
             name = media_save(
@@ -223,11 +238,12 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
                     generator=out.generator,
                     seed=out.seed,
                     file=name,
+                    mask=mask_name,
                     content_type=out.content_type,
                     content_hash=content_hash(out.data),
                     width=out.width,
                     height=out.height,
-                    metrics=out.metrics,
+                    metrics={**out.metrics, "mask_edit": edit} if edit else out.metrics,
                     flags=flags_store(out.flags),
                     alt_text=source.alt or job.product.title,
                     energy={"devices": out.energy},  # completed by services.energy
@@ -241,6 +257,7 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
             source.status = SourceImage.Status.OK
             source.error = ""
             source.save(update_fields=["status", "error"])
+            touch_up_supersede(job=job, source=source)
     except BaseException:
         media_delete(names)
         raise
@@ -249,6 +266,7 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
 
 def _discard_outputs(job: GenerationJob) -> None:
     stale = list(job.images.values_list("file", flat=True))
+    stale += sorted(set(job.images.exclude(mask="").values_list("mask", flat=True)))
     if stale:
         job.images.all().delete()
         media_delete(stale)

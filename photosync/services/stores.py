@@ -33,7 +33,7 @@ from photosync.services.thumbnails import SIZES
 log = logging.getLogger(__name__)
 
 # The storage folders a store's files live under (by store id), and their thumbnails'.
-STORE_MEDIA = ("originals", "sources", "generated")
+STORE_MEDIA = ("originals", "sources", "generated", "masks")
 
 
 def store_adapter(*, store: Store) -> StoreAdapter:

@@ -18,6 +18,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 SIZES = (160, 320, 640)
 ORIGINAL_LINK_MAX_AGE = 6 * 3600
 _SALT = "photosync.original-link"
+_MASK_SALT = "photosync.mask-link"
+OVERLAY_TINT = (215, 44, 13, 0)  # the editor shows what is backdrop in Polaris critical red
 
 
 class ThumbnailError(Exception):
@@ -59,6 +61,32 @@ def original_link(*, source_id: int, size: int | None = None) -> str:
     """An expiring link to an original (or its thumbnail) that needs no cookie."""
     token = signing.dumps({"s": source_id, "z": size}, salt=_SALT, compress=True)
     return reverse("original", kwargs={"token": token})
+
+
+def mask_link(*, image_id: int, overlay: bool = False) -> str:
+    """An expiring link to the mask an output was made from (PNG, the photo's size): the mask
+    itself, or with ``overlay`` the touch-up editor's layer (backdrop tinted, product clear).
+    Masks are not public: they outline the merchant's unpublished photo."""
+    token = signing.dumps({"i": image_id, "o": int(overlay)}, salt=_MASK_SALT, compress=True)
+    return reverse("mask", kwargs={"token": token})
+
+
+def mask_link_open(token: str) -> tuple[int, bool]:
+    """Return (image id, overlay) of a valid link; raise signing.BadSignature otherwise."""
+    data = signing.loads(token, salt=_MASK_SALT, max_age=ORIGINAL_LINK_MAX_AGE)
+    return int(data["i"]), bool(data.get("o"))
+
+
+def mask_overlay(data: bytes) -> bytes:
+    """The editor's layer for an L-mode mask PNG: RGBA, the backdrop (alpha 0 in the mask)
+    opaque in the tint, the product transparent, soft edges in between."""
+    with Image.open(io.BytesIO(data)) as mask:
+        alpha = ImageOps.invert(mask.convert("L"))
+    layer = Image.new("RGBA", alpha.size, OVERLAY_TINT)
+    layer.putalpha(alpha)
+    out = io.BytesIO()
+    layer.save(out, "PNG", compress_level=1)
+    return out.getvalue()
 
 
 def original_link_open(token: str) -> tuple[int, int | None]:

@@ -15,11 +15,13 @@ from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404
 
-from photosync.models import SourceImage
+from photosync.models import GeneratedImage, SourceImage
 from photosync.selectors import stores_for_user
 from photosync.services.thumbnails import (
     SIZES,
     ThumbnailError,
+    mask_link_open,
+    mask_overlay,
     original_link_open,
     thumbnail_name,
 )
@@ -93,4 +95,27 @@ def original(request, token: str):
         content_type = mimetypes.guess_type(source.file.name)[0] or "application/octet-stream"
         response = FileResponse(source.file.open("rb"), content_type=content_type)
     response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def mask(request, token: str):
+    """The mask an output was made from (or the touch-up editor's layer of it) through an
+    expiring signed link, like an original: it outlines the merchant's photo."""
+    try:
+        image_id, overlay = mask_link_open(token)
+    except signing.BadSignature:
+        raise Http404 from None
+    image = GeneratedImage.objects.filter(pk=image_id).exclude(mask="").first()
+    if image is None or not default_storage.exists(image.mask.name):
+        raise Http404
+    with default_storage.open(image.mask.name, "rb") as fh:
+        data = fh.read()
+    if overlay:
+        try:
+            data = mask_overlay(data)
+        except (OSError, ValueError) as exc:
+            return _unshowable(ThumbnailError(f"The cutout cannot be shown: {type(exc).__name__}."))
+    response = HttpResponse(data, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
     return response

@@ -7,15 +7,24 @@ generated images as public thumbnails at display size, originals as expiring sig
 from __future__ import annotations
 
 from django.urls import reverse
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from photosync.flags import flag_codes, flags_read
-from photosync.models import GeneratedImage, GenerationJob, Product, Push, SourceImage, Store
+from photosync.models import (
+    GeneratedImage,
+    GenerationJob,
+    MaskEdit,
+    Product,
+    Push,
+    SourceImage,
+    Store,
+)
 from photosync.services.energy import energy_label
 from photosync.services.media import media_public_url
 from photosync.services.segmenters import segmenter_problem
 from photosync.services.store_settings import SettingsError, store_setting_clean
-from photosync.services.thumbnails import generated_thumb_url, original_link
+from photosync.services.thumbnails import generated_thumb_url, mask_link, original_link
 
 ROLLBACK_FROM = (Push.Status.LIVE, Push.Status.PROCESSING, Push.Status.FAILED)
 # What the fidelity badge shows on hover, in this order, when an output has it.
@@ -82,15 +91,26 @@ class GeneratedSerializer(serializers.ModelSerializer):
         help_text="This output's share of its job's energy: Wh, g CO2e, sources; null before "
                   "it is recorded.")
     background_removal = serializers.SerializerMethodField()
+    touch_up = serializers.SerializerMethodField(
+        help_text="Signed links to the mask this output was made from (`mask`) and to the "
+                  "touch-up editor's layer of it (`overlay`), the edit that made it "
+                  "(`edit`); null when no mask was kept (older outputs).")
 
     class Meta:
         model = GeneratedImage
         fields = [
             "id", "product", "source", "job", "kind", "preset", "generator", "seed", "status",
             "url", "full", "thumb", "thumb_2x", "width", "height", "metrics", "flags",
-            "fidelity", "energy", "background_removal", "alt_text", "featured",
+            "fidelity", "energy", "background_removal", "touch_up", "alt_text", "featured",
             "decided_at", "created_at",
         ]
+
+    def get_touch_up(self, obj: GeneratedImage) -> dict | None:
+        if not obj.mask:
+            return None
+        return {"mask": mask_link(image_id=obj.pk),
+                "overlay": mask_link(image_id=obj.pk, overlay=True),
+                "edit": (obj.metrics or {}).get("mask_edit")}
 
     def get_url(self, obj: GeneratedImage) -> str:
         return media_public_url(obj.file.name)
@@ -224,6 +244,36 @@ class ProductListSerializer(serializers.ModelSerializer):
         return generated_thumb_url(name=name, size=160) if name else None
 
 
+class TouchUpSerializer(serializers.Serializer):
+    """Brush strokes over an output's cutout, in the photo's own pixels."""
+
+    strokes = serializers.ListField(
+        child=serializers.JSONField(), allow_empty=True,
+        help_text='[{"mode": "keep"|"erase", "radius": px, "points": [[x, y], ...]}], applied '
+                  "in order.")
+
+
+class MaskEditSerializer(serializers.ModelSerializer):
+    """One touch-up in a photo's history: who, when, what the brush changed, and its job."""
+
+    by = serializers.SerializerMethodField()
+    strokes = serializers.SerializerMethodField(help_text="How many strokes of each brush.")
+    status = serializers.CharField(source="job.status", default=None, read_only=True)
+    error = serializers.CharField(source="job.error", default="", read_only=True)
+
+    class Meta:
+        model = MaskEdit
+        fields = ["id", "source", "base_image", "job", "status", "error", "by", "strokes",
+                  "kept_px", "erased_px", "created_at"]
+
+    def get_by(self, obj: MaskEdit) -> str:
+        return _user_name(obj.created_by) if obj.created_by else ""
+
+    def get_strokes(self, obj: MaskEdit) -> dict[str, int]:
+        modes = [stroke.get("mode") for stroke in obj.strokes or []]
+        return {"keep": modes.count("keep"), "erase": modes.count("erase")}
+
+
 class ProductSerializer(serializers.ModelSerializer):
     store_name = serializers.CharField(source="store.name", read_only=True)
     platform = serializers.CharField(source="store.platform", read_only=True)
@@ -231,11 +281,19 @@ class ProductSerializer(serializers.ModelSerializer):
     generated = GeneratedSerializer(many=True)
     jobs = JobSerializer(many=True)
     pushes = PushSerializer(many=True)
+    mask_edits = serializers.SerializerMethodField(help_text="Touch-ups, newest first.")
 
     class Meta:
         model = Product
         fields = ["id", "store", "store_name", "platform", "remote_id", "title", "product_type",
-                  "deleted_at", "deleted_reason", "sources", "generated", "jobs", "pushes"]
+                  "deleted_at", "deleted_reason", "sources", "generated", "jobs", "pushes",
+                  "mask_edits"]
+
+    @extend_schema_field(MaskEditSerializer(many=True))
+    def get_mask_edits(self, obj: Product) -> list[dict]:
+        edits = (MaskEdit.objects.filter(source__product=obj)
+                 .select_related("job", "created_by").order_by("-id"))
+        return MaskEditSerializer(edits, many=True).data
 
 
 class ApproveSerializer(serializers.Serializer):

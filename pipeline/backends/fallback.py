@@ -87,6 +87,8 @@ def segmenter_label(name: str) -> str:
     """What to call a segmenter in a sentence for a merchant: the registry's name for it."""
     if name == "input-alpha":
         return "the photo's own transparency"
+    if name == "touch-up":
+        return "your touch-up of the cutout"
     spec = model_for(name)
     return spec.name if spec is not None else name
 
