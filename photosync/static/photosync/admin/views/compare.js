@@ -1,10 +1,12 @@
 /* Compare and zoom: a large view of one output beside its original, fitted to the screen
    or at 100 % (both panes scroll together), with a checkerboard behind transparent
    outputs. Opened by clicking an output's picture (or `o` on the current tile); Esc or
-   Close shuts it, and the focus goes back where it was. */
+   Close shuts it, and the focus goes back where it was. With `touchUp` ({ image, sent }), a
+   "Touch up the cutout" button swaps the panes for the brush editor (touchup.js). */
 import { el } from "../dom.js";
+import { touchUpEditor } from "./touchup.js";
 
-export function openCompare({ output, original, label, title }) {
+export function openCompare({ output, original, label, title, touchUp }) {
   const back = document.activeElement;
   const panes = [];
   const pane = (src, caption, alt, checker) => {
@@ -26,6 +28,8 @@ export function openCompare({ output, original, label, title }) {
     el("div", { class: "compare-head" },
       el("h2", { id: "compare-title", text: `${label}: ${title}` }),
       el("span", { class: "spacer" }), zoom,
+      touchUp && original ? el("button", { type: "button", dataset: { role: "touchup" },
+        onclick: () => editing(true) }, "Touch up the cutout") : null,
       el("a", { class: "button", href: output, target: "_blank", rel: "noopener",
                 text: "Open the file" }),
       el("form", { method: "dialog" }, el("button", { class: "primary", type: "submit" },
@@ -45,6 +49,25 @@ export function openCompare({ output, original, label, title }) {
         other.scrollTop = frame.scrollTop;
       }
     });
+  }
+  /* The editor in place of the panes (and back on Cancel); after Apply the view closes. */
+  const panesBox = dialog.querySelector(".panes");
+  const head = dialog.querySelector(".compare-head");
+  function editing(on) {
+    const editor = dialog.querySelector(".touchup");
+    if (editor) editor.remove();
+    panesBox.hidden = on;
+    for (const control of head.querySelectorAll("[data-role=zoom], [data-role=touchup]")) {
+      control.hidden = on;
+    }
+    if (!on) return;
+    const view = touchUpEditor({
+      image: touchUp.image, original, title,
+      onCancel: () => editing(false),
+      onSent: () => { dialog.close(); touchUp.sent(); },
+    });
+    panesBox.after(view);
+    view.querySelector("input[name=touchup-brush]").focus();
   }
   dialog.addEventListener("close", () => {
     dialog.remove();

@@ -1,7 +1,7 @@
 /* Product review: what was sent to the store, when, by whom and from which model, with roll
    back and retry. */
 import { api } from "../api.js";
-import { badge, el, when } from "../dom.js";
+import { badge, el, plural, when } from "../dom.js";
 
 export const PUSH_STATUS = {
   queued: ["Queued", "info busy"], uploading: ["Uploading", "info busy"],
@@ -23,14 +23,22 @@ export function pushBadge(p) {
   return badge(label, tone, { dataset: { role: "push-status" } });
 }
 
+const EDIT_STATUS = {
+  queued: ["Waiting for a worker", "info busy"], dispatched: ["Waiting for a worker", "info busy"],
+  running: ["Being applied", "info busy"], held: ["On hold", "warn"],
+  succeeded: ["New images made", "ok"], partial: ["New images made", "ok"],
+  failed: ["Could not be applied", "bad"], cancelled: ["Cancelled", ""],
+};
+
 export function historyCard(product, act) {
+  const edits = touchUps(product);
   if (!product.pushes.length) {
     return el("section", { class: "card", "aria-label": "History" },
       el("h2", { text: "History" }),
-      el("p", { class: "muted", text: "Nothing has been sent to the store yet." }));
+      el("p", { class: "muted", text: "Nothing has been sent to the store yet." }), edits);
   }
   return el("section", { class: "card", "aria-label": "History" },
-    el("h2", { text: "History" }),
+    el("h2", { text: "History" }), edits,
     el("table", { class: "history" },
       el("thead", {}, el("tr", {}, ["Image", "What", "When", "By", "Status"].map(
         (t) => el("th", { scope: "col", text: t })),
@@ -59,4 +67,30 @@ export function historyCard(product, act) {
             onclick: () => act(api(`pushes/${p.id}/retry`, { method: "POST" }),
               "Sending it again."),
           }, p.status === "rolled_back" ? "Push again" : "Retry") : null))))));
+}
+
+/* The merchant's touch-ups of the cutouts, newest first: who, when, which brush, the result. */
+function touchUps(product) {
+  const edits = product.mask_edits || [];
+  if (!edits.length) return null;
+  const photo = (id) => product.sources.findIndex((s) => s.id === id) + 1;
+  return el("table", { class: "history", "aria-label": "Cutout touch-ups" },
+    el("caption", { class: "meta", text: "Cutout touch-ups" }),
+    el("thead", {}, el("tr", {}, ["Photo", "What", "When", "By", "Status"].map(
+      (t) => el("th", { scope: "col", text: t })))),
+    el("tbody", {}, edits.map((e) => {
+      const [text, tone] = EDIT_STATUS[e.status] || [e.status || "—", ""];
+      const strokes = [e.strokes.keep ? plural(e.strokes.keep, "keep stroke") : "",
+        e.strokes.erase ? plural(e.strokes.erase, "erase stroke") : ""].filter(Boolean);
+      const pixels = e.kept_px !== null
+        ? ` (${e.kept_px.toLocaleString()} px kept, ${e.erased_px.toLocaleString()} px erased)`
+        : "";
+      return el("tr", { dataset: { editId: e.id } },
+        el("td", { text: `Photo ${photo(e.source) || "?"}` }),
+        el("td", { text: `Touch-up: ${strokes.join(", ")}${pixels}` }),
+        el("td", { text: when(e.created_at) }),
+        el("td", { text: e.by || "—" }),
+        el("td", {}, badge(text, tone, { dataset: { role: "edit-status" } }),
+          e.error ? el("div", { class: "push-error", text: e.error }) : null));
+    })));
 }

@@ -9,6 +9,7 @@ import { pushBadge } from "./product-history.js";
 const IMAGE_STATUS = {
   ready: ["Waiting", "warn"], approved: ["Approved", "info"], pushed: ["Pushed", "ok"],
   rejected: ["Rejected", ""], failed: ["Failed", "bad"],
+  superseded: ["Replaced", ""],  // by a touch-up, or the photo changed on the store
 };
 const METRICS = {
   product_max_abs_diff: ["Product pixels changed, max", (v) => `${v} / 255`],
@@ -41,7 +42,9 @@ export function sourceCards(product, act) {
       state.originals[source.id] = [source.original, source.original_full];
     }
     const [original, originalFull] = state.originals[source.id] || [];
-    const outputs = product.generated.filter((g) => g.source === source.id);
+    // Replaced outputs (a touch-up's, a changed photo's) after the ones to decide on.
+    const outputs = product.generated.filter((g) => g.source === source.id)
+      .sort((a, b) => (a.status === "superseded") - (b.status === "superseded") || a.id - b.id);
     const name = source.alt || source.remote_id.split("/").pop();
     return el("section", { class: "card", "aria-label": `Photo ${index + 1}` },
       el("div", { class: "card-head" },
@@ -86,7 +89,10 @@ function outputTile(g, push, featured, product, act, originalFull) {
                   if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
                   event.preventDefault();  // a large view; middle/Ctrl-click: a new tab
                   openCompare({ output: g.full, original: originalFull, label,
-                                title: product.title || product.remote_id });
+                                title: product.title || product.remote_id,
+                                touchUp: touchable(g) ? { image: g, sent: () => act(
+                                  Promise.resolve(), "Touch-up sent: the new images appear "
+                                  + "here when they are ready, in place of these.") } : null });
                 } },
         el("img", { src: g.thumb, srcset: `${g.thumb} 1x, ${g.thumb_2x} 2x`, loading: "lazy",
                     width: 320, height: 320, alt: g.alt_text || `${label} of ${product.title}` }))),
@@ -162,6 +168,9 @@ function outputTile(g, push, featured, product, act, originalFull) {
   }
   return tile;
 }
+
+/* A cutout the merchant may correct: its mask was kept, and it was not replaced already. */
+const touchable = (g) => !!g.touch_up && g.status !== "superseded";
 
 /* Featured on the store: approved or sent, and not taken back off it. */
 function isFeatured(g, push) {
