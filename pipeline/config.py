@@ -30,6 +30,9 @@ class PipelineConfig:
     segmenter_fallback: tuple[str, ...] = ()
     # segmenters known to be unavailable for this run, with why (no GPU worker alive)
     segmenter_unavailable: tuple[tuple[str, str], ...] = ()
+    # a second segmenter whose mask is compared with the first's (a model beside classical):
+    # where they disagree the output is flagged mask_uncertain. "" = off.
+    second_opinion: str = ""
     frame_preset: str = "white-square"  # white-square | transparent | marketplace | custom:...
     shadow: str = "auto"  # auto (the preset's: none on marketplace) | none | contact | drop
     scene_generator: str = "procedural"  # procedural | diffusers:<hub id or local folder>
@@ -81,12 +84,15 @@ class PipelineConfig:
                 for v in ((value,) if isinstance(value, str) else value)))
         for name in self.segmenter_fallback:
             segmenter_spec(name)
+        if self.second_opinion:
+            segmenter_spec(self.second_opinion)
         if auto_segmenter(self.auto_model) == "auto":
             raise ConfigError("auto_model cannot be 'auto' itself; name a model.")
         segmenter_spec(auto_segmenter(self.auto_model))
         licence_check({
             "segmenter": [self.segmenter],
             "segmenter_fallback": self.segmenter_fallback,
+            "second_opinion": [self.second_opinion] if self.second_opinion else [],
             "auto_model": [auto_segmenter(self.auto_model)],
             "scene_generator": [self.scene_generator],
             "lora": [f"diffusers:{self.lora}"] if self.lora else [],

@@ -49,6 +49,10 @@ from pipeline.stages.shadow import make_shadow
 
 STAGES = ("load", "segment", "enhance", "frame", "shadow", "scene", "harmonize", "composite",
           "fidelity", "encode")
+# Two segmenters' masks that overlap less than this (IoU) make the cutout uncertain: on the
+# synthetic studio set right cutouts agree with the truth at IoU >= 0.95, so two right ones
+# agree at >= ~0.9, and a hole, a lost part or a kept shadow of a tenth of the product falls under.
+SECOND_OPINION_AGREE = 0.9
 TOUCH_UP = "touch-up"  # the segmenter name of outputs made from a merchant's edited mask
 SCENE_CANVAS = (2048, 2048)  # scenes for a trimmed (transparent) frame preset
 
@@ -216,6 +220,13 @@ def prepare(config: PipelineConfig) -> list[str]:
                          .preload())
         except PipelineError as exc:
             notes.append(f"fallback segmenter {name} will be skipped: {exc.message}")
+    if config.second_opinion:  # optional like a fallback: without it cutouts go unchecked
+        try:
+            notes.extend(get_segmenter(config.second_opinion, **segmenter_spec(
+                config.second_opinion).options_from(config)).preload())
+        except PipelineError as exc:
+            notes.append(f"the second opinion {config.second_opinion} will be skipped: "
+                         f"{exc.message}")
     if config.scene_presets or config.custom_prompt:
         scene_generator_for(config)
     return notes
@@ -242,6 +253,10 @@ def _segment(run: RunContext) -> None:
         run.notes.extend(segmentation.notes)
         run.base_metrics.update({**segmentation.metrics, **outcome.metrics()})
         confident, doubt = segmentation.confident, segmentation.doubt
+        if run.config.second_opinion and run.config.second_opinion != outcome.used:
+            agree, why = _second_opinion(run, run.config.second_opinion)
+            if not agree:
+                confident, doubt = False, (f"{doubt}; {why}" if doubt else why)
         if outcome.fell_back:
             flag = outcome.flag()
             run.notes.append(flag.message)
@@ -257,6 +272,27 @@ def _segment(run: RunContext) -> None:
         why = f": {doubt}" if doubt else ""
         run.image_flags.append(Flag("mask_uncertain",
                                     f"The background could not be separated with confidence{why}."))
+
+
+def _second_opinion(run: RunContext, name: str) -> tuple[bool, str]:
+    """Cut the photo out again with ``name`` and compare the two masks (IoU of alpha > 127):
+    (agree, why not). Records ``mask_second_opinion`` and ``mask_second_opinion_iou``. A second
+    opinion that cannot run is a note, not a doubt about the first mask."""
+    try:
+        other = get_segmenter(name, **segmenter_spec(name).options_from(run.config))
+        theirs = other.segment(run.rgb).alpha > 127
+    except PipelineError as exc:
+        run.notes.append(f"the second opinion ({name}) could not run: {exc.message}")
+        return True, ""
+    ours = run.alpha > 127
+    union = int(np.count_nonzero(ours | theirs))
+    iou = int(np.count_nonzero(ours & theirs)) / union if union else 1.0
+    run.base_metrics["mask_second_opinion"] = name
+    run.base_metrics["mask_second_opinion_iou"] = round(iou, 4)
+    if iou >= SECOND_OPINION_AGREE:
+        return True, ""
+    return False, (f"a second background remover ({segmenter_label(name)}) draws the product "
+                   f"differently (they overlap {iou:.0%})")
 
 
 def _touched_up(run: RunContext) -> None:

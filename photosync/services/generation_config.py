@@ -53,6 +53,7 @@ def pipeline_config(config: dict):
         # Jobs created before the fallback chain existed have none.
         segmenter_fallback=tuple(config.get("segmenter_fallback", ())),
         segmenter_unavailable=tuple(tuple(x) for x in config.get("segmenter_unavailable", ())),
+        second_opinion=settings.PHOTOSYNC_SECOND_OPINION,  # the worker's check, not the store's
         allow_noncommercial=settings.PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS,
         frame_preset=config["frame_preset"],
         shadow=config["shadow"],
@@ -104,6 +105,8 @@ def configured_models() -> dict[str, list[str]]:
         "PHOTOSYNC_GPU_SEGMENTER": [settings.PHOTOSYNC_GPU_SEGMENTER],
         "PHOTOSYNC_SEGMENTER_FALLBACK": list(settings.PHOTOSYNC_SEGMENTER_FALLBACK),
         "PHOTOSYNC_AUTO_MODEL": [auto_segmenter(settings.PHOTOSYNC_AUTO_MODEL)],
+        "PHOTOSYNC_SECOND_OPINION": ([settings.PHOTOSYNC_SECOND_OPINION]
+                                     if settings.PHOTOSYNC_SECOND_OPINION else []),
         "PHOTOSYNC_SCENE_GENERATOR": [settings.PHOTOSYNC_SCENE_GENERATOR],
         "PHOTOSYNC_SCENE_LORA": [f"diffusers:{lora}"] if lora else [],
     }

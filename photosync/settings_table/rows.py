@@ -182,6 +182,13 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("PHOTOSYNC_AUTO_MODEL", "str", "u2net",
                 "The rembg model that segmenter `auto` uses when the backdrop is not plain.",
                 WORKERS),
+        Setting("PHOTOSYNC_SECOND_OPINION", "str", "",
+                "A second segmenter, such as `rembg:isnet-general-use`, that cuts every photo "
+                "out again beside the first (classical): where the two masks overlap under "
+                "90% (IoU) the outputs are flagged `mask_uncertain`, so a hole or a kept "
+                "shadow does not pass as right. Costs one more model run per photo (about "
+                "1–3 s on a CPU core for a rembg model). Empty: off. A model that cannot "
+                "load is skipped with a note.", WORKERS),
         Setting("PHOTOSYNC_ALPHA_MATTING", "bool", False,
                 "Refine cutout edges with alpha matting: about 1–2 s more per megapixel.",
                 WORKERS),

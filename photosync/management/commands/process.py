@@ -68,6 +68,11 @@ class Command(BaseCommand):
         parser.add_argument("--fallback", default="", metavar="NAMES",
                             help="segmenters tried in order when --segmenter cannot run, "
                                  "comma-separated, such as removebg,classical")
+        parser.add_argument("--second-opinion", default=settings.PHOTOSYNC_SECOND_OPINION,
+                            metavar="NAME",
+                            help="a second segmenter (a model beside classical) whose mask is "
+                                 "compared with the first's; disagreement is flagged "
+                                 "mask_uncertain (default: PHOTOSYNC_SECOND_OPINION)")
         parser.add_argument("--scenes", type=int, default=1, metavar="N",
                             help="scene variations per scene preset (0: no scenes)")
         parser.add_argument("--scene-preset", action="append", dest="scene_presets",
@@ -174,6 +179,7 @@ def _config(options: dict) -> PipelineConfig:
             segmenter=options["segmenter"],
             segmenter_fallback=tuple(n.strip() for n in options["fallback"].split(",")
                                      if n.strip()),
+            second_opinion=options["second_opinion"] or "",
             allow_noncommercial=settings.PHOTOSYNC_ALLOW_NONCOMMERCIAL_MODELS,
             frame_preset=options["preset"],
             shadow=options["shadow"],
