@@ -5,11 +5,16 @@ bench/webhook_intake.py), a CPU worker (`manage.py worker`, the container's defa
 processes × 2 threads) and syncd, on PostgreSQL and Redis, with a Shopify emulator as the store.
 Memory is sampled (process_rss_mb: each process with its children) at idle after boot, then
 during webhook_intake's open-loop load of signed products/update deliveries for 10 products
-(each delivery re-read by the worker; the first of each product also generates its images), and
-while the worker drains the backlog afterwards. RSS counts pages shared between a parent and its
-forked children in each; PSS, which splits them, is given beside it.
+(`--products`; each delivery re-read by the worker; the first of each product also generates
+its images), and while the worker drains the backlog afterwards. RSS counts pages shared
+between a parent and its forked children in each; PSS, which splits them, is given beside it.
 
     python bench/memory.py [--rate 300] [--seconds 10] [--drain 30] [--smoke]
+    python bench/memory.py --products 200 --drain 900   # a long run of generation
+
+With ``--products N`` the sample photos are cycled over N products (a burst: each product's
+first delivery generates its images) and draining lasts until every generation job has
+finished (or ``--drain`` runs out), so the worker's peak covers the whole run of generation.
 """
 
 from __future__ import annotations
@@ -144,6 +149,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--drain", type=float, default=30.0,
                         help="seconds to keep sampling while the worker drains the backlog")
+    parser.add_argument("--products", type=int, default=10,
+                        help="products in the burst (the 15 sample photos, cycled)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     if args.smoke:
@@ -160,7 +167,8 @@ def main() -> None:
     emulator.start()
     emulator.add_shop(SHOP)
     photos = sorted(PHOTOS.glob("*.jpg"))
-    data: dict = {"smoke": args.smoke, "rate": args.rate, "seconds": args.seconds}
+    data: dict = {"smoke": args.smoke, "rate": args.rate, "seconds": args.seconds,
+                  "products": args.products}
     try:
         with tempfile.TemporaryDirectory(prefix="photosync-bench-") as data_dir, \
                 bench_database() as db_url:
@@ -192,16 +200,21 @@ def main() -> None:
                     # found an empty catalog).
                     gids = [emulator.create_product(
                         SHOP, title=f"Memory product {n}", product_type="Demo",
-                        images=[(photos[n].name, photos[n].read_bytes(), "")])
-                        for n in range(10)]
+                        images=[(photos[n % len(photos)].name,
+                                 photos[n % len(photos)].read_bytes(), "")])
+                        for n in range(args.products)]
                     sampler.phase = "load"
                     data["load"] = load_apart(base, namespace,
                                               [product_body(emulator, g) for g in gids],
                                               args.rate, int(args.rate * args.seconds))
                     sampler.phase = "drain"
                     deadline = time.monotonic() + args.drain
-                    while time.monotonic() < deadline and queue_depth("webhooks"):
+                    started = time.monotonic()
+                    while time.monotonic() < deadline and (
+                            queue_depth("webhooks") or GenerationJob.objects.filter(
+                                finished_at__isnull=False).count() < args.products):
                         time.sleep(0.5)
+                    data["drain_seconds"] = round(time.monotonic() - started, 1)
                 data["events_processed"] = WebhookEvent.objects.exclude(
                     status="received").count()
                 data["events_received"] = WebhookEvent.objects.count()

@@ -5,12 +5,20 @@ PHOTOSYNC_CPU_WATTS_PER_CORE's default), beside the published 2.9 Wh/image avera
     python bench/pipeline.py            # 1 MP and 4 MP, prints a table, writes JSON
     python bench/pipeline.py --smoke    # a few seconds: tiny inputs, one repeat
     python bench/pipeline.py --contact-sheet docs/contact-sheet.png   # the sample photo sheet
+    python bench/pipeline.py --photo    # issue 17's case: framed + 4 scenes at 2048², per stage
+    python bench/pipeline.py --photo --encode   # ... and what each PNG level / format costs
 
 Runs on one core (OpenCV and BLAS threads pinned to 1) so numbers compare across machines.
 "Direct" does the same work (every stage, the mask sanity numbers, the fidelity metrics and the
 mask PNG) as plain calls with no runner around them; the overhead is process_image's extra time.
 The fidelity line says what measuring fidelity itself costs.
-Results go to bench/results/pipeline.json.
+Results go to bench/results/pipeline.json; ``--photo`` writes bench/results/pipeline_photo.json:
+one ~1.4 MP sample photo as it is (no resize), the white-square output and 4 procedural scenes at
+2048², each stage's wall and CPU seconds (the machine is shared: CPU seconds are the steadier
+number), the first photo of a process apart (nothing kept yet: see render_backdrop) and, with
+``--encode``, seconds per photo and bytes per output for every PNG zlib level, the Pillow
+encoder the pipeline used before, and JPEG or WebP scenes. ``--before FILE`` adds another
+checkout's ``--photo`` JSON (the code before a change) beside this one.
 """
 
 from __future__ import annotations
@@ -227,6 +235,154 @@ def print_table(report: dict) -> None:
                   f"Wh/image is {PUBLISHED_WH_PER_IMAGE / e['wh_per_output']:,.0f}x")
 
 
+PHOTO = SAMPLES / "mb01-blue-0.jpg"  # 1080x1340: the issue's "~1.4 MP" product photo
+PHOTO_SCENES = ("studio-sweep", "warm-gradient", "marble-counter", "oak-table")
+
+
+def _stage_cpu() -> dict[str, float]:
+    """Make RunContext.timed also add each stage's CPU seconds (this thread's) to the dict
+    returned; the runner itself books wall time only."""
+    from contextlib import contextmanager
+
+    from pipeline import runner
+
+    cpu: dict[str, float] = {}
+    wall_timed = runner.RunContext.timed
+
+    @contextmanager
+    def timed(self, stage):
+        start = time.thread_time()
+        try:
+            with wall_timed(self, stage):
+                yield
+        finally:
+            cpu[stage] = cpu.get(stage, 0.0) + time.thread_time() - start
+
+    runner.RunContext.timed = timed
+    return cpu
+
+
+def _forget_backdrops() -> None:
+    from pipeline.backends import procedural
+
+    cache = getattr(procedural, "_render", None)  # absent before backdrops were kept
+    if cache is not None:
+        cache.cache_clear()
+
+
+def photo_bench(repeats: int, encode_options: bool) -> dict:
+    """Issue 17's CPU path per photo; see the module docstring."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    data = PHOTO.read_bytes()
+    config = PipelineConfig(scene_presets=PHOTO_SCENES)
+    cpu = _stage_cpu()
+    process_image(data, PipelineConfig(scene_presets=()))  # lazy imports, segmenter set-up
+    _forget_backdrops()
+    cpu.clear()
+    start, cpu_start = time.perf_counter(), time.process_time()
+    first = process_image(data, config)
+    cold = {"seconds": round(time.perf_counter() - start, 4),
+            "cpu_seconds": round(time.process_time() - cpu_start, 4),
+            "stages_cpu": {k: round(v, 4) for k, v in cpu.items()}}
+    runs = []
+    for _ in range(repeats):
+        cpu.clear()
+        start, cpu_start = time.perf_counter(), time.process_time()
+        result = process_image(data, config)
+        runs.append((time.perf_counter() - start, time.process_time() - cpu_start,
+                     result.timings, dict(cpu)))
+    width, height = first.source_size
+    report = {
+        "photo": f"{PHOTO.name}, {width}x{height} ({width * height / 1e6:.2f} MP) JPEG",
+        "outputs": [f"{o.kind} {o.preset} {o.width}x{o.height} {o.extension}"
+                    for o in result.outputs],
+        "repeats": repeats,
+        "seconds_median": round(statistics.median(r[0] for r in runs), 4),
+        "seconds_min": round(min(r[0] for r in runs), 4),
+        "cpu_seconds_median": round(statistics.median(r[1] for r in runs), 4),
+        "cpu_seconds_min": round(min(r[1] for r in runs), 4),
+        "stages": {s: round(statistics.median(r[2][s] for r in runs), 4) for s in STAGES},
+        "stages_cpu": {s: round(statistics.median(r[3].get(s, 0.0) for r in runs), 4)
+                       for s in STAGES},
+        "bytes": {f"{o.kind} {o.preset}": len(o.data) for o in result.outputs},
+        "mask_bytes": len(result.mask_png),
+        "first_photo_of_a_process": cold,  # no backdrop kept yet
+        "target_seconds": 1.0,
+    }
+    if encode_options:
+        report["encode"] = encode_table([np.asarray(Image.open(io.BytesIO(o.data)).convert("RGB"))
+                                         for o in result.outputs])
+    return report
+
+
+def encode_table(images: list[np.ndarray], repeats: int = 3) -> list[dict]:
+    """Seconds (CPU, median of ``repeats``) to encode one photo's outputs, and their bytes,
+    for each PNG level and the other formats; ``images``: the framed output first."""
+
+    def pillow_png(image, level=1):  # the encoder before: Pillow, every filter on every row
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, "PNG", compress_level=level)
+        return buffer.getvalue()
+
+    options = [("png (Pillow level 1, adaptive filters: before)", "png", pillow_png, False)]
+    options += [(f"png level {level}", "png",
+                 lambda image, level=level: encode(image, "png", png_compression=level).data,
+                 level == 2) for level in range(10)]
+    options += [("scenes jpeg q92 4:4:4 (framed png level 2)", "jpeg",
+                 lambda image: encode(image, "jpeg").data, False),
+                ("scenes webp q90 (framed png level 2)", "webp",
+                 lambda image: encode(image, "webp").data, False)]
+    rows = []
+    for label, fmt, fn, default in options:
+        seconds, sizes = 0.0, []
+        for index, image in enumerate(images):
+            # The framed output is white-background: it stays PNG whatever the scenes use.
+            call = fn if fmt == "png" or index > 0 else (
+                lambda image: encode(image, "png", png_compression=2).data)
+            times = []
+            slow = label in ("png level 7", "png level 8", "png level 9")  # seconds each
+            for _ in range(1 if slow else repeats):
+                start = time.process_time()
+                data = call(image)
+                times.append(time.process_time() - start)
+            seconds += statistics.median(times)
+            sizes.append(len(data))
+        rows.append({"option": label, "default": default, "seconds_per_photo": round(seconds, 4),
+                     "framed_bytes": sizes[0], "scene_bytes_mean": round(
+                         statistics.fmean(sizes[1:])) if len(sizes) > 1 else 0,
+                     "total_bytes": sum(sizes)})
+    return rows
+
+
+def print_photo(report: dict, before: dict | None) -> None:
+    print(f"CPU path per photo, one core: {report['photo']} → {', '.join(report['outputs'])}; "
+          f"median of {report['repeats']}")
+    header = f"{'stage':<11}" + (f"{'before wall':>12}{'before CPU':>11}" if before else "") \
+        + f"{'wall s':>9}{'CPU s':>8}"
+    print(header)
+    print("-" * len(header))
+    for stage in STAGES:
+        row = f"{stage:<11}"
+        if before:
+            row += f"{before['stages'][stage]:>12.4f}{before['stages_cpu'][stage]:>11.4f}"
+        print(row + f"{report['stages'][stage]:>9.4f}{report['stages_cpu'][stage]:>8.4f}")
+    print("-" * len(header))
+    for name, r in (("before", before), ("now", report)):
+        if r:
+            cold = r["first_photo_of_a_process"]
+            print(f"{name:<7} {r['seconds_median']:.3f} s wall (min {r['seconds_min']:.3f}), "
+                  f"{r['cpu_seconds_median']:.3f} CPU s (min {r['cpu_seconds_min']:.3f}); first "
+                  f"photo of a process {cold['seconds']:.3f} s, {cold['cpu_seconds']:.3f} CPU s;"
+                  f" {sum(r['bytes'].values()) / 2**20:.2f} MiB of outputs; target ≤ 1.0 s")
+    for row in report.get("encode", []):
+        mark = "  (default)" if row["default"] else ""
+        print(f"  {row['option']:<46} {row['seconds_per_photo']:.3f} s/photo  framed "
+              f"{row['framed_bytes'] / 1024:,.0f} KiB  scene {row['scene_bytes_mean'] / 1024:,.0f}"
+              f" KiB  total {row['total_bytes'] / 2**20:.2f} MiB{mark}")
+
+
 def contact_sheet(out: Path, tile: int = 160) -> list[dict]:
     """source | mask | white-square | white-square + contact shadow | scene, one row each.
 
@@ -275,7 +431,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--contact-sheet", type=Path, metavar="PNG",
                         help="render the sample-photo contact sheet instead of benchmarking")
+    parser.add_argument("--photo", action="store_true",
+                        help="issue 17's case: one 1.4 MP photo, framed + 4 scenes at 2048²")
+    parser.add_argument("--encode", action="store_true",
+                        help="with --photo: seconds and bytes of each PNG level and format")
+    parser.add_argument("--before", type=Path, metavar="JSON",
+                        help="with --photo: another checkout's pipeline_photo.json to compare")
     args = parser.parse_args(argv)
+    if args.photo:
+        from bench.common import write_result
+
+        report = photo_bench(1 if args.smoke else args.repeats, args.encode)
+        before = None
+        if args.before:
+            before = json.loads(args.before.read_text())
+            report["before"] = {k: before[k] for k in (
+                "seconds_median", "seconds_min", "cpu_seconds_median", "cpu_seconds_min",
+                "stages", "stages_cpu", "bytes", "first_photo_of_a_process", "machine")
+                if k in before}
+        print_photo(report, before)
+        path = write_result("pipeline_photo", {"smoke": args.smoke, **report})
+        print(f"wrote {path}")
+        return 0
     if args.contact_sheet:
         for line in contact_sheet(args.contact_sheet):
             print(json.dumps(line))

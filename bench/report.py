@@ -442,15 +442,85 @@ def _energy_lines(r: dict) -> list[str]:
     ]
 
 
+def pipeline_photo_section(r: dict) -> tuple[list[str], list[list], list[str]]:
+    """Issue 17's CPU path per photo (`bench/pipeline.py --photo`): the stage table before and
+    after, and what each PNG level or scene format costs."""
+    before = r.get("before")
+    seconds, cpu = r["seconds_median"], r["cpu_seconds_median"]
+    target = r.get("target_seconds", 1.0)
+    was = (f"; before {before['seconds_median']:.2f} s, {before['cpu_seconds_median']:.2f} CPU s"
+           if before else "")
+    summary = [["4 Pipeline", "CPU path per photo: framed + 4 scenes at 2048², classical, "
+                f"{r['photo'].split(',')[1].strip()}, one core",
+                f"{seconds:.2f} s wall, {cpu:.2f} CPU s{was}", f"≤ {target:g} s",
+                _verdict(cpu <= target and seconds <= target * 1.1), _load_avg(r)]]
+    lines = ["## 4b. CPU path per photo", "",
+             f"`bench/pipeline.py --photo --encode`: {r['photo']}, as it is (no resize) → "
+             f"{', '.join(r['outputs'])}; classical segmenter, procedural scenes, one core "
+             "(taskset, OpenCV and BLAS at one thread). Median of "
+             f"{r['repeats']}; the machine was shared with other work, so CPU seconds (this "
+             "process's, per stage this thread's) are given beside wall seconds. Before = the "
+             "same script on the code before this change, in the same session.", ""]
+    header = ["stage", *(["before wall s", "before CPU s"] if before else []), "wall s", "CPU s"]
+    rows = []
+    for stage in r["stages"]:
+        rows.append([stage, *([f"{before['stages'][stage]:.3f}",
+                               f"{before['stages_cpu'][stage]:.3f}"] if before else []),
+                     f"{r['stages'][stage]:.3f}", f"{r['stages_cpu'][stage]:.3f}"])
+    totals = ["**per photo**"]
+    if before:
+        totals += [f"**{before['seconds_median']:.3f}**", f"**{before['cpu_seconds_median']:.3f}**"]
+    rows.append([*totals, f"**{seconds:.3f}**", f"**{cpu:.3f}**"])
+    lines += _md_table(header, rows)
+    cold = r["first_photo_of_a_process"]
+    lines += [f"The first photo of a process (no scene backdrop kept yet: "
+              f"`pipeline.backends.procedural` renders each preset's once per process) took "
+              f"{cold['seconds']:.2f} s, {cold['cpu_seconds']:.2f} CPU s. Outputs: "
+              f"{sum(r['bytes'].values()) / 2**20:.2f} MiB "
+              + (f"(before {sum(before['bytes'].values()) / 2**20:.2f} MiB); " if before else "; ")
+              + f"load average {_load_avg(r)}.", ""]
+    if r.get("encode"):
+        lines += ["What encoding costs: CPU seconds to encode the photo's 5 outputs, and their "
+                  "bytes, per option (`PHOTOSYNC_PNG_COMPRESSION` is the PNG zlib level; the "
+                  "white-background framed output stays PNG whatever the scenes use: a lossy "
+                  "format would leave off-white pixels). Encoding off the critical path (a "
+                  "thread encoding scene N while N+1 is composited) gains nothing on one core, "
+                  "so it is not done.", ""]
+        lines += _md_table(
+            ["option", "s/photo", "framed KiB", "scene KiB (mean)", "total MiB"],
+            [[row["option"] + (" **(default)**" if row["default"] else ""),
+              f"{row['seconds_per_photo']:.3f}", f"{row['framed_bytes'] / 1024:,.0f}",
+              f"{row['scene_bytes_mean'] / 1024:,.0f}", f"{row['total_bytes'] / 2**20:.2f}"]
+             for row in r["encode"]])
+    misses = []
+    if summary[0][4] != "**met**":
+        slowest = sorted(r["stages_cpu"].items(), key=lambda kv: -kv[1])[:3]
+        misses = [f"CPU path per photo: {cpu:.2f} CPU s against {target:g} s; the most "
+                  "expensive stages are " + ", ".join(f"{k} {v:.2f} s" for k, v in slowest)
+                  + " (table in section 4b).", ""]
+    return lines, summary, misses
+
+
+def memory_summary(r: dict) -> list[list]:
+    """The worker's peak RSS during the run against issue 17's 600 MiB, web and syncd beside."""
+    peak = {role: max((p["rss_mb_max"] for p in r["memory"].get(role, {}).values()), default=0)
+            for role in ("web", "worker", "syncd")}
+    return [["5 Memory", f"worker RSS, {r.get('products', 10)} products generated "
+             f"({r['processes'].get('worker', '?')} processes); web, syncd",
+             f"{peak['worker']:.0f} MiB; web {peak['web']:.0f}, syncd {peak['syncd']:.0f} MiB",
+             "worker ≤ 600 MiB", _verdict(peak["worker"] <= 600), _load_avg(r)]]
+
+
 def memory_section(r: dict) -> list[str]:
     lines = ["## 5. Memory", "",
              "Resident memory of each process with its children (gunicorn master + workers; "
              "dramatiq main + worker processes), sampled every 0.25 s. RSS counts pages a "
              "forked child shares with its parent in both; PSS (in brackets) splits them. Idle "
              "= booted and quiet; load = webhook_intake's open-loop load of signed "
-             f"`products/update` deliveries at {r['rate']:g}/s for {r['seconds']:g} s (10 "
-             "products, each re-read by the worker, the first delivery of each generating its "
-             "images); draining = after the load, while the worker works off the backlog. "
+             f"`products/update` deliveries at {r['rate']:g}/s for {r['seconds']:g} s "
+             f"({r.get('products', 10)} products, each re-read by the worker, the first "
+             "delivery of each generating its images); draining = after the load, until the "
+             "worker has worked off the backlog and finished every generation job. "
              "`bench/memory.py`", ""]
     rows = []
     for role in ("web", "worker", "syncd"):
@@ -510,8 +580,14 @@ def main() -> None:
         misses += miss
     if "pipeline" in results:
         body += pipeline_section(results["pipeline"])
+    if "pipeline_photo" in results:
+        lines, rows, miss = pipeline_photo_section(results["pipeline_photo"])
+        body += lines
+        summary += rows
+        misses += miss
     if "memory" in results:
         body += memory_section(results["memory"])
+        summary += memory_summary(results["memory"])
     if "concurrent_approvals" in results:
         from bench.concurrent_approvals import report_section
 

@@ -9,6 +9,7 @@ from pipeline.energy import DEFAULT_WATTS_PER_CORE
 from pipeline.errors import ConfigError
 from pipeline.models import licence_check
 from pipeline.presets import SCENE_PRESETS, frame_preset
+from pipeline.stages.encode import PNG_COMPRESS_LEVEL
 from pipeline.stages.harmonize import check_mode as harmonize_check
 
 SHADOWS = ("auto", "none", "contact", "drop")  # auto: the frame preset's own (contact in scenes)
@@ -59,6 +60,8 @@ class PipelineConfig:
     # encoding
     jpeg_quality: int = 92
     webp_quality: int = 90
+    # zlib level of PNG outputs and the mask, 0-9: seconds against bytes, never pixels
+    png_compression: int = PNG_COMPRESS_LEVEL
     # scenes
     scene_size: int | None = None  # generation size (long side, multiple of 8); None = native
     device: str = "cpu"  # cpu | cuda
@@ -138,6 +141,8 @@ class PipelineConfig:
                 f"cpu_watts_per_core must be in (0, 1000], got {self.cpu_watts_per_core}.")
         if not 1 <= self.jpeg_quality <= 100 or not 1 <= self.webp_quality <= 100:
             raise ConfigError("jpeg_quality and webp_quality must be 1..100.")
+        if not 0 <= self.png_compression <= 9:
+            raise ConfigError(f"png_compression must be 0..9, got {self.png_compression}.")
 
     @property
     def scene_count(self) -> int:

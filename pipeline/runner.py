@@ -172,7 +172,7 @@ def _run_stages(run: RunContext, data: bytes) -> PipelineResult:
     outputs.extend(_all_scene_outputs(run, preset))
 
     with run.timed("encode"):
-        mask_png = encode_mask(run.alpha)
+        mask_png = encode_mask(run.alpha, config.png_compression)
     return PipelineResult(
         outputs=outputs,
         mask_png=mask_png,
@@ -324,7 +324,8 @@ def _enhance(run: RunContext) -> None:
 def _encode(run: RunContext, image: np.ndarray) -> Encoded:
     with run.timed("encode"):
         return encode(image, run.config.output_format, jpeg_quality=run.config.jpeg_quality,
-                      webp_quality=run.config.webp_quality)
+                      webp_quality=run.config.webp_quality,
+                      png_compression=run.config.png_compression)
 
 
 def _framed_output(run: RunContext, layer: Layer, preset: FramePreset) -> Output:
@@ -375,16 +376,22 @@ def _all_scene_outputs(run: RunContext, preset: FramePreset) -> list[Output]:
         with run.timed("harmonize"):  # the light the product was photographed in
             run.light = harmonize.reference_light(run.rgb, run.alpha)
     outputs: list[Output] = []
+    # Scenes that stand the product in the same place share one layer: the Lanczos resize to
+    # 2048² is the frame stage's cost, and most presets use the default fill and floor line.
+    layers: dict[tuple[float, float], Layer] = {}
     for scene in scenes:
-        outputs.extend(_scene_outputs(run, product, canvas, scene, generator))
+        with run.timed("frame"):
+            where = (scene.product_fill, scene.floor_y)
+            if where not in layers:
+                layers[where] = scene_layer(product, canvas, scene)
+        outputs.extend(_scene_outputs(run, layers[where], scene, generator))
     return outputs
 
 
-def _scene_outputs(run: RunContext, product: np.ndarray, canvas: tuple[int, int],
-                   scene: ScenePreset, generator: SceneGenerator) -> list[Output]:
+def _scene_outputs(run: RunContext, layer: Layer, scene: ScenePreset,
+                   generator: SceneGenerator) -> list[Output]:
+    """The variations of one scene; ``layer`` is read, never changed (scenes share it)."""
     config = run.config
-    with run.timed("frame"):
-        layer = scene_layer(product, canvas, scene)
     seeds = [config.seed + i for i in range(config.variations)]
     scene_shadow = "contact" if config.shadow == "auto" else config.shadow
     with run.timed("scene"):

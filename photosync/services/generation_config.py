@@ -66,6 +66,7 @@ def pipeline_config(config: dict):
         harmonize=config.get("harmonize", "off"),  # jobs from before harmonisation: off
         max_input_bytes=settings.PHOTOSYNC_MAX_IMAGE_BYTES,
         max_pixels=settings.PHOTOSYNC_MAX_IMAGE_PIXELS,
+        png_compression=settings.PHOTOSYNC_PNG_COMPRESSION,
         # How this worker runs models is the worker's setting, not the store's.
         device=settings.PHOTOSYNC_DEVICE,
         dtype=settings.PHOTOSYNC_DTYPE,

@@ -8,6 +8,8 @@ light position, tint and surface pattern so variations of one preset differ visi
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -35,10 +37,25 @@ class ProceduralSceneGenerator:
 
 
 def render_backdrop(backdrop: Backdrop, size: tuple[int, int], seed: int) -> np.ndarray:
-    """An (H, W, 3) uint8 backdrop for ``size`` (width, height)."""
+    """An (H, W, 3) uint8 backdrop for ``size`` (width, height): a new array, the caller's.
+
+    The render depends only on the preset's backdrop, the size and the seed, never on the
+    product, so every product of a burst asks for the same few: they are kept (at render
+    size, see :func:`_render`) and only scaled to the canvas per call.
+    """
     width, height = size
     factor = min(1.0, RENDER_MAX / max(width, height))
     rw, rh = max(8, round(width * factor)), max(8, round(height * factor))
+    small = _render(backdrop, rw, rh, seed)
+    if (rw, rh) == (width, height):
+        return small.copy()
+    return cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR)
+
+
+# 8 presets at one variation each; a render is at most 1024² × 3 bytes (3 MiB), so 24 MiB.
+@functools.lru_cache(maxsize=8)
+def _render(backdrop: Backdrop, rw: int, rh: int, seed: int) -> np.ndarray:
+    """The backdrop at render size (rw, rh), read-only: shared by every call that asks."""
     rng = np.random.default_rng(seed)
     jitter = rng.uniform(-1, 1, size=4)
 
@@ -75,8 +92,7 @@ def render_backdrop(backdrop: Backdrop, size: tuple[int, int], seed: int) -> np.
     tint = 1 + 0.015 * rng.uniform(-1, 1, size=3).astype(np.float32)
     image *= tint
     out = np.clip(image + 0.5, 0, 255).astype(np.uint8)
-    if (rw, rh) != (width, height):
-        out = cv2.resize(out, (width, height), interpolation=cv2.INTER_LINEAR)
+    out.flags.writeable = False
     return out
 
 

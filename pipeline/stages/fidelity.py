@@ -110,10 +110,12 @@ def product_fidelity(image: np.ndarray, layer: Layer) -> dict[str, float | int]:
         return {"product_pixels_compared": 0, "product_compared_share": share,
                 "product_max_abs_diff": 0, "product_mean_abs_diff": 0.0,
                 "output_delta_e_mean": 0.0, "output_delta_e_p95": 0.0}
-    out = image[y0:y1, x0:x1, :3]
-    if out.strides[1] != 3:  # an RGBA canvas: OpenCV needs packed pixels
-        out = np.ascontiguousarray(out)
-    ref = np.ascontiguousarray(layer.rgba[..., :3])
+    out = image[y0:y1, x0:x1]
+    # Packed RGB for OpenCV; cvtColor drops alpha several times faster than numpy's strided
+    # copy (np.ascontiguousarray of [..., :3]), with the same values.
+    if out.shape[2] == 4:
+        out = cv2.cvtColor(out, cv2.COLOR_RGBA2RGB)
+    ref = cv2.cvtColor(np.ascontiguousarray(layer.rgba), cv2.COLOR_RGBA2RGB)
     diff = cv2.absdiff(out, ref)
     red, green, blue = cv2.split(diff)
     per_pixel = cv2.max(cv2.max(red, green), blue)

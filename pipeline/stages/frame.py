@@ -53,7 +53,7 @@ def resize_rgba(rgba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     if (rgba.shape[1], rgba.shape[0]) == size:
         return rgba.copy()
     image = Image.fromarray(rgba, "RGBA").convert("RGBa")
-    return np.asarray(image.resize(size, Image.Resampling.LANCZOS).convert("RGBA")).copy()
+    return np.array(image.resize(size, Image.Resampling.LANCZOS).convert("RGBA"))
 
 
 def place(

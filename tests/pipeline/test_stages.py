@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import FRAME_PRESETS, SCENE_PRESETS, ConfigError
+from pipeline import FRAME_PRESETS, SCENE_PRESETS, ConfigError, PipelineConfig
 from pipeline.backends.procedural import render_backdrop
 from pipeline.presets import custom_scene, frame_preset, scene_preset
 from pipeline.stages.color import delta_e_2000, srgb_to_lab
 from pipeline.stages.composite import composite, solid_canvas
-from pipeline.stages.encode import encode
+from pipeline.stages.encode import encode, encode_mask
 from pipeline.stages.enhance import enhance
 from pipeline.stages.fidelity import (
     mask_flags,
@@ -202,6 +202,61 @@ def test_encode_formats(fmt, mime, ext):
 def test_encode_transparent_is_always_png():
     encoded = encode(np.zeros((10, 10, 4), np.uint8), "jpeg")
     assert encoded.format == "png" and encoded.data[:4] == b"\x89PNG"
+
+
+def _photo_like(channels: int) -> np.ndarray:
+    """A textured backdrop with noise (and a ramp of alpha): what compresses like an output."""
+    image = render_backdrop(SCENE_PRESETS["marble-counter"].backdrop, (160, 120), seed=3)
+    noise = np.random.default_rng(0).integers(0, 6, image.shape, dtype=np.uint8)
+    image = image // 2 + noise
+    if channels == 4:
+        alpha = np.repeat(np.linspace(0, 255, 160).astype(np.uint8)[None, :], 120, axis=0)
+        image = np.dstack([image, alpha])
+    return image
+
+
+@pytest.mark.parametrize("channels,mode", [(3, "RGB"), (4, "RGBA")])
+def test_png_compression_trades_bytes_never_pixels(channels, mode):
+    image = _photo_like(channels)
+    sizes = {}
+    for level in (0, 1, 2, 6, 9):
+        data = encode(image, "png", png_compression=level).data
+        decoded = Image.open(io.BytesIO(data))
+        assert decoded.mode == mode
+        assert np.array_equal(np.asarray(decoded), image), level  # channel order included
+        sizes[level] = len(data)
+    assert sizes[0] > image.nbytes  # stored: every byte of every row, plus framing
+    assert sizes[0] > sizes[1] >= sizes[2] >= sizes[6] >= sizes[9]
+    alpha = image[..., 0]
+    mask = Image.open(io.BytesIO(encode_mask(alpha, 9)))
+    assert mask.mode == "L" and np.array_equal(np.asarray(mask), alpha)
+
+
+def test_png_compression_is_a_zlib_level():
+    with pytest.raises(ValueError, match="0..9"):
+        encode(np.zeros((4, 4, 3), np.uint8), "png", png_compression=10)
+    with pytest.raises(ConfigError, match="png_compression must be 0..9"):
+        PipelineConfig(png_compression=-1)
+
+
+def test_the_setting_reaches_the_pipeline(settings):
+    from photosync.services.generation_config import worker_pipeline_config
+
+    assert worker_pipeline_config().png_compression == 2
+    settings.PHOTOSYNC_PNG_COMPRESSION = 7
+    assert worker_pipeline_config().png_compression == 7
+
+
+def test_a_kept_backdrop_is_handed_out_fresh_each_time():
+    backdrop = SCENE_PRESETS["oak-table"].backdrop
+    first = render_backdrop(backdrop, (300, 200), seed=5)
+    kept = first.copy()
+    first[...] = 0  # a caller painting on its background must not paint on the next one's
+    second = render_backdrop(backdrop, (300, 200), seed=5)
+    assert np.array_equal(second, kept) and second.flags.writeable
+    small = render_backdrop(backdrop, (64, 48), seed=5)  # rendered at canvas size: a copy too
+    small[...] = 0
+    assert render_backdrop(backdrop, (64, 48), seed=5).any()
 
 
 def test_scene_presets_are_data_with_prompts():
