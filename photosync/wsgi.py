@@ -52,9 +52,9 @@ class Application:
         self.full = get_wsgi_application()  # sets Django up
         self.webhooks = WebhookHandler()
 
-    def __call__(self, environ, start_response):
-        webhook = environ.get("PATH_INFO", "").startswith(WEBHOOK_PREFIX)
-        return (self.webhooks if webhook else self.full)(environ, start_response)
+    def __call__(self, wsgi_env, start_response):
+        webhook = wsgi_env.get("PATH_INFO", "").startswith(WEBHOOK_PREFIX)
+        return (self.webhooks if webhook else self.full)(wsgi_env, start_response)
 
 
 application = Application()
