@@ -429,11 +429,14 @@ def postgres_backends(database: str) -> list[int]:
 
 @contextlib.contextmanager
 def py_spy(pids: list[int], seconds: float, out_dir: Path, rate: int = 250, *,
-           idle: bool = False, categories: dict[str, str] | None = None,
-           within: str | None = None) -> Iterator[dict]:
+           idle: bool = False, gil: bool = False,
+           categories: dict[str, str | tuple[str, ...]] | None = None,
+           exclusive: bool = False, within: str | None = None) -> Iterator[dict]:
     """Sample the given processes with py-spy (the `bench` extra) for `seconds` from the
     block's start; on exit the dict holds the collapsed profile (see collapse_stacks), or an
-    error. `idle` also samples threads that wait (wall time rather than CPU)."""
+    error. `idle` also samples threads that wait (wall time rather than CPU); `gil` only the
+    thread holding the GIL, which is where a multi-threaded server's Python CPU goes (without
+    it, threads waiting for the GIL or for a socket inside a C call count as busy)."""
     import shutil
 
     exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -446,7 +449,8 @@ def py_spy(pids: list[int], seconds: float, out_dir: Path, rate: int = 250, *,
     else:
         procs = [subprocess.Popen(
             [exe, "record", "--nonblocking", "-p", str(pid), "-r", str(rate), "-f", "raw",
-             "-o", str(path), "-d", str(max(1, int(seconds))), *(["--idle"] if idle else [])],
+             "-o", str(path), "-d", str(max(1, int(seconds))), *(["--idle"] if idle else []),
+             *(["--gil"] if gil else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
         ) for pid, path in zip(pids, files, strict=True)]
         time.sleep(1.0)  # py-spy attaches
@@ -463,15 +467,18 @@ def py_spy(pids: list[int], seconds: float, out_dir: Path, rate: int = 250, *,
             result["error"] = "py-spy wrote nothing: " + (procs[0].stderr.read()[-300:]
                                                           if procs[0].stderr else "")
         elif done:
-            result.update(collapse_stacks(done, categories=categories, within=within))
+            result.update(collapse_stacks(done, categories=categories, exclusive=exclusive,
+                                          within=within))
 
 
 def collapse_stacks(paths: list[Path], top: int = 60, *,
-                    categories: dict[str, str] | None = None,
-                    within: str | None = None) -> dict:
+                    categories: dict[str, str | tuple[str, ...]] | None = None,
+                    exclusive: bool = False, within: str | None = None) -> dict:
     """Inclusive and self shares of frames in py-spy's raw (collapsed) output, idle event-loop
     waits left out. `within`: only stacks through a frame containing that text. `categories`:
-    name → text of the stack (frames joined by ";"); the share of samples that contain it."""
+    name → text of the stack (frames joined by ";"), or several (any of them); the share of
+    samples that contain it. `exclusive`: a sample counts only in the first category it
+    matches, in the dict's order, and the rest in "other" (the parts then add up to 100 %)."""
     import collections
     import re
 
@@ -493,9 +500,15 @@ def collapse_stacks(paths: list[Path], top: int = 60, *,
             n = int(count)
             total += n
             joined = ";".join(frames)
-            for name, text in (categories or {}).items():
-                if text in joined:
+            for name, texts in (categories or {}).items():
+                if any(text in joined for text in
+                       ((texts,) if isinstance(texts, str) else texts)):
                     matched[name] += n
+                    if exclusive:
+                        break
+            else:
+                if exclusive:
+                    matched["other"] += n
             for frame in set(frames):
                 inclusive[frame] += n
             own[frames[-1]] += n
@@ -505,4 +518,5 @@ def collapse_stacks(paths: list[Path], top: int = 60, *,
 
     return {"samples": total, "inclusive_pct": share(inclusive), "self_pct": share(own),
             "categories_pct": {name: round(100 * matched[name] / total, 1) if total else 0.0
-                               for name in (categories or {})}}
+                               for name in [*(categories or {}),
+                                            *(["other"] if exclusive else [])]}}

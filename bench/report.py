@@ -128,7 +128,8 @@ def intake_section(r: dict, plot: str | None) -> tuple[list[str], list[list], li
     summary = [
         ["1 Webhook intake", f"p99 ack at {r['rate']:g}/s", _ms(fixed["p99_ms"]),
          f"< {targets['p99_ms']} ms", _verdict(p99_ok), _load_avg(r)],
-        ["1 Webhook intake", "intake ÷ bare /healthz throughput",
+        ["1 Webhook intake", "intake ÷ bare /healthz throughput"
+         + (f", median of {len(r['pairs'])} pairs" if r.get("pairs") else ""),
          f"{r['intake_to_bare_ratio']:.2f} ({sat['throughput_per_s']:.0f} ÷ "
          f"{bare['throughput_per_s']:.0f} req/s)", f"≥ {targets['ratio']}", _verdict(ratio_ok),
          _load_avg(r)],
@@ -159,12 +160,35 @@ def intake_section(r: dict, plot: str | None) -> tuple[list[str], list[list], li
                   + ". Isolated slow windows while the median stays low are the machine's "
                   "other work taking the CPUs (see the load average).", ""]
     misses = []
+    pairs = r.get("pairs") or []
+    if pairs:
+        lines += [f"Saturated, {len(pairs)} pairs of runs back to back (intake, then the bare "
+                  "endpoint); the ratio above is their median:", ""]
+        lines += _md_table(
+            ["pair", "intake req/s", "bare req/s", "ratio", "gunicorn CPU, intake / bare",
+             "PostgreSQL CPU, intake", "load avg"],
+            [[i + 1, f"{p['intake']['throughput_per_s']:.0f}",
+              f"{p['bare']['throughput_per_s']:.0f}", f"{p['ratio']:.2f}",
+              f"{p['cpu_ms_per_request']['intake']['gunicorn_ms']:.2f} / "
+              f"{p['cpu_ms_per_request']['bare']['gunicorn_ms']:.2f} ms",
+              f"{p['cpu_ms_per_request']['intake']['postgres_ms']:.2f} ms",
+              f"{p['load_average']:.2f}"] for i, p in enumerate(pairs)])
     cpu = r.get("cpu_ms_per_request") or {}
     if cpu:
-        lines += ["CPU per answered request (user + system):", ""]
+        lines += ["CPU per answered request (user + system)"
+                  + (", the median pair's" if pairs else "") + ":", ""]
         lines += _md_table(["endpoint", "gunicorn processes", "PostgreSQL backend"], [
             [name, f"{v['gunicorn_ms']:.2f} ms", f"{v['postgres_ms']:.2f} ms"]
             for name, v in cpu.items()])
+    profile = r.get("profile") or {}
+    parts = profile.get("categories_pct") or {}
+    if parts and profile.get("mode") == "gil-exclusive":
+        lines += ["Where a delivery's CPU goes in the web process: py-spy `--gil` (the thread "
+                  "running Python; waits on sockets and for the GIL are not counted) over the "
+                  f"gunicorn workers during an extra saturated run, {profile.get('samples')} "
+                  "samples, each counted in the first part its stack passes through:", ""]
+        lines += _md_table(["part of a delivery", "share of samples"],
+                           [[name, f"{pct:.1f} %"] for name, pct in parts.items()])
     if not (p99_ok and ratio_ok):
         misses += ["### Webhook intake", ""]
         if cpu.get("intake") and cpu.get("bare"):
@@ -174,19 +198,14 @@ def intake_section(r: dict, plot: str | None) -> tuple[list[str], list[list], li
                 f"CPU against {cpu['bare']['gunicorn_ms']:.2f} ms for `/healthz` "
                 f"({extra:.2f} ms more), and PostgreSQL {cpu['intake']['postgres_ms']:.2f} ms. "
                 "The bare endpoint does no I/O at all; a delivery must be durable before its "
-                "200: a connection health check, the store lookup, the committed INSERT and "
-                "the Redis enqueue are four round trips, each a context switch to another "
-                "process on these two CPUs. Reaching half of the bare endpoint would need the "
-                "whole delivery, database and broker included, in about "
-                f"{2 * cpu['bare']['gunicorn_ms']:.1f} ms of CPU: the ratio is bounded by those "
-                "round trips, not by Django.", ""]
-        profile = r.get("profile") or {}
-        parts = profile.get("categories_pct") or {}
-        if parts:
+                "200: one committed INSERT (the store found inside it, a repeat `ON CONFLICT "
+                "DO NOTHING`) and one Redis enqueue, each a round trip and a context switch to "
+                "another process on these two CPUs, and the commit waits for the WAL flush. "
+                "See the parts above for the web process's share.", ""]
+        if parts and profile.get("mode") != "gil-exclusive":
             misses += [f"py-spy over the gunicorn workers during an extra saturated run "
                        f"({profile.get('samples')} samples; a sample counts in every part "
-                       "its stack passes through, so the health check, which runs inside the "
-                       "first query, is also in the store lookup):", ""]
+                       "its stack passes through):", ""]
             misses += _md_table(["part of a delivery", "share of samples"],
                                 [[name, f"{pct:.1f} %"] for name, pct in parts.items()])
         frames = [row for row in profile.get("inclusive_pct", []) if row[0] < 80]

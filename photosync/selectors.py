@@ -56,15 +56,6 @@ def shopify_store(*, shop_domain: str) -> Store | None:
     return Store.objects.filter(platform=Platform.SHOPIFY, domain=shop_domain).first()
 
 
-def shopify_store_id(*, shop_domain: str) -> int | None:
-    """Only the id of a shop's store: what webhook intake needs, on its hot path."""
-    return (
-        Store.objects.filter(platform=Platform.SHOPIFY, domain=shop_domain)
-        .values_list("pk", flat=True)
-        .first()
-    )
-
-
 def woocommerce_auth_request(*, state: str) -> WooCommerceAuthRequest | None:
     """A wc-auth attempt by its state, or None."""
     return WooCommerceAuthRequest.objects.filter(state=state).select_related("store").first()

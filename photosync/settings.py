@@ -67,6 +67,18 @@ MIDDLEWARE = [
     "photosync.views.shopify_session.ShopifySessionHeaders",
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out login into the 429
 ]
+# What /webhooks/ deliveries go through instead (photosync.wsgi), in MIDDLEWARE's order: the
+# ack timing, HTTPS and security headers, Content-Length, the frame header, and the 503s for
+# an unreachable database or store. Not sessions, CSRF (the views are exempt), users,
+# messages, static files or login throttling: a signed POST from a platform uses none.
+WEBHOOK_MIDDLEWARE = [
+    "photosync.middleware.WebhookTiming",
+    "django.middleware.security.SecurityMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "photosync.middleware.DatabaseUnavailable",
+    "photosync.middleware.StoreUnavailable",
+]
 
 ROOT_URLCONF = "photosync.urls"
 WSGI_APPLICATION = "photosync.wsgi.application"

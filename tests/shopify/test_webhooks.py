@@ -221,3 +221,60 @@ def test_stale_product_delivery_is_dropped_without_a_store_call(client, shopify_
     assert webhook_event_handle(event_id=event.pk) == "ignored"
     event.refresh_from_db()
     assert event.error.startswith("stale")
+
+
+def test_each_delivery_belongs_to_the_store_the_database_holds_at_its_insert(
+    client, shopify_settings, media_root
+):
+    """The store is looked up inside the INSERT, never remembered: a shop that connects, is
+    erased and connects again is bound at each delivery to what exists at that moment, and a
+    delivery for a shop without a store (never installed, erased) is recorded without one and
+    refused by processing, while an erased store's id is never written again."""
+    from photosync.services.stores import store_redact
+
+    def deliver(webhook_id: str) -> WebhookEvent:
+        assert post_webhook(client, product_payload(1), topic="products/update",
+                            webhook_id=webhook_id).status_code == 200
+        return WebhookEvent.objects.get(delivery_id=webhook_id)
+
+    assert deliver("before").store_id is None
+    store = Store.objects.create(platform=Platform.SHOPIFY, domain=SHOP)
+    Store.objects.create(platform=Platform.WOOCOMMERCE, domain=SHOP)  # same name, other platform
+    assert deliver("connected").store_id == store.pk
+    store_redact(store=store)
+    erased = deliver("erased")
+    assert erased.store_id is None
+    assert webhook_event_handle(event_id=erased.pk) == "ignored"
+    again = Store.objects.create(platform=Platform.SHOPIFY, domain=SHOP)
+    assert deliver("reconnected").store_id == again.pk
+    assert post_webhook(client, product_payload(1), topic="products/update",
+                        webhook_id="reconnected").status_code == 200  # a repeat, still one
+    assert WebhookEvent.objects.filter(delivery_id="reconnected").count() == 1
+
+
+@pytest.mark.production
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_on_a_kept_connection_the_database_dropped_is_still_recorded(
+    client, shopify_settings, broker
+):
+    """Intake skips the per-request `SELECT 1` health check: its INSERT is the check, and a
+    kept connection found broken (the database restarted since the last request) is replaced
+    and the INSERT run once more, so the delivery is still recorded and acknowledged."""
+    import psycopg
+    from django.db import connection
+
+    assert connection.settings_dict["CONN_MAX_AGE"] and connection.health_check_enabled is not None
+    assert post_webhook(client, product_payload(1), topic="products/update",
+                        webhook_id="first").status_code == 200
+    backend = connection.connection.info.backend_pid  # kept for the next request
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    params.pop("context", None)
+    with psycopg.connect(**params, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend])
+    response = post_webhook(client, product_payload(2), topic="products/update",
+                            webhook_id="after-restart")
+    assert response.status_code == 200
+    assert connection.connection.info.backend_pid != backend
+    assert set(WebhookEvent.objects.values_list("delivery_id", flat=True)) == {
+        "first", "after-restart"}

@@ -22,7 +22,7 @@ from integrations.errors import AuthRevoked
 from integrations.shopify.webhooks import Delivery, parse_timestamp, payload_shop
 from photosync.models import Platform, Product, Store, WebhookEvent
 from photosync.queueing import Work, enqueue
-from photosync.selectors import REFUSED, shopify_store, shopify_store_id
+from photosync.selectors import REFUSED, shopify_store
 from photosync.services.credentials import store_credentials_get
 from photosync.services.stores import store_adapter, store_redact, store_uninstall
 from photosync.services.sync import product_refresh
@@ -43,14 +43,14 @@ _KEPT_FIELDS = {
 
 
 def shopify_event_fields(*, delivery: Delivery, payload: dict) -> dict:
-    """The WebhookEvent fields of a verified delivery (services.webhook_events records it)."""
+    """The WebhookEvent fields of a verified delivery (services.webhook_events records it,
+    and finds the shop's store inside the same INSERT: no store id here)."""
     kept = {k: payload[k] for k in _KEPT_FIELDS.get(delivery.topic, ()) if k in payload}
     if "id" in kept:
         kept["id"] = str(kept["id"])  # may exceed 2**53: keep it exact as text
     return {
         "platform": Platform.SHOPIFY,
         "delivery_id": delivery.webhook_id,
-        "store_id": shopify_store_id(shop_domain=delivery.shop_domain),
         "topic": delivery.topic,
         "shop_domain": delivery.shop_domain,
         "payload": kept,
