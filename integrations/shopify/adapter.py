@@ -54,8 +54,11 @@ log = logging.getLogger(__name__)
 
 PAGE_SIZE = 20  # products per page with media(first: 10): ~660 requested points of 1,000
 # Ids per PRODUCTS_BY_ID call: 1 + 25 × 33 = 826 requested points of 1,000 where Shopify
-# charges `nodes` per id (Shopify takes at most 250 ids in any input list).
+# charges `nodes` per id (Shopify takes at most 250 ids in any input list). A call takes no
+# more ids than the bucket holds points for now (at least one): at the plan's limit a burst
+# is read in smaller calls at once rather than in large ones that wait for the bucket.
 IDS_PER_CALL = 25
+POINTS_PER_ID = 33  # a product with media(first: 10): 1 + (2 + 10 × 3)
 
 
 @dataclass(frozen=True)
@@ -124,9 +127,12 @@ class ShopifyAdapter(VariantCalls, MediaCalls):
                 return {remote_id: None}
         found: dict[str, RemoteProduct | None] = {}
         unique = list(dict.fromkeys(gids.values()))
-        for start in range(0, len(unique), IDS_PER_CALL):
-            chunk = unique[start:start + IDS_PER_CALL]
-            nodes = self.client.execute(q.PRODUCTS_BY_ID, {"ids": chunk})["nodes"]
+        while unique:
+            fits = int((self.client.budget.available_now() - 1) // POINTS_PER_ID)
+            size = max(1, min(IDS_PER_CALL, fits))
+            chunk, unique = unique[:size], unique[size:]
+            nodes = self.client.execute(q.PRODUCTS_BY_ID, {"ids": chunk},
+                                        cost=1 + POINTS_PER_ID * len(chunk))["nodes"]
             for gid, node in zip(chunk, nodes, strict=True):
                 if not node or node.get("id") != gid:
                     found[gid] = None
