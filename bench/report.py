@@ -416,22 +416,25 @@ def burst_section(after: dict, before: dict | None) -> tuple[list[str], list[lis
         ok = w["p95"] <= target and not r["missed"] and not r["duplicated"]
         summary.append([f"7 Burst ({r['platform']})",
                         f"webhook → job p95, {r['products']} products in "
-                        f"{after['window_seconds']:.0f} s",
+                        f"{after['window_seconds']:.0f} s, {r['code']}",
                         f"{_ms(w['p95'])}; {r['missed']} missed, {r['duplicated']} duplicated",
                         f"≤ {target:,} ms, none missed or duplicated", _verdict(ok),
-                        _load_avg(after)])
+                        f"mean {load.get('mean', '?')}"])
         if not ok:
             misses.append(f"- Burst ({r['platform']}): p95 {_ms(w['p95'])} under a load "
                           f"average of {load.get('mean', '?')} on 2 CPUs.")
-    shop = {r["code"]: r for r in runs if r["platform"] == "shopify"}
-    if "before" in shop and "after" in shop:
-        b, a = shop["before"], shop["after"]
+    before_shop = [r for r in runs if r["platform"] == "shopify" and r["code"] == "before"]
+    for a in (r for r in after["runs"] if r["platform"] == "shopify"):
+        if not before_shop:
+            break
+        b = before_shop[0]
         ratio = b["points_requested_per_product"] / max(a["points_requested_per_product"], 1e-9)
-        summary.append(["7 Burst (shopify)", "GraphQL points per product, before ÷ after",
+        summary.append(["7 Burst (shopify)", f"GraphQL points per product, before ÷ {a['code']}",
                         f"requested {ratio:.1f}× fewer ({b['points_requested_per_product']} → "
                         f"{a['points_requested_per_product']}); actual "
                         f"{b['points_actual_per_product']} → {a['points_actual_per_product']}",
-                        "≥ 3× fewer", _verdict(ratio >= 3), _load_avg(after)])
+                        "≥ 3× fewer", _verdict(ratio >= 3),
+                        f"mean {(a.get('load_average') or {}).get('mean', '?')}"])
     lines = [
         "## 7. Bursts: a 1,000-product import, webhook → job", "",
         f"`bench/burst.py`: {after['products']} products created on the store within "
@@ -453,7 +456,13 @@ def burst_section(after: dict, before: dict | None) -> tuple[list[str], list[lis
         "with one photo), whichever query returns it. What falls is what each read must find "
         "in the bucket before it runs, and the number of round trips; at the Standard plan's "
         "100 points/s a burst of 1,000 one-photo products needs about 60 s of restore "
-        "whatever the batching, which is why the burst is paced as the store sends it.", "",
+        "whatever the batching, which is why the burst is paced as the store sends it. "
+        "Groups form only while deliveries wait: when the drain keeps up (a quiet machine) "
+        "most passes find one event and read it with the single read (153 requested "
+        "points), so requested points per product fall 4.6× under load and only 1.2× on a "
+        "quiet machine; the Shopify p95 miss at load ~17 is the bucket: 25-id calls waited "
+        "for 826 points each (the final code reserves what each call asks and sizes it to "
+        "what the bucket holds, measured at load ~4 only).", "",
     ]
     return lines, summary, misses
 
