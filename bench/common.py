@@ -132,12 +132,13 @@ def django_setup(env: dict[str, str]) -> None:
 
 
 @contextlib.contextmanager
-def managed(*args: str, env: dict[str, str], log: Path | None = None) -> Iterator[
-        subprocess.Popen]:
-    """`manage.py <args>` as a separate process (worker, syncd), stopped with its children."""
+def managed(*args: str, env: dict[str, str], log: Path | None = None,
+            cwd: Path = REPO) -> Iterator[subprocess.Popen]:
+    """`manage.py <args>` as a separate process (worker, syncd), stopped with its children.
+    `cwd`: another checkout's code (a before/after comparison)."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", *args], cwd=REPO, env=env, stdout=out,
+        [sys.executable, "manage.py", *args], cwd=cwd, env=env, stdout=out,
         stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
@@ -195,7 +196,7 @@ def percentile(values: list[float], q: float) -> float:
 @contextlib.contextmanager
 def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4,
              port: int | None = None, on_start=None, app: str = "photosync.wsgi",
-             ) -> Iterator[str]:
+             cwd: Path = REPO) -> Iterator[str]:
     """The production web server configuration on loopback; yields its base URL.
 
     `on_start(proc)` is called with the gunicorn master once it answers (to watch its pid);
@@ -205,7 +206,7 @@ def gunicorn(env: dict[str, str], *, workers: int = 2, threads: int = 4,
         [sys.executable, "-m", "gunicorn", app, "-b", f"127.0.0.1:{port}",
          "-w", str(workers), "-k", "gthread", "--threads", str(threads),
          "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:

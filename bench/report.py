@@ -414,6 +414,78 @@ def reconcile_section(r: dict, standalone_push: dict | None = None,
     return lines, summary, misses
 
 
+def burst_section(after: dict, before: dict | None) -> tuple[list[str], list[list], list[str]]:
+    """bench/burst.py: a 1,000-product import, this code (`burst-after`) and the code before
+    the batched drain (`burst-before`, `--code` another checkout), side by side."""
+    target = after["targets"]["webhook_to_job_p95_ms"]
+    runs = [*(before or {}).get("runs", []), *after["runs"]]
+    summary, rows, misses = [], [], []
+    for r in runs:
+        w = r["webhook_to_job_ms"]
+        points = (f"{r['points_requested_per_product']} / {r['points_actual_per_product']}"
+                  if r["platform"] == "shopify" else "–")
+        reads = (f"{r['graphql_calls']} GraphQL" if r["platform"] == "shopify"
+                 else f"{r['product_read_requests']} REST")
+        load = r.get("load_average") or {}
+        rows.append([r["platform"], r["code"], r["products"], f"{r['sent_seconds']} s",
+                     _ms(w["p50"]), _ms(w["p95"]), points, reads, r["missed"],
+                     r["duplicated"], f"{load.get('mean', '?')} (max {load.get('max', '?')})"])
+        if r["code"] == "before":
+            continue
+        ok = w["p95"] <= target and not r["missed"] and not r["duplicated"]
+        summary.append([f"7 Burst ({r['platform']})",
+                        f"webhook → job p95, {r['products']} products in "
+                        f"{after['window_seconds']:.0f} s, {r['code']}",
+                        f"{_ms(w['p95'])}; {r['missed']} missed, {r['duplicated']} duplicated",
+                        f"≤ {target:,} ms, none missed or duplicated", _verdict(ok),
+                        f"mean {load.get('mean', '?')}"])
+        if not ok:
+            misses.append(f"- Burst ({r['platform']}): p95 {_ms(w['p95'])} under a load "
+                          f"average of {load.get('mean', '?')} on 2 CPUs.")
+    before_shop = [r for r in runs if r["platform"] == "shopify" and r["code"] == "before"]
+    for a in (r for r in after["runs"] if r["platform"] == "shopify"):
+        if not before_shop:
+            break
+        b = before_shop[0]
+        ratio = b["points_requested_per_product"] / max(a["points_requested_per_product"], 1e-9)
+        summary.append(["7 Burst (shopify)", f"GraphQL points per product, before ÷ {a['code']}",
+                        f"requested {ratio:.1f}× fewer ({b['points_requested_per_product']} → "
+                        f"{a['points_requested_per_product']}); actual "
+                        f"{b['points_actual_per_product']} → {a['points_actual_per_product']}",
+                        "≥ 3× fewer", _verdict(ratio >= 3),
+                        f"mean {(a.get('load_average') or {}).get('mean', '?')}"])
+    lines = [
+        "## 7. Bursts: a 1,000-product import, webhook → job", "",
+        f"`bench/burst.py`: {after['products']} products created on the store within "
+        f"{after['window_seconds']:.0f} s, one create delivery each (the issue's catalog "
+        "import), on the production configuration (gunicorn 2×4, PostgreSQL, Redis, "
+        f"{after['worker_processes']} × {after['worker_threads']} workers on the webhooks "
+        "queue). Generation is not running: webhook → job = the job's creation − the "
+        "delivery's receipt. *before*: the web and worker processes of the code before the "
+        "batched drain (one message, one product read, one dispatch per delivery); *after*: "
+        "this code (groups of up to 100 pending deliveries per pass, Shopify `nodes(ids:)` "
+        "25 ids a call, WooCommerce `include=` 100 a request). Points: the emulator's own "
+        "accounting (requested: what the reads asked the bucket for; actual: what they were "
+        "charged; `nodes` is charged per id).", "",
+        *_md_table(["platform", "code", "products", "sent in", "p50", "p95",
+                    "points/product requested / actual", "store reads", "missed",
+                    "duplicated", "load avg (1 min) mean"], rows),
+        "Actual points per product do not fall with batching: Shopify charges every object a "
+        "query returns (a product, its media connection, each media: 6 points for a product "
+        "with one photo), whichever query returns it. What falls is what each read must find "
+        "in the bucket before it runs, and the number of round trips; at the Standard plan's "
+        "100 points/s a burst of 1,000 one-photo products needs about 60 s of restore "
+        "whatever the batching, which is why the burst is paced as the store sends it. "
+        "Groups form only while deliveries wait: when the drain keeps up (a quiet machine) "
+        "most passes find one event and read it with the single read (153 requested "
+        "points), so requested points per product fall 4.6× under load and only 1.2× on a "
+        "quiet machine; the Shopify p95 miss at load ~17 is the bucket: 25-id calls waited "
+        "for 826 points each (the final code reserves what each call asks and sizes it to "
+        "what the bucket holds, measured at load ~4 only).", "",
+    ]
+    return lines, summary, misses
+
+
 def pipeline_section(r: dict) -> list[str]:
     lines = ["## 4. Pipeline", "",
              "The CPU pipeline on one core (`bench/pipeline.py`; see docs/pipeline-notes.md). "
@@ -607,6 +679,11 @@ def main() -> None:
     if "memory" in results:
         body += memory_section(results["memory"])
         summary += memory_summary(results["memory"])
+    if "burst-after" in results:
+        lines, rows, miss = burst_section(results["burst-after"], results.get("burst-before"))
+        body += lines
+        summary += rows
+        misses += miss
     if "concurrent_approvals" in results:
         from bench.concurrent_approvals import report_section
 

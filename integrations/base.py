@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from integrations.errors import ProductGone
+
 
 @dataclass(frozen=True)
 class RemoteImage:
@@ -108,6 +110,13 @@ class StoreAdapter(Protocol):
         """Re-read one product; raise NotFound when it is gone."""
         ...
 
+    def fetch_products(self, remote_ids: list[str]) -> dict[str, RemoteProduct | None]:
+        """Re-read many products at once (as few calls as the store allows), keyed by the ids
+        given; None for a product the store no longer has (what get_product raises
+        ProductGone for). One id is exactly the single read. A failed call raises, for the
+        whole batch."""
+        ...
+
     def fetch_image(self, image: RemoteImage) -> bytes:
         """Return the image's bytes."""
         ...
@@ -133,6 +142,17 @@ class StoreAdapter(Protocol):
         image that was featured before the push (previous_state) become featured again.
         Taking off an image that is already gone is a no-op."""
         ...
+
+
+def fetch_each(adapter: StoreAdapter, remote_ids: list[str]) -> dict[str, RemoteProduct | None]:
+    """`fetch_products` for a store without a batch read: one get_product per id."""
+    out: dict[str, RemoteProduct | None] = {}
+    for remote_id in remote_ids:
+        try:
+            out[remote_id] = adapter.get_product(remote_id)
+        except ProductGone:
+            out[remote_id] = None
+    return out
 
 
 def gallery_without(current: list, ours, previous_featured) -> list:

@@ -324,6 +324,10 @@ class WebhookEvent(models.Model):
     # was): recovery re-sends it only once no copy can still be in flight.
     sent_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A drain pass working on it (services.webhook_events): which one, and until when; a
+    # claim that outlived its pass (the worker died) is free again, and recovery re-sends.
+    claimed_by = models.CharField(max_length=64, null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -2,6 +2,12 @@
 2 + (first|last) × the cost of one item, mutations 10. Requested cost is computed from the
 document before it runs; actual cost from the data it returned (connections by their real
 length). See https://shopify.dev/docs/api/usage/limits (calculated query cost).
+
+A list sized by its input (`nodes(ids: [...])`) is charged per id, as a connection is per
+item: Shopify does not document the cost of such lists, and this is the answer that does
+not make batching look cheaper than it may be (platform.md: code that survives both). Every
+object in a returned list costs 1, as any object does. Input lists hold at most 250 items
+(MAX_INPUT_ITEMS; Shopify refuses larger ones).
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from graphql.language import FragmentSpreadNode
 MUTATION_COST = 10
 MAX_QUERY_COST = 1000
 UNSIZED_CONNECTION = 10  # a connection without first/last (Shopify refuses those outside bulk)
+MAX_INPUT_ITEMS = 250  # "input arguments that accept an array have a maximum size of 250"
+SIZED_BY = ("ids",)  # list fields whose length is their input's (nodes(ids:))
 
 
 class _Walker:
@@ -75,8 +83,17 @@ class _Walker:
                 size = self.arg(node, "first") or self.arg(node, "last") or UNSIZED_CONNECTION
                 total += 2 + int(size) * self.item(node.selection_set, named)
             else:
-                total += 1 + self.requested(node.selection_set, named)
+                each = 1 + self.requested(node.selection_set, named)
+                total += each * self.list_size(node)
         return total
+
+    def list_size(self, node: FieldNode) -> int:
+        """How many objects a field asks for: the length of its sizing input, else 1."""
+        for name in SIZED_BY:
+            value = self.arg(node, name)
+            if isinstance(value, list):
+                return max(1, len(value))
+        return 1
 
     def item(self, selection_set, connection: GraphQLNamedType) -> int:
         """The cost of one item of a connection: its edge and node objects and below."""
@@ -127,7 +144,8 @@ class _Walker:
                                         n.selection_set, get_named_type(n_def.type), edge["node"]
                                     )
             elif isinstance(value, list):
-                total += 1 + sum(self.actual(node.selection_set, named, v) for v in value)
+                total += sum(1 + self.actual(node.selection_set, named, v)
+                             for v in value if v is not None)
             else:
                 total += 1 + self.actual(node.selection_set, named, value)
         return total

@@ -29,7 +29,8 @@ class Root(VariantResolvers, dict):
         self.shop = shop
         self.unbounded = unbounded
         self.clock = time.monotonic()
-        for name in ("shop", "product", "products", "node", "bulkOperation", "bulkOperations",
+        for name in ("shop", "product", "products", "node", "nodes", "bulkOperation",
+                     "bulkOperations",
                      "stagedUploadsCreate", "productUpdate", "productReorderMedia",
                      "fileUpdate", "fileDelete", "bulkOperationRunQuery", "productVariant",
                      "productVariantAppendMedia", "productVariantDetachMedia"):
@@ -130,6 +131,11 @@ class Root(VariantResolvers, dict):
         if "/BulkOperation/" in id and number in self.shop.bulk:
             return self.bulk_obj(self.shop.bulk[number])
         return None
+
+    def r_nodes(self, info, ids):
+        """Each id's object in order; null for an id that names nothing (a deleted product),
+        as Shopify answers."""
+        return [self.r_node(info, i) for i in ids]
 
     def r_bulkOperation(self, info, id):
         op = self.shop.bulk.get(st.gid_number(id))

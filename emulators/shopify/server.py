@@ -4,6 +4,7 @@ to when `SHOPIFY_API_ORIGIN` points at it.
 - Admin GraphQL executed by graphql-core against Shopify's published schema (2026-10), with
   products and media held in memory. Documents that do not validate get Shopify's error
   shape; nothing is accepted that the real schema would refuse.
+- `nodes(ids:)` (at most 250 ids; a list sized by its ids is charged per id, cost.py).
 - Calculated query cost and a leaky bucket per shop (Standard plan: restore 100 points/s,
   bucket 1,000 points): a query the bucket cannot hold is THROTTLED (HTTP 200 by default,
   429 when `throttle_http_status=429`); over 1,000 requested points is MAX_COST_EXCEEDED.
@@ -39,7 +40,12 @@ from urllib.parse import urlsplit
 from graphql import GraphQLError, execute, parse, specified_rules, validate
 
 from emulators.shopify import state as st
-from emulators.shopify.cost import MAX_QUERY_COST, actual_cost, requested_cost
+from emulators.shopify.cost import (
+    MAX_INPUT_ITEMS,
+    MAX_QUERY_COST,
+    actual_cost,
+    requested_cost,
+)
 from emulators.shopify.handler import EmulatorHandler
 from emulators.shopify.oauth import OAuthServer
 from emulators.shopify.resolvers import Root, flatten, items
@@ -79,8 +85,9 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
         self.tokens: dict[str, tuple[str, float | None]] = {}  # token → (shop, expires)
         self.refresh_tokens: dict[str, dict] = {}
         self.codes: dict[str, str] = {}
+        # cost: actual points charged; requested: what the queries that ran asked for.
         self.stats: dict[str, int] = {"graphql": 0, "throttled": 0, "max_cost": 0, "cost": 0,
-                                      "refresh": 0, "exchange": 0}
+                                      "requested": 0, "refresh": 0, "exchange": 0}
         self.op_counts: dict[str, int] = {}
         self.deliveries: list[tuple[str, str, int]] = []  # (topic, webhook id, status)
         self.fail_next: list[int] = []  # HTTP statuses to answer the next GraphQL calls with
@@ -244,6 +251,13 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
         name = document.definitions[0].name.value if document.definitions[0].name else "-"
         with self._lock:
             self.op_counts[name] = self.op_counts.get(name, 0) + 1
+        too_long = [k for k, v in variables.items()
+                    if isinstance(v, list) and len(v) > MAX_INPUT_ITEMS]
+        if too_long:
+            return 200, {"errors": [{
+                "message": f"The input array size of {len(variables[too_long[0]])} is greater "
+                           f"than the maximum allowed of {MAX_INPUT_ITEMS}.",
+                "extensions": {"code": "MAX_INPUT_SIZE_EXCEEDED"}}]}
         requested = requested_cost(self.schema, document, variables)
         bucket = shop.bucket
         if requested > MAX_QUERY_COST:
@@ -276,6 +290,7 @@ class ShopifyEmulator(OAuthServer, WebhookSender):
             bucket.available = min(bucket.maximum, bucket.available + requested - actual)
             with self._lock:
                 self.stats["cost"] += actual
+                self.stats["requested"] += requested
             out: dict = {"data": data, "extensions": {"cost": self._cost(requested, actual,
                                                                          bucket)}}
         if result.errors:

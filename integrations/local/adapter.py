@@ -28,6 +28,7 @@ from integrations.base import (
     PushState,
     RemoteImage,
     RemoteProduct,
+    fetch_each,
     gallery_moved,
     gallery_without,
 )
@@ -57,6 +58,9 @@ class LocalStoreAdapter:
 
     def get_product(self, remote_id: str) -> RemoteProduct:
         return self._read(self._product_dir(remote_id))
+
+    def fetch_products(self, remote_ids: list[str]) -> dict[str, RemoteProduct | None]:
+        return fetch_each(self, remote_ids)  # a folder has nothing to batch
 
     def fetch_image(self, image: RemoteImage) -> bytes:
         path = Path(image.src)

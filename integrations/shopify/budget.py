@@ -34,6 +34,12 @@ class CostBudget:
         with self._lock:
             return self._costs.get(name, DEFAULT_QUERY_COST)
 
+    def available_now(self) -> float:
+        """Points the model says the bucket holds now (less what is in flight)."""
+        with self._lock:
+            self._refill()
+            return self.available
+
     def reserve(self, cost: float) -> float:
         """Take `cost` points; return how long to wait before sending (0 when they are there)."""
         with self._lock:

@@ -76,20 +76,24 @@ class ShopifyClient:
         self.budget = budget or budget_for(endpoint.shop)
         self.stats = CallStats()
 
-    def execute(self, document: Document, variables: dict | None = None) -> dict:
+    def execute(self, document: Document, variables: dict | None = None, *,
+                cost: float | None = None) -> dict:
+        """`cost`: what this call will ask the bucket for, when the caller knows it better
+        than the last call of the document did (a batch read sized by its ids)."""
         if not self._token:
             raise AuthRevoked("This Shopify store has no access token; reconnect the app.")
         try:
             for attempt in resending(max_attempts=self._max_attempts, sleep=self._sleep):
                 with attempt:
-                    return self._send(document, variables or {}, attempt.retry_state)
+                    return self._send(document, variables or {}, attempt.retry_state, cost)
         except ResendAfter as last:
             raise last.error from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, document: Document, variables: dict, state: RetryCallState) -> dict:
+    def _send(self, document: Document, variables: dict, state: RetryCallState,
+              cost_hint: float | None = None) -> dict:
         name = document.name
-        reserved = self.budget.estimate(name)
+        reserved = cost_hint if cost_hint is not None else self.budget.estimate(name)
         wait = self.budget.reserve(reserved)
         if wait > 0:
             self.stats.waited_s += wait

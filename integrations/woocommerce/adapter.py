@@ -43,7 +43,7 @@ from integrations.base import (
     split_target,
 )
 from integrations.errors import AuthRevoked, Invalid, NotFound, ProductGone, Unavailable
-from integrations.woocommerce.client import OutcomeUnknown, WooClient, download
+from integrations.woocommerce.client import MAX_PER_PAGE, OutcomeUnknown, WooClient, download
 from integrations.woocommerce.images import (
     _find_ours,
     _gallery,
@@ -116,6 +116,37 @@ class WooCommerceAdapter(Variations):
     def get_product(self, remote_id: str) -> RemoteProduct:
         """Re-read one product; a variation id reads its parent."""
         return self._remote(self._read(remote_id))
+
+    def fetch_products(self, remote_ids: list[str]) -> dict[str, RemoteProduct | None]:
+        """Re-read many products by id, 100 to a request (`include=`); None for one the store
+        no longer has. An id the listing does not answer (deleted, in the trash, a variation)
+        is read on its own, as a single refresh reads it: a trashed product comes back with
+        `status: trash`, a variation as its parent, a deleted one as None."""
+        wanted = {remote_id: _numeric(remote_id) for remote_id in remote_ids}
+        listed: dict[int, RemoteProduct] = {}
+        unique = list(dict.fromkeys(wanted.values()))
+        if len(unique) > 1:
+            for start in range(0, len(unique), MAX_PER_PAGE):
+                chunk = unique[start:start + MAX_PER_PAGE]
+                reply = self.client.get("products", {
+                    "include": ",".join(map(str, chunk)), "per_page": MAX_PER_PAGE,
+                    "_fields": FIELDS})
+                if not isinstance(reply.data, list):
+                    raise Unavailable("The store answered a product list with something else.")
+                for raw in reply.data:
+                    if isinstance(raw, dict) and raw.get("id") in chunk \
+                            and raw.get("type") != "variation":
+                        listed[raw["id"]] = self._remote(raw)
+        out: dict[str, RemoteProduct | None] = {}
+        for remote_id, number in wanted.items():
+            if number not in listed:
+                try:
+                    listed[number] = self.get_product(str(number))
+                except ProductGone:
+                    out[remote_id] = None
+                    continue
+            out[remote_id] = listed[number]
+        return out
 
     def fetch_image(self, image: RemoteImage) -> bytes:
         return download(

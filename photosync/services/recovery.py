@@ -91,19 +91,25 @@ def pushes_recover(*, now: datetime) -> int:
 
 def webhook_events_recover(*, now: datetime | None = None) -> int:
     """Re-send webhook events recorded but never processed whose message is lost (e.g. the
-    broker was down when they arrived). Processing is idempotent: a product's input hash
-    decides."""
+    broker was down when they arrived), and those a drain pass claimed and never finished
+    (its claim expired: the worker died; the event's own message ran while it was claimed).
+    Processing is idempotent: a product's input hash decides."""
     now = recovery_now(now)
     before = resend_before(Work.WEBHOOK_EVENT_PROCESS, now=now)
     sent = 0
     with transaction.atomic():
         for pk in (
             WebhookEvent.objects.select_for_update()
-            .filter(status=WebhookEvent.Status.RECEIVED).filter(_lost("sent_at", before))
+            .filter(status=WebhookEvent.Status.RECEIVED)
+            .filter(_lost("sent_at", before) | Q(claimed_until__lt=now))
             .order_by("received_at").values_list("pk", flat=True)[:BATCH]
         ):
             row_send(WebhookEvent, pk, Work.WEBHOOK_EVENT_PROCESS, pk, now=now)
             sent += 1
+        # An expired claim is let go with the re-send (it is not re-sent twice).
+        WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED,
+                                    claimed_until__lt=now).update(claimed_by=None,
+                                                                  claimed_until=None)
     if sent:
         log.warning("re-sent %s webhook events whose message was lost", sent)
     return sent

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from integrations.errors import IntegrationError, NotFound, ProductGone, Retryable
@@ -30,21 +32,85 @@ def product_refresh(*, store_id: int, remote_id: str) -> GenerationJob | None:
     """Re-read one product from its store and queue generation if its inputs are new. A
     product the store no longer has is marked deleted (services.catalog); one in the trash
     too, and one back from it restored (product_ingest)."""
+    refreshed = products_refresh(store_id=store_id, remote_ids=[remote_id], errors="raise")
+    return refreshed[remote_id].job if remote_id in refreshed else None
+
+
+@dataclass(frozen=True)
+class Target:
+    """A delivery's ask: re-read this product of this store."""
+
+    store_id: int
+    remote_id: str
+
+
+@dataclass(frozen=True)
+class Refreshed:
+    """What a refresh did for one product: the job it queued (None: nothing new), whether
+    the store no longer has it, and why its ingest failed ("" when it did not)."""
+
+    job: GenerationJob | None = None
+    gone: bool = False
+    error: str = ""
+
+
+def products_refresh(*, store_id: int, remote_ids: list[str],
+                     errors: str = "keep") -> dict[str, Refreshed]:
+    """Re-read many products of one store in as few calls as the store allows
+    (StoreAdapter.fetch_products) and ingest each, exactly as product_refresh does one: a
+    product gone from the store is marked deleted, the rest go through product_ingest, and
+    the dispatcher is asked once at the end. Repeated ids are read once.
+
+    A failed read (Retryable or not) raises for the whole batch: nothing was ingested, so the
+    caller may retry all of it. A product whose ingest fails is recorded in its `error`
+    (`errors="raise"`: raised, as a single refresh does) and the others go on. Empty when
+    the store is not active; no entry for ids the store cannot be read for (NotFound).
+    """
     store = store_get(store_id=store_id, active=True)
     if store is None:
-        return None
+        return {}
+    unique = list(dict.fromkeys(str(r) for r in remote_ids))
     try:
-        remote = store_adapter(store=store).get_product(remote_id)
-    except ProductGone:
-        product = Product.objects.filter(store=store, remote_id=remote_id).first()
-        if product is not None:
-            product_mark_deleted(product=product, reason=DELETED)
-        log.info("product %s of store %s is gone from the store", remote_id, store_id)
-        return None
+        remotes = store_adapter(store=store).fetch_products(unique)
+    except ProductGone:  # a store without a batch read raised for its one id
+        remotes = dict.fromkeys(unique)
     except NotFound:
-        log.info("product %s of store %s cannot be read; nothing to do", remote_id, store_id)
-        return None
-    return product_ingest(store=store, remote=remote)
+        log.info("products %s of store %s cannot be read; nothing to do", unique[:5], store_id)
+        return {}
+    out: dict[str, Refreshed] = {}
+    try:
+        for remote_id in unique:
+            remote = remotes.get(remote_id)
+            if remote is None:
+                _product_gone(store, remote_id)
+                out[remote_id] = Refreshed(gone=True)
+                continue
+            try:
+                job = product_ingest(store=store, remote=remote, dispatch=False)
+            except IntegrationError as exc:
+                if errors == "raise":
+                    raise
+                log.warning("product %s of store %s: %s", remote_id, store_id, exc.message)
+                out[remote_id] = Refreshed(error=exc.message)
+                continue
+            except Exception:
+                if errors == "raise":
+                    raise
+                log.exception("product %s of store %s failed to ingest", remote_id, store_id)
+                out[remote_id] = Refreshed(error="Processing failed unexpectedly.")
+                continue
+            out[remote_id] = Refreshed(job=job)
+    finally:
+        if any(r.job is not None for r in out.values()):
+            transaction.on_commit(jobs_dispatch)  # once for the batch (at once outside one)
+    return out
+
+
+def _product_gone(store: Store, remote_id: str) -> None:
+    product = Product.objects.filter(store=store, remote_id=remote_id).first()
+    if product is not None:
+        product_mark_deleted(product=product, reason=DELETED)
+    log.info("product %s of store %s is gone from the store", remote_id, store.pk)
 
 
 def products_gone_check(*, store: Store, seen: set[str]) -> int:

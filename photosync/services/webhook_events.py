@@ -15,10 +15,14 @@ than the header) is recorded as ignored, with the reason, and never processed.
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from integrations.errors import IntegrationError, Retryable
@@ -28,11 +32,36 @@ from photosync.observability import log_context
 from photosync.queueing import Work, enqueue
 from photosync.services.sending import unsent
 from photosync.services.shopify import webhooks as shopify
+from photosync.services.sync import Refreshed, Target, products_refresh
 from photosync.services.woocommerce import webhooks as woocommerce
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[WebhookEvent], tuple[str, str]]
+
+
+class Grouped(NamedTuple):
+    """How a platform's product deliveries are drained in groups: the product each asks to
+    re-read (or the status it ends in without one), and its status once re-read."""
+
+    target: Callable[[WebhookEvent], Target | tuple[str, str]]
+    outcome: Callable[[WebhookEvent, Target, Refreshed], tuple[str, str]]
+
+
+GROUPED: dict[tuple[str, str], Grouped] = {
+    **{(Platform.SHOPIFY, t): Grouped(shopify.product_target, shopify.product_outcome)
+       for t in shopify.PRODUCT_TOPICS},
+    **{(Platform.WOOCOMMERCE, t): Grouped(woocommerce.product_target,
+                                          woocommerce.product_outcome)
+       for t in woocommerce.PRODUCT_TOPICS},
+}
+
+# A drain pass takes at most GROUP pending product deliveries of one store at a time, and
+# goes on with the next group while there are any, for at most PASS_SECONDS (the messages of
+# what is left are still queued). A claim outlives a pass that died (SIGKILL) by CLAIM.
+GROUP = 100
+PASS_SECONDS = 30.0
+CLAIM = timedelta(minutes=2)
 
 HANDLERS: dict[tuple[str, str], Handler] = {
     **{(Platform.SHOPIFY, topic): h for topic, h in shopify.HANDLERS.items()},
@@ -142,6 +171,8 @@ def webhook_event_handle(*, event_id: int) -> str | None:
     event = WebhookEvent.objects.filter(pk=event_id).select_related("store").first()
     if event is None or event.status != WebhookEvent.Status.RECEIVED:
         return None
+    if (event.platform, event.topic) in GROUPED and event.store_id is not None:
+        return webhook_events_drain(event=event)
     handler = HANDLERS.get((event.platform, event.topic), _ignore)
     with log_context(store_id=event.store_id, event_id=event.pk):
         try:
@@ -158,6 +189,115 @@ def webhook_event_handle(*, event_id: int) -> str | None:
         status=status, error=note, processed_at=timezone.now()
     )
     return status
+
+
+def webhook_events_drain(*, event: WebhookEvent) -> str | None:
+    """Process the store's pending product deliveries in groups, `event` first; return the
+    status `event` ended in (None: another pass has it).
+
+    A burst of deliveries (a catalog import) is one message per event; the first pass to
+    run takes the event and up to GROUP - 1 others of its store (skip_locked on PostgreSQL; a
+    conditional claim on every backend), re-reads their products in one call per platform
+    page (services.sync.products_refresh; repeats of one product are read once) and ingests
+    them; it goes on with the next group while any is pending. The messages of events it
+    took find them done, or claimed, and return: one pass drains what many messages ask.
+
+    A read that fails (throttled past the client's own waits, the store away) releases the
+    whole group, pending as it was, and raises: the actor retries, and the retry drains the
+    group again. A pass that dies leaves its claim to expire (CLAIM); recovery then re-sends.
+    """
+    deadline = time.monotonic() + PASS_SECONDS
+    status = None  # stays None when another pass holds the event
+    first = True
+    while first or time.monotonic() < deadline:
+        group = _claim(event=event, own=first)
+        first = False
+        if not group:
+            break
+        ended = _group_process(group)
+        status = ended.get(event.pk, status)
+    return status
+
+
+def _claim(*, event: WebhookEvent, own: bool) -> list[WebhookEvent]:
+    """Claim up to GROUP pending product deliveries of the event's store (`own`: the event
+    itself among them, if it is free), oldest first. A claim is taken with one conditional
+    UPDATE, so two passes never hold one event, SQLite included."""
+    now = timezone.now()
+    token = uuid.uuid4().hex
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    pending = WebhookEvent.objects.filter(
+        free, status=WebhookEvent.Status.RECEIVED, platform=event.platform,
+        store_id=event.store_id,
+        topic__in=[t for p, t in GROUPED if p == event.platform])
+    with transaction.atomic():
+        ids = [event.pk] if own else []
+        ids += list(pending.exclude(pk=event.pk).select_for_update(skip_locked=True)
+                    .order_by("received_at", "pk").values_list("pk", flat=True)[:GROUP - len(ids)])
+        WebhookEvent.objects.filter(free, pk__in=ids, status=WebhookEvent.Status.RECEIVED
+                                    ).update(claimed_by=token, claimed_until=now + CLAIM)
+    return list(WebhookEvent.objects.filter(claimed_by=token, status=WebhookEvent.Status.RECEIVED)
+                .select_related("store").order_by("received_at", "pk"))
+
+
+def _group_process(group: list[WebhookEvent]) -> dict[int, str]:
+    """Re-read and ingest one claimed group; every event ends processed, ignored or failed,
+    or (a failed read) all are released and the error raised."""
+    ended: dict[int, tuple[str, str]] = {}
+    targets: dict[int, Target] = {}
+    for event in group:
+        try:
+            target = GROUPED[(event.platform, event.topic)].target(event)
+        except Exception:
+            log.exception("webhook event %s failed", event.pk)
+            target = (WebhookEvent.Status.FAILED, "Processing failed unexpectedly.")
+        if isinstance(target, tuple):
+            ended[event.pk] = target
+        else:
+            targets[event.pk] = target
+    by_store: dict[int, list[str]] = {}
+    for target in targets.values():
+        by_store.setdefault(target.store_id, []).append(target.remote_id)
+    refreshed: dict[tuple[int, str], Refreshed] = {}
+    try:
+        for store_id, remote_ids in by_store.items():
+            with log_context(store_id=store_id):
+                for remote_id, result in products_refresh(store_id=store_id,
+                                                          remote_ids=remote_ids).items():
+                    refreshed[(store_id, remote_id)] = result
+    except Retryable:
+        _release(group)
+        raise
+    except IntegrationError as exc:  # the store refused the read: every read of it fails
+        log.warning("webhook events %s failed: %s", [e.pk for e in group], exc.message)
+        for pk in targets:
+            ended[pk] = (WebhookEvent.Status.FAILED, exc.message)
+        targets = {}
+    except Exception:
+        _release(group)
+        raise
+    for event in group:
+        target = targets.get(event.pk)
+        if target is None:
+            continue
+        result = refreshed.get((target.store_id, target.remote_id), Refreshed())
+        if result.error:
+            ended[event.pk] = (WebhookEvent.Status.FAILED, result.error)
+        else:
+            ended[event.pk] = GROUPED[(event.platform, event.topic)].outcome(event, target,
+                                                                              result)
+    now = timezone.now()
+    for status, note in set(ended.values()):
+        pks = [pk for pk, value in ended.items() if value == (status, note)]
+        WebhookEvent.objects.filter(pk__in=pks).update(
+            status=status, error=note, processed_at=now, claimed_by=None, claimed_until=None)
+    return {pk: status for pk, (status, _) in ended.items()}
+
+
+def _release(group: list[WebhookEvent]) -> None:
+    WebhookEvent.objects.filter(pk__in=[e.pk for e in group],
+                                claimed_by=group[0].claimed_by if group else None).update(
+        claimed_by=None, claimed_until=None)
 
 
 def webhook_event_fail(*, event_id: int, reason: str) -> None:

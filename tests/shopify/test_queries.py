@@ -18,8 +18,8 @@ def test_the_pinned_version_is_the_schema_under_test(settings):
 
 
 def test_there_are_documents_to_check():
-    assert {"PRODUCT", "STAGED_UPLOADS_CREATE", "PRODUCT_MEDIA_ATTACH", "MEDIA_STATUS",
-            "PRODUCT_REORDER_MEDIA", "FILE_UPDATE", "BULK_OPERATION_RUN_QUERY",
+    assert {"PRODUCT", "PRODUCTS_BY_ID", "STAGED_UPLOADS_CREATE", "PRODUCT_MEDIA_ATTACH",
+            "MEDIA_STATUS", "PRODUCT_REORDER_MEDIA", "FILE_UPDATE", "BULK_OPERATION_RUN_QUERY",
             "BULK_PRODUCTS", "PRODUCT_VARIANT_MEDIA", "PRODUCT_VARIANT_APPEND_MEDIA",
             "PRODUCT_VARIANT_DETACH_MEDIA"} <= set(queries.ALL)
 

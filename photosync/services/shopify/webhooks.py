@@ -25,7 +25,7 @@ from photosync.queueing import Work, enqueue
 from photosync.selectors import REFUSED, shopify_store
 from photosync.services.credentials import store_credentials_get
 from photosync.services.stores import store_adapter, store_redact, store_uninstall
-from photosync.services.sync import product_refresh
+from photosync.services.sync import Refreshed, Target, product_refresh
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,9 @@ def _active_store(event: WebhookEvent) -> Store | None:
     return store
 
 
-def _product(event: WebhookEvent) -> tuple[str, str]:
+def product_target(event: WebhookEvent) -> Target | tuple[str, str]:
+    """The product a products/create|update delivery asks to re-read, or the status and
+    note it ends in without a read (no store, no product, stale)."""
     store = _active_store(event)
     if store is None:
         return WebhookEvent.Status.IGNORED, "the shop is not connected"
@@ -88,8 +90,21 @@ def _product(event: WebhookEvent) -> tuple[str, str]:
         return WebhookEvent.Status.IGNORED, "the payload names no product"
     if _stale(store, remote_id, event):
         return WebhookEvent.Status.IGNORED, "stale: a newer state of the product is processed"
-    product_refresh(store_id=store.pk, remote_id=remote_id)
+    return Target(store_id=store.pk, remote_id=remote_id)
+
+
+def product_outcome(event: WebhookEvent, target: Target, refreshed: Refreshed
+                    ) -> tuple[str, str]:
+    """What a delivery ends in once its product was re-read and ingested."""
     return WebhookEvent.Status.PROCESSED, ""
+
+
+def _product(event: WebhookEvent) -> tuple[str, str]:
+    target = product_target(event)
+    if isinstance(target, tuple):
+        return target
+    job = product_refresh(store_id=target.store_id, remote_id=target.remote_id)
+    return product_outcome(event, target, Refreshed(job=job))
 
 
 def _product_deleted(event: WebhookEvent) -> tuple[str, str]:
@@ -201,6 +216,9 @@ def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
     enqueue(Work.SHOPIFY_BULK_IMPORT, store.pk, operation_id)  # long: on the sync queue
     return WebhookEvent.Status.PROCESSED, ""
 
+
+# Deliveries drained in groups (services.webhook_events): one re-read call for many.
+PRODUCT_TOPICS = ("products/create", "products/update")
 
 HANDLERS = {
     "products/create": _product,

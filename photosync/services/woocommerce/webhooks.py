@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from integrations.woocommerce.webhooks import SUBSCRIBED_TOPICS, ProductDelivery
 from photosync.models import Platform, Product, Store, WebhookEvent
-from photosync.services.sync import product_refresh
+from photosync.services.sync import Refreshed, Target, product_refresh
 
 
 def woocommerce_event_fields(*, store: Store, delivery: ProductDelivery) -> dict:
@@ -33,22 +33,38 @@ def woocommerce_event_fields(*, store: Store, delivery: ProductDelivery) -> dict
     }
 
 
-def _product(event: WebhookEvent) -> tuple[str, str]:
-    """Refresh the delivery's product (the parent, for a variation). Every topic re-reads:
-    product.deleted (a product gone, or in the trash, is marked deleted), product.restored
-    and an update showing `status: trash` all end in what the store now shows."""
+def product_target(event: WebhookEvent) -> Target | tuple[str, str]:
+    """The product a delivery asks to re-read (the parent, for a variation), or the status
+    and note it ends in without a read. Every topic re-reads: product.deleted (a product
+    gone, or in the trash, is marked deleted), product.restored and an update showing
+    `status: trash` all end in what the store now shows."""
     store = event.store
     if store is None or store.status != Store.Status.ACTIVE:
         return WebhookEvent.Status.IGNORED, "the store is not connected"
-    remote_id = str(event.payload["product_id"])
-    job = product_refresh(store_id=store.pk, remote_id=remote_id)
-    if job is not None:
+    return Target(store_id=store.pk, remote_id=str(event.payload["product_id"]))
+
+
+def product_outcome(event: WebhookEvent, target: Target, refreshed: Refreshed
+                    ) -> tuple[str, str]:
+    """What a delivery ends in once its product was re-read and ingested."""
+    if refreshed.job is not None:
         return WebhookEvent.Status.PROCESSED, ""
-    deleted = Product.objects.filter(store=store, remote_id=remote_id,
+    deleted = Product.objects.filter(store_id=target.store_id, remote_id=target.remote_id,
                                      deleted_at__isnull=False).exists()
     return WebhookEvent.Status.PROCESSED, "deleted on the store" if deleted \
         else "nothing new to generate"
 
+
+def _product(event: WebhookEvent) -> tuple[str, str]:
+    target = product_target(event)
+    if isinstance(target, tuple):
+        return target
+    job = product_refresh(store_id=target.store_id, remote_id=target.remote_id)
+    return product_outcome(event, target, Refreshed(job=job))
+
+
+# Deliveries drained in groups (services.webhook_events): one re-read call for many.
+PRODUCT_TOPICS = tuple(sorted(SUBSCRIBED_TOPICS))
 
 HANDLERS = dict.fromkeys(SUBSCRIBED_TOPICS, _product)
 """Topic → handler: each returns the status the event ends in and a note for it."""
