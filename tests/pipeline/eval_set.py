@@ -27,13 +27,15 @@ from PIL import Image, ImageDraw
 
 SIZE = (360, 270)
 S = 4  # supersampling
-#: A cutout is wrong below either bar. IoU 0.95: the issue's studio target, and where a shadow
-#: kept as product or a glass body lost start to show (the hard shadow kept measured 0.891).
-#: Boundary F at 2 px 0.80: IoU hardly moves when a thin strap or cable is lost or a hole is
-#: filled (they are a few hundred pixels of a large product), the outline does; a right cutout
-#: on this set scores 0.9 and more (the alpha of a soft edge can put it one pixel off).
-WRONG_IOU = 0.95
-WRONG_BOUNDARY_F = 0.80
+#: A cutout is wrong below either bar. IoU 0.90 is the issue's bar for a gross error (a product
+#: lost, a shadow kept whole: the hard shadow kept measured 0.70). Boundary F at 2 px catches
+#: what IoU misses and forgives what IoU punishes: on a big product a lost title bar or a kept
+#: shadow wedge hardly moves IoU (0.95-0.97 measured) but puts 10-15% of the outline more than
+#: 2 px off (F 0.85-0.89); on a thin strap, rope or cable 6 px wide a one-pixel halo, invisible
+#: in the output, costs 5-9 points of IoU and almost nothing of F (0.96-0.99). 0.90: every right
+#: cutout of the set's plain controls scores over 0.95, every one of those errors under 0.90.
+WRONG_IOU = 0.90
+WRONG_BOUNDARY_F = 0.90
 BOUNDARY_TOLERANCE_PX = 2
 
 
