@@ -39,6 +39,7 @@ SHADOW_DARK = (0.25, 0.92)
 SHADOW_HUE = 0.05
 SHADOW_SHARE = 0.015  # a soft shadow's kept wedge measured 2.6-3.1% on the eval set
 SHADOW_REACH = 0.35
+SHADOW_WORK = 256  # long side the shadow check runs at (a region signal, no edge detail)
 WEAK_EDGE = 6.0  # mean gradient (work size, grey levels) on the cutout's edge below which...
 
 
@@ -166,8 +167,9 @@ def find_holes(small: np.ndarray, background: np.ndarray
     long_side = max(height, width)
     thin = nearest <= max(3.0, THIN_SEPARATION * long_side)
     clear = nearest <= max(3.0, CLEAR_SEPARATION * long_side)
-    shift = np.zeros((count, 3), np.float64)
-    np.add.at(shift, labels[inside], (image - local_bg)[inside])
+    residual = (image - local_bg)[inside]
+    shift = np.stack([np.bincount(labels[inside], residual[:, c], minlength=count)
+                      for c in range(3)], axis=1)
     shift /= np.maximum(1, stats[:, cv2.CC_STAT_AREA])[:, None]
     off = np.abs(shift).max(axis=1) > HOLE_SHIFT
     darker = shift.mean(axis=1) < 0
@@ -209,8 +211,13 @@ def _backdrop_model(image: np.ndarray, background: np.ndarray, where: np.ndarray
 
     coef, *_ = np.linalg.lstsq(terms(ys.astype(np.float32), xs.astype(np.float32)),
                                image[ys, xs], rcond=None)
-    wy, wx = np.nonzero(where)
-    return np.clip(terms(wy.astype(np.float32), wx.astype(np.float32)) @ coef, 0, 255)
+    # A smooth surface: evaluated on a grid a quarter the size and resized, not per pixel.
+    gh, gw = max(2, height // 4), max(2, width // 4)
+    gy, gx = np.mgrid[0:gh, 0:gw].astype(np.float32)
+    grid = (terms((gy.ravel() + 0.5) * height / gh - 0.5, (gx.ravel() + 0.5) * width / gw - 0.5)
+            @ coef).reshape(gh, gw, 3).astype(np.float32)
+    surface = cv2.resize(grid, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.clip(surface[where], 0, 255)
 
 
 def cast_shadow(small: np.ndarray, foreground: np.ndarray) -> np.ndarray:
@@ -220,12 +227,20 @@ def cast_shadow(small: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     (``local_backdrop``) gives the same ratio, within ``SHADOW_DARK``, and it is flat. A grey
     product on a white sweep is that too, so a part counts only when it is a sizeable part of
     the cutout but not all of it, and reaches sideways past the columns the rest of the product
-    stands in: a shadow thrown along the floor does, a grey sole or panel does not.
+    (less every shadow-like part) stands in: a shadow thrown along the floor does, a grey sole
+    or panel does not.
     """
-    background = ~foreground
     none = np.zeros_like(foreground)
-    if not background.any() or not foreground.any():
+    if foreground.all() or not foreground.any():
         return none
+    height, width = foreground.shape
+    if max(height, width) > 1.5 * SHADOW_WORK:  # a region signal: half the work size will do
+        size = (max(8, width // 2), max(8, height // 2))
+        half = cv2.resize(foreground.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
+        found = cast_shadow(cv2.resize(small, size, interpolation=cv2.INTER_AREA), half > 0)
+        return cv2.resize(found.astype(np.uint8), (width, height),
+                          interpolation=cv2.INTER_NEAREST) > 0
+    background = ~foreground
     image = small.astype(np.float32)
     ratio = image / np.maximum(local_backdrop(image, background), 1.0)
     level = ratio.mean(axis=2)
@@ -233,26 +248,29 @@ def cast_shadow(small: np.ndarray, foreground: np.ndarray) -> np.ndarray:
     flat = cv2.morphologyEx(grey, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) < 8
     like = (foreground & flat & (level > SHADOW_DARK[0]) & (level < SHADOW_DARK[1])
             & (ratio.max(axis=2) - ratio.min(axis=2) < SHADOW_HUE))
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(like.astype(np.uint8), 8)
     product = int(foreground.sum())
-    found = none.copy()
-    for index in range(1, count):
-        area = int(stats[index, cv2.CC_STAT_AREA])
-        if not SHADOW_SHARE * product <= area <= 0.6 * product:
-            continue
-        part = labels == index
-        # The body of the rest of the product: an opening drops the part's own outline (its
-        # soft edge is not flat, so it is not in the part) and other ribbons a few px wide.
-        rest = cv2.morphologyEx((foreground & ~part).astype(np.uint8), cv2.MORPH_OPEN,
-                                np.ones((7, 7), np.uint8)) > 0
-        columns = np.flatnonzero(rest.any(axis=0))
-        if columns.size == 0:
-            continue
-        xs = np.nonzero(part)[1]
-        beyond = float(((xs < columns[0]) | (xs > columns[-1])).mean())
-        if beyond > SHADOW_REACH:
-            found |= part
-    return found
+    if like.sum() < SHADOW_SHARE * product:
+        return none
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(like.astype(np.uint8), 8)
+    areas = stats[:, cv2.CC_STAT_AREA]
+    sizeable = np.flatnonzero((areas >= SHADOW_SHARE * product) & (areas <= 0.6 * product))
+    sizeable = sizeable[sizeable > 0]
+    if sizeable.size == 0:
+        return none
+    # The body of the rest of the product: an opening drops the parts' own outlines (a soft
+    # edge is not flat, so it is not in a part) and other ribbons a few px wide.
+    body = cv2.morphologyEx((foreground & ~like).astype(np.uint8), cv2.MORPH_OPEN,
+                            np.ones((5, 5), np.uint8)) > 0
+    columns = np.flatnonzero(body.any(axis=0))
+    if columns.size == 0:
+        return none
+    ys, xs = np.nonzero(like)
+    owner = labels[ys, xs]
+    outside = (xs < columns[0]) | (xs > columns[-1])
+    beyond = np.bincount(owner, outside, minlength=count) / np.maximum(1, areas)
+    shadow = np.zeros(count, bool)
+    shadow[sizeable] = beyond[sizeable] > SHADOW_REACH
+    return shadow[labels]
 
 
 def _doubts(small: np.ndarray, foreground: np.ndarray, ambiguous: np.ndarray,
