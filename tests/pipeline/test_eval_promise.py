@@ -13,7 +13,7 @@ removed, the panel kept; both doubted), and a clear glass body kept as product l
 hole in the product's shadow (kept, doubted). A product cut by the frame is flagged
 ``touches_edge``, which is a true statement about the photo. Beyond those, a right cutout
 carries no flag; in particular the plain controls and the new classes a studio shoots every
-day (grey on grey, a textured backdrop, a pair of shoes' outline aside) do not. The ≤ 10 %
+day (grey on grey, a textured backdrop, a cable, a label) do not. The ≤ 10 %
 target of the issue is for ordinary studio photos: bench/segment_eval.py and the 15 sample
 photos measure it (docs/benchmarks.md).
 """
