@@ -120,7 +120,7 @@ def report_section(r: dict) -> tuple[list[str], list[list], list[str]]:
     load_avg = f"{start[0]:.2f} → {end[0]:.2f}" if start and end else "not recorded"
     rate = s["false_flag_rate"] or 0.0
     ok = s["wrong_unflagged"] == 0 and s["mean_iou"] >= 0.95 and rate <= 0.10
-    summary = [["7 Classical cutouts", f"{s['n']} generated studio photos with exact masks",
+    summary = [["8 Classical cutouts", f"{s['n']} generated studio photos with exact masks",
                 f"mean IoU {s['mean_iou']:.3f}, BF@2 {s['mean_boundary_f']:.3f}; "
                 f"{s['wrong_unflagged']} wrong & unflagged, {rate:.0%} of right ones flagged",
                 "IoU ≥ 0.95, 0 silent, ≤ 10 % false flags", "**met**" if ok else "**missed**",
@@ -131,7 +131,7 @@ def report_section(r: dict) -> tuple[list[str], list[list], list[str]]:
                      f"{v['mean_boundary_f']:.3f}", *(v[c] for c in CELLS),
                      "–" if v["false_flag_rate"] is None else f"{v['false_flag_rate']:.0%}"])
     lines = [
-        "## 7. Classical cutouts against exact masks", "",
+        "## 8. Classical cutouts against exact masks", "",
         f"The generated studio set of issue 15 (`tests/pipeline/eval_set.py`: seeds "
         f"{', '.join(map(str, r['seeds']))} at {', '.join(r['sizes'])}) through "
         "`process_image` with the classical segmenter; flags are every flag of the framed "
