@@ -691,6 +691,13 @@ def main() -> None:
         body += lines
         summary += rows
         misses += miss
+    if "segment_eval" in results:
+        from bench.segment_eval import report_section as segment_section
+
+        lines, rows, miss = segment_section(results["segment_eval"])
+        body += lines
+        summary += rows
+        misses += miss
     dates = sorted(r["machine"]["date"] for r in results.values()
                    if (r.get("machine") or {}).get("date"))
     out = [

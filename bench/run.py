@@ -30,6 +30,7 @@ SCRIPTS = [
     ("concurrent_approvals", []),
     ("pipeline", []),
     ("enhance_eval", ["--timing"]),  # enhancement against truth (sample photos as ground truth)
+    ("segment_eval", []),  # classical cutouts against exact masks: IoU, boundary F, flags
     ("memory", []),
     ("gpu", []),  # the full run needs a CUDA GPU (bench/gpu_device.sh); --smoke runs anywhere
 ]

@@ -17,7 +17,10 @@ from tests.pipeline.eval_set import eval_set, iou
 from tests.pipeline.factories import png_bytes
 
 CASES = eval_set()
-CONTROLS = {"white-on-white", "thin-strap", "cast-shadow", "plain-box", "plain-ball"}
+# Right cutouts that carry no flag. (The soft cast shadow is not one: its kept wedge scores
+# IoU 0.96 but boundary F 0.87, and it is now flagged; see test_eval_promise.py.)
+CONTROLS = {"white-on-white", "thin-strap", "cable", "grey-on-grey", "textured-backdrop",
+            "light-label", "plain-box", "plain-ball"}
 
 
 @pytest.fixture(scope="module")
@@ -66,11 +69,11 @@ def test_holes_are_removed_only_with_evidence():
     from pipeline.backends.classical import flood_background
 
     thin = _ring(3)  # a handle loop: the backdrop shows through
-    holes, ambiguous = find_holes(thin, flood_background(thin))
-    assert holes[120, 120] and not ambiguous.any()
+    holes, ambiguous, shaded = find_holes(thin, flood_background(thin))
+    assert holes[120, 120] and not ambiguous.any() and not shaded.any()
     assert ClassicalSegmenter().segment(thin).alpha[120, 120] == 0
     thick = _ring(40)  # a white panel framed by a thick product: kept, and doubted
-    holes, ambiguous = find_holes(thick, flood_background(thick))
+    holes, ambiguous, _ = find_holes(thick, flood_background(thick))
     assert not holes[120, 120] and ambiguous[120, 120]
     doubted = ClassicalSegmenter().segment(thick)
     assert doubted.alpha[120, 120] == 255 and doubted.confident is False
