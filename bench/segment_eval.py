@@ -1,12 +1,12 @@
 """Classical cutouts against exact masks: mean IoU, boundary F at 2 px and the flag confusion
 table (wrong or right, flagged or not) on the generated studio set of issue 15
-(tests/pipeline/eval_set.py), through the real pipeline path (``process_image`` with the
+(bench/eval_set.py), through the real pipeline path (``process_image`` with the
 classical segmenter, its mask as the pipeline returns it, every flag of the framed output).
 
     python bench/segment_eval.py            # seeds 0-3 at 360x270 and 720x540: 120 cutouts
     python bench/segment_eval.py --smoke    # seed 0 at 360x270 (the tests' set, seconds)
 
-"Wrong" is ``tests.pipeline.eval_set.is_wrong`` (IoU < 0.90 or boundary F < 0.90; the
+"Wrong" is ``bench.eval_set.is_wrong`` (IoU < 0.90 or boundary F < 0.90; the
 docstring there says why). The promise under test: wrong & unflagged = 0.
 Results go to bench/results/segment_eval.json (smoke: bench/results/smoke/).
 """
@@ -32,10 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.common import machine  # noqa: E402
-from pipeline import PipelineConfig, process_image  # noqa: E402
-from pipeline.errors import PipelineError  # noqa: E402
-from pipeline.flags import codes  # noqa: E402
-from tests.pipeline.eval_set import (  # noqa: E402
+from bench.eval_set import (  # noqa: E402
     CELLS,
     CLASSES,
     WRONG_BOUNDARY_F,
@@ -47,6 +44,9 @@ from tests.pipeline.eval_set import (  # noqa: E402
     iou,
     is_wrong,
 )
+from pipeline import PipelineConfig, process_image  # noqa: E402
+from pipeline.errors import PipelineError  # noqa: E402
+from pipeline.flags import codes  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 FULL_SEEDS = (0, 1, 2, 3)
@@ -132,7 +132,7 @@ def report_section(r: dict) -> tuple[list[str], list[list], list[str]]:
                      "–" if v["false_flag_rate"] is None else f"{v['false_flag_rate']:.0%}"])
     lines = [
         "## 8. Classical cutouts against exact masks", "",
-        f"The generated studio set of issue 15 (`tests/pipeline/eval_set.py`: seeds "
+        f"The generated studio set of issue 15 (`bench/eval_set.py`: seeds "
         f"{', '.join(map(str, r['seeds']))} at {', '.join(r['sizes'])}) through "
         "`process_image` with the classical segmenter; flags are every flag of the framed "
         f"output. Wrong = IoU < {r['wrong_iou']} or boundary F at 2 px < "

@@ -231,7 +231,11 @@ def _claim(*, event: WebhookEvent, own: bool) -> list[WebhookEvent]:
         store_id=event.store_id,
         topic__in=[t for p, t in GROUPED if p == event.platform])
     with transaction.atomic():
-        ids = [event.pk] if own else []
+        # Every row is locked with skip_locked before the UPDATE touches it, the event's own
+        # included: a pass never waits on a row another pass holds, so two passes cannot
+        # deadlock (each holding a row the other's UPDATE wanted); a held row is just left.
+        ids = (list(pending.filter(pk=event.pk).select_for_update(skip_locked=True)
+                    .values_list("pk", flat=True)) if own else [])
         ids += list(pending.exclude(pk=event.pk).select_for_update(skip_locked=True)
                     .order_by("received_at", "pk").values_list("pk", flat=True)[:GROUP - len(ids)])
         WebhookEvent.objects.filter(free, pk__in=ids, status=WebhookEvent.Status.RECEIVED

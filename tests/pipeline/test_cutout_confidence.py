@@ -1,5 +1,5 @@
 """Classical cutouts are right or flagged: on a generated set with exact masks
-(tests/pipeline/eval_set.py) every cutout with IoU < 0.90 carries a flag, and the plain
+(bench/eval_set.py) every cutout with IoU < 0.90 carries a flag, and the plain
 controls carry none; interior regions are removed only with evidence they are backdrop."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bench.eval_set import eval_set, iou
 from pipeline import PipelineConfig, process_image
 from pipeline.backends.classical import ClassicalSegmenter, find_holes
 from pipeline.flags import codes
-from tests.pipeline.eval_set import eval_set, iou
 from tests.pipeline.factories import png_bytes
 
 CASES = eval_set()

@@ -1,6 +1,6 @@
 """The promise under test: an output without a flag is right.
 
-Every case of the generated studio set (tests/pipeline/eval_set.py, seed 0: one per failure
+Every case of the generated studio set (bench/eval_set.py, seed 0: one per failure
 class of issue 15) goes through ``process_image`` with the classical segmenter, and its mask is
 scored against the exact truth; "wrong" is ``eval_set.is_wrong`` (IoU < 0.90 or boundary F at
 2 px < 0.90). Wrong & unflagged must be zero, in every class.
@@ -26,9 +26,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from pipeline import PipelineConfig, process_image
-from pipeline.flags import codes
-from tests.pipeline.eval_set import (
+from bench.eval_set import (
     CLASSES,
     boundary_f,
     class_of,
@@ -37,6 +35,8 @@ from tests.pipeline.eval_set import (
     iou,
     is_wrong,
 )
+from pipeline import PipelineConfig, process_image
+from pipeline.flags import codes
 from tests.pipeline.factories import png_bytes
 
 #: Right cutouts whose flag is the honest answer (see the module docstring).

@@ -15,7 +15,8 @@ from pipeline import PipelineConfig, process_image
 from pipeline.backends import clear_cache, get_segmenter
 from pipeline.flags import codes
 from pipeline.presets import scene_preset
-from pipeline.runner import RunContext, _enhance, _segment, scene_layer
+from pipeline.runner import RunContext, _enhance, scene_layer
+from pipeline.segmenting import segment
 from pipeline.stages.cutout import EDGE_BAND_PX, decontaminate
 from pipeline.stages.frame import crop_product
 from pipeline.stages.load import load_image
@@ -65,7 +66,7 @@ def test_product_pixels_are_identical_in_every_scene_and_the_check_covers_them(s
     with run.energy:
         run.loaded = load_image(PHOTO, max_bytes=10**8, max_pixels=10**8)
         run.rgb = np.ascontiguousarray(run.loaded.rgba[..., :3])
-        _segment(run)
+        segment(run)
         _enhance(run)
     layer = scene_layer(crop_product(run.cutout), (600, 600), scene_preset("studio-sweep"))
     x0, y0, x1, y1 = layer.box
@@ -84,7 +85,7 @@ def test_product_pixels_are_identical_in_every_scene_and_the_check_covers_them(s
 
 
 def test_without_the_snap_the_check_fails_instead_of_passing(soft_model, monkeypatch):
-    monkeypatch.setattr("pipeline.runner.snap_alpha", lambda alpha: (alpha, 0))
+    monkeypatch.setattr("pipeline.segmenting.snap_alpha", lambda alpha: (alpha, 0))
     result = process_image(PHOTO, _config(soft_model))
     for output in result.outputs:
         assert output.metrics["product_pixels_compared"] == 0
