@@ -7,6 +7,7 @@ import io
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -163,6 +164,14 @@ def test_after_a_failed_gpu_stage_the_cutout_comes_from_the_chain_and_says_why(
     store = store_connect_local(path=store_dir, name="GPU store",
                                 settings={"scene_generator": "diffusers:org/some-inpaint"})
     settings.PHOTOSYNC_SCENE_GENERATOR = "procedural"
+    # The fixture's heartbeat thread writes its first beat just after the worker boots; the
+    # dispatch must see it, or the job is rerouted for "no GPU worker alive" instead.
+    from photosync.services.scheduling import gpu_worker_alive
+
+    deadline = time.monotonic() + 15
+    while not gpu_worker_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert gpu_worker_alive()
     stores_reconcile()
     drain(broker, worker)
     for job in GenerationJob.objects.filter(store=store):
