@@ -25,7 +25,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -36,6 +35,7 @@ from bench.common import (  # noqa: E402
     PHOTOS,
     REDIS_URL,
     REPO,
+    Periodic,
     base_env,
     bench_database,
     django_setup,
@@ -56,25 +56,15 @@ SHOP = "bench-burst.myshopify.com"
 TARGET_P95_MS = 5000
 
 
-class LoadSampler:
+class LoadSampler(Periodic):
     """The 1-minute load average every second while the burst runs (its max and mean)."""
 
     def __init__(self) -> None:
+        super().__init__(1.0)
         self.samples: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self) -> None:
-        while not self._stop.wait(1.0):
-            self.samples.append(os.getloadavg()[0])
-
-    def __enter__(self) -> LoadSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
+    def sample(self) -> None:
+        self.samples.append(os.getloadavg()[0])
 
     def summary(self) -> dict:
         if not self.samples:

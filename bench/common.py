@@ -15,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -521,3 +522,29 @@ def collapse_stacks(paths: list[Path], top: int = 60, *,
             "categories_pct": {name: round(100 * matched[name] / total, 1) if total else 0.0
                                for name in [*(categories or {}),
                                             *(["other"] if exclusive else [])]}}
+
+
+class Periodic:
+    """A daemon thread calling ``self.sample()`` every ``interval`` seconds (first at once)
+    while the ``with`` block runs; subclasses define ``sample`` and what they keep."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()

@@ -25,7 +25,6 @@ import json
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     PHOTOS,
     REDIS_URL,
+    Periodic,
     base_env,
     bench_database,
     django_setup,
@@ -70,34 +70,20 @@ def pss_mb(pid: int) -> float | None:
         return None
 
 
-class Sampler:
+class Sampler(Periodic):
     """Sample RSS and PSS of each role every `interval` seconds, per phase."""
 
     def __init__(self, pids: dict[str, int], interval: float = 0.25) -> None:
-        self.pids, self.interval = pids, interval
+        super().__init__(interval)
+        self.pids = pids
         self.phase = "idle"
         self.samples: dict[str, dict[str, list[tuple[float, float | None]]]] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
 
     def sample(self) -> None:
         phase = self.samples.setdefault(self.phase, {})
         for role, pid in self.pids.items():
             with contextlib.suppress(Exception):
                 phase.setdefault(role, []).append((process_rss_mb(pid), pss_mb(pid)))
-
-    def __enter__(self) -> Sampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
     def summary(self) -> dict:
         out: dict = {}

@@ -228,7 +228,8 @@ class MaskEdit(models.Model):
     base_mask = models.CharField(max_length=500)
     # [{"mode": "keep"|"erase", "radius": px, "points": [[x, y], ...]}] in source pixels.
     strokes = models.JSONField(default=list)
-    mask = models.FileField(upload_to="masks/", max_length=500, blank=True)  # the result
+    # The edited mask as the outputs used it (their GeneratedImage.mask), once they exist.
+    mask = models.FileField(upload_to="masks/", max_length=500, blank=True)
     kept_px = models.PositiveIntegerField(null=True, blank=True)  # set by the worker
     erased_px = models.PositiveIntegerField(null=True, blank=True)
     job = models.OneToOneField(GenerationJob, null=True, blank=True, on_delete=models.SET_NULL,

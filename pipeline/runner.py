@@ -31,7 +31,7 @@ from pipeline.presets import (
     frame_preset,
     scene_preset,
 )
-from pipeline.segmenting import SECOND_OPINION_AGREE, TOUCH_UP, segment  # noqa: F401
+from pipeline.segmenting import segment
 from pipeline.stages import harmonize
 from pipeline.stages.composite import composite, solid_canvas
 from pipeline.stages.cutout import decontaminate

@@ -88,6 +88,22 @@ def drain(broker, worker, timeout: float = 120.0) -> None:
     raise TimeoutError("the queues did not drain")
 
 
+def drain_webhooks(broker, timeout_ms: int = 120_000) -> None:
+    """Run a real worker on the webhooks queue only until it is empty (generation is not
+    under test)."""
+    from dramatiq import Worker
+
+    from photosync.queueing import Queues
+
+    worker = Worker(broker, queues={Queues.WEBHOOKS}, worker_threads=2, worker_timeout=100)
+    worker.start()
+    try:
+        broker.join(Queues.WEBHOOKS, timeout=timeout_ms)
+        worker.join()
+    finally:
+        worker.stop()
+
+
 def _queue_empty(broker, queue: str) -> bool:
     from photosync.queueing import queue_depth
 

@@ -34,7 +34,7 @@ from photosync.services.review import images_auto_approve
 from photosync.services.scheduling import HOLD_GPU, job_route_to_cpu
 from photosync.services.sources import SUPERSEDED_JOB
 from photosync.services.stores import store_adapter
-from photosync.services.touchup import TouchUpMaskMissing, touch_up_mask, touch_up_supersede
+from photosync.services.touchup import TouchUpMaskMissing, touch_up_finish, touch_up_mask
 from photosync.services.workers import worker_alive
 
 log = logging.getLogger(__name__)
@@ -276,7 +276,7 @@ def _outputs_save(job: GenerationJob, source: SourceImage, result) -> int:
             source.status = SourceImage.Status.OK
             source.error = ""
             source.save(update_fields=["status", "error"])
-            touch_up_supersede(job=job, source=source)
+            touch_up_finish(job=job, source=source, mask_name=mask_name)
     except BaseException:
         media_delete(names)
         raise

@@ -4,10 +4,10 @@ framing, shadow and scenes from the edited mask.
 The page sends brush strokes in the photo's own pixels (``pipeline.stages.touchup``), not a
 drawn mask: they are small, checkable here without decoding anything, and replayable, so the
 history says what was changed. The worker draws them on the mask the edited output was made
-from (``GeneratedImage.mask``), keeps the result on the edit, and generates with it in place
-of a background remover; the fidelity check runs on every new output as on any other. When
-the new outputs are saved, the edited output's siblings still waiting for a decision (made
-from the mask the merchant corrected) are superseded; approved and pushed ones stay.
+from (``GeneratedImage.mask``) and generates with it in place of a background remover; the
+fidelity check runs on every new output as on any other. When the new outputs are saved, the
+edit records the mask they used, and the edited output's siblings still waiting for a decision
+(made from the mask the merchant corrected) are superseded; approved and pushed ones stay.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from __future__ import annotations
 import math
 import uuid
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
 from photosync.models import GeneratedImage, GenerationJob, MaskEdit, SourceImage
-from photosync.services.media import media_save
 from photosync.services.scheduling import jobs_dispatch
 
 MAX_STROKES = 400
@@ -129,14 +129,11 @@ def touch_up_mask(*, job: GenerationJob, source: SourceImage):
     import numpy as np
     from PIL import Image
 
-    from pipeline.stages.encode import encode_mask
     from pipeline.stages.touchup import apply_strokes
 
     edit = MaskEdit.objects.get(pk=edit_id)
     if edit.source_id != source.pk:
         return None
-    from django.core.files.storage import default_storage
-
     try:
         with default_storage.open(edit.base_mask, "rb") as fh:
             base = np.asarray(Image.open(fh).convert("L"))
@@ -144,23 +141,23 @@ def touch_up_mask(*, job: GenerationJob, source: SourceImage):
         raise TouchUpMaskMissing("the cutout this touch-up started from could not be read "
                                  f"({type(exc).__name__}); regenerate the product.") from exc
     mask, changed = apply_strokes(base, edit.strokes)
-    if not edit.mask:
-        edit.mask.name = media_save(folder=f"masks/{job.store_id}", data=encode_mask(mask),
-                                    extension=".png")
     edit.kept_px, edit.erased_px = changed["kept_px"], changed["erased_px"]
-    edit.save(update_fields=["mask", "kept_px", "erased_px"])
+    edit.save(update_fields=["kept_px", "erased_px"])
     return mask
 
 
-def touch_up_supersede(*, job: GenerationJob, source: SourceImage) -> int:
-    """After a touch-up's outputs are saved: the edited output and its siblings from the same
-    mask that still wait for a decision leave the queue. Returns how many."""
+def touch_up_finish(*, job: GenerationJob, source: SourceImage, mask_name: str) -> int:
+    """After a touch-up's outputs are saved: the edit records the mask they were made from
+    (the file the worker wrote for them, not a second copy), and the edited output and its
+    siblings from the old mask that still wait for a decision leave the queue. Returns how
+    many left."""
     edit_id = job.config.get("mask_edit")
     if not edit_id:
         return 0
     edit = MaskEdit.objects.filter(pk=edit_id).first()
     if edit is None:
         return 0
+    MaskEdit.objects.filter(pk=edit.pk).update(mask=mask_name)
     return (GeneratedImage.objects
             .filter(source=source, mask=edit.base_mask, status=GeneratedImage.Status.READY)
             .exclude(job=job)

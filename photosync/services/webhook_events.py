@@ -32,7 +32,7 @@ from photosync.observability import log_context
 from photosync.queueing import Work, enqueue
 from photosync.services.sending import unsent
 from photosync.services.shopify import webhooks as shopify
-from photosync.services.sync import Refreshed, Target, products_refresh
+from photosync.services.sync import Refreshed, Target, product_refresh, products_refresh
 from photosync.services.woocommerce import webhooks as woocommerce
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,21 @@ GROUP = 100
 PASS_SECONDS = 30.0
 CLAIM = timedelta(minutes=2)
 
+
+
+def _product_one(event: WebhookEvent) -> tuple[str, str]:
+    """A product delivery outside a drain (no store recorded on it): the same target and
+    outcome as a group's, for one event."""
+    grouped = GROUPED[(event.platform, event.topic)]
+    target = grouped.target(event)
+    if isinstance(target, tuple):
+        return target
+    job = product_refresh(store_id=target.store_id, remote_id=target.remote_id)
+    return grouped.outcome(event, target, Refreshed(job=job))
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
+    **dict.fromkeys(GROUPED, _product_one),
     **{(Platform.SHOPIFY, topic): h for topic, h in shopify.HANDLERS.items()},
     **{(Platform.WOOCOMMERCE, topic): h for topic, h in woocommerce.HANDLERS.items()},
 }

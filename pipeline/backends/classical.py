@@ -13,7 +13,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from pipeline.backends.backdrop import _masked_mean, cast_shadow, local_backdrop  # noqa: F401
+from pipeline.backends.backdrop import _masked_mean, cast_shadow, local_backdrop
 from pipeline.backends.base import Segmentation
 from pipeline.backends.matting import refine_alpha
 

@@ -7,7 +7,6 @@ At 390 px the editor opens and draws too; axe-core finds nothing on it at either
 from __future__ import annotations
 
 import io
-import time
 
 import numpy as np
 import pytest
@@ -19,6 +18,7 @@ from photosync.models import GeneratedImage, GenerationJob, MaskEdit
 from photosync.services.stores import store_connect_local
 from photosync.services.sync import stores_reconcile
 from tests.browser.conftest import NARROW, WIDE
+from tests.browser.test_admin_page import _wait_for
 from tests.browser.test_review_page import assert_no_stray_text, log_in
 from tests.conftest import PRODUCTION, drain
 from tests.touchup_data import PANEL, panel_alpha, panel_photo, panel_strokes
@@ -73,16 +73,6 @@ def _brush(page, dialog, strokes) -> None:
         page.mouse.up()
 
 
-def _wait_for(fetch, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = fetch()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError("timed out")
-
-
 def test_a_touch_up_restores_the_punched_out_panel(page, live_server, operator, boxed,
                                                     screenshot, axe):
     first = list(GeneratedImage.objects.order_by("id"))
@@ -112,7 +102,8 @@ def test_a_touch_up_restores_the_punched_out_panel(page, live_server, operator, 
     expect(page.locator("#toast")).to_contain_text("Touch-up sent")
 
     job = _wait_for(lambda: GenerationJob.objects.filter(
-        reason="touch_up", status__in=["succeeded", "partial", "failed"]).first())
+        reason="touch_up", status__in=["succeeded", "partial", "failed"]).first(),
+                    timeout=90)
     assert job.status == "succeeded", job.error
     edit = MaskEdit.objects.get(job=job)
     with default_storage.open(edit.mask.name, "rb") as fh:

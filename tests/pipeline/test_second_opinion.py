@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from pipeline import ConfigError, PipelineConfig, prepare, process_image
-from pipeline.runner import SECOND_OPINION_AGREE
+from pipeline.segmenting import SECOND_OPINION_AGREE
 from tests.pipeline.factories import png_bytes, studio_photo
 
 

@@ -8,30 +8,17 @@ from __future__ import annotations
 import math
 
 import pytest
-from dramatiq import Worker
 
 from integrations.shopify.adapter import IDS_PER_CALL
 from photosync.models import GenerationJob, Product, WebhookEvent
-from photosync.queueing import Queues
 from photosync.services.stores import store_adapter
 from photosync.services.sync import product_refresh
-from tests.conftest import PHOTOS
+from tests.conftest import PHOTOS, drain_webhooks
 from tests.shopify.conftest import SHOP
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 N = 120
-
-
-def _drain_webhooks(broker) -> None:
-    """A real worker on the webhooks queue only (generation is not under test here)."""
-    worker = Worker(broker, queues={Queues.WEBHOOKS}, worker_threads=2, worker_timeout=100)
-    worker.start()
-    try:
-        broker.join(Queues.WEBHOOKS, timeout=120_000)
-        worker.join()
-    finally:
-        worker.stop()
 
 
 def _points(emulator) -> tuple[int, int, int]:
@@ -60,7 +47,7 @@ def test_a_burst_is_read_in_few_calls_and_every_product_is_ingested_once(
 
     emulator.stats.update(requested=0, cost=0, graphql=0)
     emulator.op_counts.clear()
-    _drain_webhooks(broker)
+    drain_webhooks(broker)
     batch_requested, batch_actual, batch_calls = _points(emulator)
 
     events = WebhookEvent.objects.all()

@@ -77,3 +77,16 @@ def delivery(client, store: Store, payload: dict, *, topic: str = "product.updat
             "X-WC-Webhook-Delivery-ID": str(delivery_id),
         },
     )
+
+
+@pytest.fixture
+def woo_store(live_server, settings, media_root, woo_options, woo):
+    """A store connected to the emulator through the real connect flow (its four webhooks
+    registered and pinged)."""
+    from photosync.services.woocommerce.connect import woocommerce_store_connect
+
+    settings.PHOTOSYNC_PUBLIC_URL = live_server.url
+    key, secret = woo.add_key()
+    store = woocommerce_store_connect(url=woo.url, consumer_key=key, consumer_secret=secret)
+    woo.wait_deliveries()  # the pings of the four webhooks
+    return store

@@ -6,28 +6,17 @@ leaves every event of its group pending, and the retry drains them."""
 from __future__ import annotations
 
 import pytest
-from dramatiq import Worker
 
 from integrations.errors import Throttled
 from photosync.models import GenerationJob, Product, WebhookEvent
-from photosync.queueing import Queues
 from photosync.services.sync import product_refresh
 from photosync.services.webhook_events import webhook_event_handle
-from photosync.services.woocommerce.connect import woocommerce_store_connect
+from tests.conftest import drain_webhooks
 from tests.woocommerce.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 N = 120
-
-
-@pytest.fixture
-def woo_store(live_server, settings, media_root, woo_options, woo):
-    settings.PHOTOSYNC_PUBLIC_URL = live_server.url
-    key, secret = woo.add_key()
-    store = woocommerce_store_connect(url=woo.url, consumer_key=key, consumer_secret=secret)
-    woo.wait_deliveries()  # the pings of the four webhooks
-    return store
 
 
 def _product_reads(woo) -> tuple[int, int]:
@@ -58,13 +47,7 @@ def test_a_burst_is_read_with_include_and_every_product_is_ingested_once(
     assert WebhookEvent.objects.filter(status="received").count() == N + 2
 
     woo.requests.clear()
-    worker = Worker(broker, queues={Queues.WEBHOOKS}, worker_threads=2, worker_timeout=100)
-    worker.start()
-    try:
-        broker.join(Queues.WEBHOOKS, timeout=120_000)
-        worker.join()
-    finally:
-        worker.stop()
+    drain_webhooks(broker)
 
     assert WebhookEvent.objects.exclude(status="processed").count() == 0
     assert WebhookEvent.objects.filter(claimed_by__isnull=False).count() == 0

@@ -14,20 +14,10 @@ import pytest
 from bench.seed import product_outputs_seed
 from photosync.models import GenerationJob, Product, Push, WebhookEvent
 from photosync.services.sync import store_reconcile
-from photosync.services.woocommerce.connect import woocommerce_store_connect
 from tests.conftest import drain
 from tests.woocommerce.conftest import photo_bytes
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def woo_store(live_server, settings, media_root, woo_options, woo):
-    settings.PHOTOSYNC_PUBLIC_URL = live_server.url
-    key, secret = woo.add_key()
-    store = woocommerce_store_connect(url=woo.url, consumer_key=key, consumer_secret=secret)
-    woo.wait_deliveries()  # the pings of the four webhooks
-    return store
 
 
 def settle(woo, broker, worker) -> None:

@@ -99,14 +99,6 @@ def product_outcome(event: WebhookEvent, target: Target, refreshed: Refreshed
     return WebhookEvent.Status.PROCESSED, ""
 
 
-def _product(event: WebhookEvent) -> tuple[str, str]:
-    target = product_target(event)
-    if isinstance(target, tuple):
-        return target
-    job = product_refresh(store_id=target.store_id, remote_id=target.remote_id)
-    return product_outcome(event, target, Refreshed(job=job))
-
-
 def _product_deleted(event: WebhookEvent) -> tuple[str, str]:
     """products/delete carries only the id. The product is re-read from the delivering shop:
     gone there, it is marked deleted (services.catalog: out of the queue, pushes and jobs
@@ -220,9 +212,9 @@ def _bulk_finish(event: WebhookEvent) -> tuple[str, str]:
 # Deliveries drained in groups (services.webhook_events): one re-read call for many.
 PRODUCT_TOPICS = ("products/create", "products/update")
 
+# Product topics (PRODUCT_TOPICS) are handled through product_target / product_outcome by
+# services.webhook_events, in groups; these are the others.
 HANDLERS = {
-    "products/create": _product,
-    "products/update": _product,
     "products/delete": _product_deleted,
     "app/uninstalled": _uninstalled,
     "shop/redact": _shop_redact,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from integrations.woocommerce.webhooks import SUBSCRIBED_TOPICS, ProductDelivery
 from photosync.models import Platform, Product, Store, WebhookEvent
-from photosync.services.sync import Refreshed, Target, product_refresh
+from photosync.services.sync import Refreshed, Target
 
 
 def woocommerce_event_fields(*, store: Store, delivery: ProductDelivery) -> dict:
@@ -55,16 +55,8 @@ def product_outcome(event: WebhookEvent, target: Target, refreshed: Refreshed
         else "nothing new to generate"
 
 
-def _product(event: WebhookEvent) -> tuple[str, str]:
-    target = product_target(event)
-    if isinstance(target, tuple):
-        return target
-    job = product_refresh(store_id=target.store_id, remote_id=target.remote_id)
-    return product_outcome(event, target, Refreshed(job=job))
-
-
 # Deliveries drained in groups (services.webhook_events): one re-read call for many.
 PRODUCT_TOPICS = tuple(sorted(SUBSCRIBED_TOPICS))
 
-HANDLERS = dict.fromkeys(SUBSCRIBED_TOPICS, _product)
+HANDLERS: dict = {}  # every topic is a product topic, handled by services.webhook_events
 """Topic → handler: each returns the status the event ends in and a note for it."""
